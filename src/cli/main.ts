@@ -1,0 +1,69 @@
+/**
+ * cli: the `ferry` command. Top of the import graph: it may import every other layer; nothing imports it.
+ *
+ * Each command lives in its own file and is loaded only when it runs, so `ferry serve` never loads esbuild.
+ */
+import { FerryError } from '../common/errors.ts';
+
+/** A command: takes its own arguments, writes to stdout/stderr, resolves to the process exit code. */
+export type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  build: {
+    summary: 'bundle the exposed modules of ferry.config.* into a signed, content-hashed federation bundle',
+    load: async () => (await import('./build-command.ts')).runBuild,
+  },
+  serve: {
+    summary: 'serve a build output folder over HTTP (immutable hashed files, revalidated manifest)',
+    load: async () => (await import('./serve-command.ts')).runServe,
+  },
+  keygen: {
+    summary: 'write an Ed25519 signing key and print the public key hosts pin',
+    load: async () => (await import('./keygen-command.ts')).runKeygen,
+  },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([name, { summary }]) => `  ferry ${name.padEnd(8)} ${summary}`);
+  return ['Usage: ferry <command> [options]', '', 'Commands:', ...rows, '', 'Run `ferry <command> --help` for its options.'].join('\n');
+}
+
+/** Runs the CLI with the given arguments (without `node` and the script) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) {
+    process.stderr.write(`ferry: unknown command "${name}".\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (error) {
+    return reportError(name, error);
+  }
+}
+
+/** Prints an error the way every command does: message and code for ferry errors, the stack for bugs. */
+export function reportError(command: string, error: unknown): number {
+  if (error instanceof FerryError) {
+    process.stderr.write(`ferry ${command}: ${error.message} [${error.code}]\n`);
+    return 1;
+  }
+  if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`ferry ${command}: ${error.message}. Run \`ferry ${command} --help\` for its options.\n`);
+    return 2;
+  }
+  process.stderr.write(`ferry ${command}: unexpected failure (a bug in ferry, please report it):\n`);
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,189 @@
+/**
+ * Every failure ferry reports is a {@link FerryError} subclass with a stable `code`.
+ *
+ * Callers switch on `error.code` (typed as {@link FerryErrorCode}) or use `instanceof`; `instanceof` keeps working
+ * when two copies of ferry are loaded in one process (a host and a remote may each carry one) because it checks a
+ * `Symbol.for` brand and the code, not the prototype chain. The original error is always kept as `cause`.
+ *
+ * docs/errors.md is the catalogue of these codes; test/errors-catalogue.test.ts fails when the two disagree.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await host.import('authService/tokenValidator');
+ * } catch (error) {
+ *   if (error instanceof IntegrityError) alert(error.url);
+ * }
+ * ```
+ */
+
+const BRAND = Symbol.for('ferry.error');
+
+/** Context that names the input an error is about; every field is optional, present where it is known. */
+export interface FerryErrorDetails {
+  /** The remote's name, as configured on the host or as built. */
+  remote?: string;
+  /** The URL that was being fetched. */
+  url?: string;
+  /** The expose (`./tokenValidator`) or full specifier (`authService/tokenValidator`). */
+  expose?: string;
+  /** A file path, a config file or a build output file. */
+  file?: string;
+  /** An option name (`exposes`, `shared.express.singleton`). */
+  option?: string;
+  /** A package name, for shared-dependency errors. */
+  package?: string;
+  /** The HTTP status, for status errors. */
+  status?: number;
+}
+
+export interface FerryErrorOptions extends FerryErrorDetails {
+  cause?: unknown;
+}
+
+/** The base class of all ferry errors. Never thrown itself: each failure has its own subclass. */
+export class FerryError extends Error {
+  static readonly code: string = 'ERR_FERRY';
+  readonly code: FerryErrorCode;
+  readonly remote?: string;
+  readonly url?: string;
+  readonly expose?: string;
+  readonly file?: string;
+  readonly option?: string;
+  readonly package?: string;
+  readonly status?: number;
+
+  constructor(message: string, options: FerryErrorOptions = {}) {
+    const { cause, ...details } = options;
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = (new.target as typeof FerryError).code as FerryErrorCode;
+    this.name = new.target.name;
+    for (const [key, value] of Object.entries(details)) {
+      if (value !== undefined) Object.defineProperty(this, key, { value, enumerable: true });
+    }
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  // `this` is the class instanceof was called on (FerryError or a subclass): that is the point of this method.
+  // biome-ignore-start lint/complexity/noThisInStatic: see above
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    if ((value as Record<symbol, unknown>)[BRAND] !== true) return false;
+    if (this === FerryError) return true;
+    return (value as { code?: unknown }).code === this.code;
+  }
+  // biome-ignore-end lint/complexity/noThisInStatic: see above
+}
+
+/** An option in a config file or API call is unknown, missing or of the wrong kind. */
+export class InvalidOptionError extends FerryError {
+  static override readonly code = 'ERR_FERRY_INVALID_OPTION';
+}
+/** No `ferry.config.*` was found, or it could not be loaded. */
+export class ConfigNotFoundError extends FerryError {
+  static override readonly code = 'ERR_FERRY_CONFIG_NOT_FOUND';
+}
+/** An entry of `exposes` names a file that does not exist. */
+export class ExposeNotFoundError extends FerryError {
+  static override readonly code = 'ERR_FERRY_EXPOSE_NOT_FOUND';
+}
+/** esbuild reported errors while bundling the remote. */
+export class BuildError extends FerryError {
+  static override readonly code = 'ERR_FERRY_BUILD';
+}
+/** `host.import()` was given a specifier that is not `remote/expose`. */
+export class InvalidSpecifierError extends FerryError {
+  static override readonly code = 'ERR_FERRY_INVALID_SPECIFIER';
+}
+/** `host.import()` named a remote the host has no configuration for. */
+export class UnknownRemoteError extends FerryError {
+  static override readonly code = 'ERR_FERRY_UNKNOWN_REMOTE';
+}
+/** The remote's manifest does not expose the requested module. */
+export class UnknownExposeError extends FerryError {
+  static override readonly code = 'ERR_FERRY_UNKNOWN_EXPOSE';
+}
+/** The connection failed (refused, reset, DNS) before a complete response arrived. */
+export class NetworkError extends FerryError {
+  static override readonly code = 'ERR_FERRY_NETWORK';
+}
+/** A request or an import ran past its deadline and was aborted. */
+export class TimeoutError extends FerryError {
+  static override readonly code = 'ERR_FERRY_TIMEOUT';
+}
+/** The remote answered with a status other than 2xx (or 304 to a conditional request). */
+export class HttpStatusError extends FerryError {
+  static override readonly code = 'ERR_FERRY_HTTP_STATUS';
+}
+/** A response body was larger than allowed (the byte cap, or the size the manifest declares). */
+export class ResponseTooLargeError extends FerryError {
+  static override readonly code = 'ERR_FERRY_RESPONSE_TOO_LARGE';
+}
+/** The remote redirected, to another origin or too many times. */
+export class RedirectError extends FerryError {
+  static override readonly code = 'ERR_FERRY_REDIRECT';
+}
+/** The manifest is not valid JSON or does not have the shape ferry expects. */
+export class InvalidManifestError extends FerryError {
+  static override readonly code = 'ERR_FERRY_INVALID_MANIFEST';
+}
+/** The manifest is valid but belongs to another remote than the one configured at that URL. */
+export class ManifestMismatchError extends FerryError {
+  static override readonly code = 'ERR_FERRY_MANIFEST_MISMATCH';
+}
+/** A file's bytes do not match the size or `sha384-` integrity the manifest lists for it. */
+export class IntegrityError extends FerryError {
+  static override readonly code = 'ERR_FERRY_INTEGRITY';
+}
+/** The manifest's signature is missing, malformed, or not made by a pinned key. */
+export class SignatureError extends FerryError {
+  static override readonly code = 'ERR_FERRY_SIGNATURE';
+}
+/** Remote code threw while it was being evaluated or initialised. */
+export class EvaluationError extends FerryError {
+  static override readonly code = 'ERR_FERRY_EVALUATION';
+}
+/** Remote code required a package that is neither a Node builtin, a shared package, nor a file of the remote. */
+export class UndeclaredDependencyError extends FerryError {
+  static override readonly code = 'ERR_FERRY_UNDECLARED_DEPENDENCY';
+}
+/** A shared package is required but nobody provides it (or nobody provides a version that may be used). */
+export class SharedUnavailableError extends FerryError {
+  static override readonly code = 'ERR_FERRY_SHARED_UNAVAILABLE';
+}
+/** A shared package's only acceptable version does not satisfy a `strictVersion` requirement. */
+export class SharedVersionError extends FerryError {
+  static override readonly code = 'ERR_FERRY_SHARED_VERSION';
+}
+/** The host was closed; no further imports are possible. */
+export class HostClosedError extends FerryError {
+  static override readonly code = 'ERR_FERRY_HOST_CLOSED';
+}
+
+/** Every concrete error class, keyed by its code. The catalogue test compares this with docs/errors.md. */
+export const errorClasses = {
+  ERR_FERRY_INVALID_OPTION: InvalidOptionError,
+  ERR_FERRY_CONFIG_NOT_FOUND: ConfigNotFoundError,
+  ERR_FERRY_EXPOSE_NOT_FOUND: ExposeNotFoundError,
+  ERR_FERRY_BUILD: BuildError,
+  ERR_FERRY_INVALID_SPECIFIER: InvalidSpecifierError,
+  ERR_FERRY_UNKNOWN_REMOTE: UnknownRemoteError,
+  ERR_FERRY_UNKNOWN_EXPOSE: UnknownExposeError,
+  ERR_FERRY_NETWORK: NetworkError,
+  ERR_FERRY_TIMEOUT: TimeoutError,
+  ERR_FERRY_HTTP_STATUS: HttpStatusError,
+  ERR_FERRY_RESPONSE_TOO_LARGE: ResponseTooLargeError,
+  ERR_FERRY_REDIRECT: RedirectError,
+  ERR_FERRY_INVALID_MANIFEST: InvalidManifestError,
+  ERR_FERRY_MANIFEST_MISMATCH: ManifestMismatchError,
+  ERR_FERRY_INTEGRITY: IntegrityError,
+  ERR_FERRY_SIGNATURE: SignatureError,
+  ERR_FERRY_EVALUATION: EvaluationError,
+  ERR_FERRY_UNDECLARED_DEPENDENCY: UndeclaredDependencyError,
+  ERR_FERRY_SHARED_UNAVAILABLE: SharedUnavailableError,
+  ERR_FERRY_SHARED_VERSION: SharedVersionError,
+  ERR_FERRY_HOST_CLOSED: HostClosedError,
+} as const;
+
+/** The union of every stable error code; `switch (error.code)` over it is exhaustive. */
+export type FerryErrorCode = keyof typeof errorClasses;

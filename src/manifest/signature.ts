@@ -1,0 +1,113 @@
+/**
+ * Detached Ed25519 signatures over the manifest's exact bytes (node:crypto; no canonicalisation is needed because
+ * the host verifies the bytes it received before it parses them).
+ *
+ * Public keys travel as one short string, `ed25519:<base64url of the 32 raw key bytes>`, that fits in a config file
+ * or an environment variable. Private keys are PKCS#8 PEM files written by `ferry keygen`.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { InvalidOptionError, SignatureError } from '../common/errors.ts';
+
+const PUBLIC_KEY = /^ed25519:([A-Za-z0-9_-]{43})$/;
+const MAX_SIGNATURE_FILE = 4096;
+
+/** A new key pair: the private key as PKCS#8 PEM (keep it secret) and the public key string to pin on hosts. */
+export function generateSigningKeys(): { privateKeyPem: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey: formatPublicKey(publicKey),
+  };
+}
+
+function formatPublicKey(key: KeyObject): string {
+  const jwk = key.export({ format: 'jwk' });
+  return `ed25519:${jwk.x}`;
+}
+
+/** Turns a public key string into a key object, or throws {@link InvalidOptionError} naming `option`. */
+export function parsePublicKey(text: string, option = 'publicKey'): KeyObject {
+  const match = PUBLIC_KEY.exec(text.trim());
+  if (!match) {
+    throw new InvalidOptionError(
+      `${option} must be a ferry public key ("ed25519:" followed by 43 base64url characters, as printed by ` +
+        `\`ferry keygen\`), got ${JSON.stringify(text.slice(0, 60))}.`,
+      { option },
+    );
+  }
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: match[1] }, format: 'jwk' });
+}
+
+/** Reads a PKCS#8 PEM private key; `source` names the file or variable in the error. */
+export function parsePrivateKey(pem: string, source: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (cause) {
+    throw new InvalidOptionError(
+      `The signing key in ${source} is not a PEM private key. Create one with \`ferry keygen\`.`,
+      {
+        option: 'sign',
+        file: source,
+        cause,
+      },
+    );
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new InvalidOptionError(
+      `The signing key in ${source} is a ${key.asymmetricKeyType} key; ferry signs with Ed25519. Create one with \`ferry keygen\`.`,
+      { option: 'sign', file: source },
+    );
+  }
+  return key;
+}
+
+/** The public key string that belongs to a private key. */
+export function publicKeyOf(privateKey: KeyObject): string {
+  return formatPublicKey(createPublicKey(privateKey));
+}
+
+/** Contents of the detached signature file for some manifest bytes. */
+export function signManifest(manifestBytes: Uint8Array, privateKey: KeyObject): string {
+  const signature = sign(null, manifestBytes, privateKey).toString('base64');
+  return `${JSON.stringify({ algorithm: 'ed25519', publicKey: publicKeyOf(privateKey), signature }, null, 2)}\n`;
+}
+
+/**
+ * Checks a detached signature over the exact manifest bytes against the pinned keys (any one may match, so keys
+ * can be rotated). Returns the key string that verified; throws {@link SignatureError} otherwise.
+ */
+export function verifyManifestSignature(
+  manifestBytes: Uint8Array,
+  signatureBytes: Uint8Array | undefined,
+  pinnedKeys: readonly string[],
+  details: { remote: string; url: string },
+): string {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new SignatureError(
+      `The manifest of remote "${details.remote}" at ${details.url} ${why}. ` +
+        'Serve the signature that `ferry build --sign` wrote beside the manifest, or pin the key that signed it.',
+      { ...details, cause },
+    );
+  };
+  if (signatureBytes === undefined) return fail('has no signature, and the host pins a key for this remote');
+  if (signatureBytes.byteLength > MAX_SIGNATURE_FILE) return fail('has a signature file that is too large');
+  let parsed: { algorithm?: unknown; publicKey?: unknown; signature?: unknown };
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(signatureBytes));
+  } catch (cause) {
+    return fail('has a signature file that is not valid JSON', cause);
+  }
+  if (typeof parsed !== 'object' || parsed === null || parsed.algorithm !== 'ed25519') {
+    return fail('has a signature file whose algorithm is not ed25519');
+  }
+  if (typeof parsed.signature !== 'string' || !/^[A-Za-z0-9+/]{86}==$/.test(parsed.signature)) {
+    return fail('has a malformed signature (an Ed25519 signature is 64 bytes of base64)');
+  }
+  const signature = Buffer.from(parsed.signature, 'base64');
+  for (const key of pinnedKeys) {
+    if (verify(null, manifestBytes, parsePublicKey(key), signature)) return key;
+  }
+  const claimed = typeof parsed.publicKey === 'string' ? ` (it names key ${parsed.publicKey.slice(0, 60)})` : '';
+  return fail(`has a signature that no pinned key verifies${claimed}`);
+}

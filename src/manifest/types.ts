@@ -1,0 +1,95 @@
+/**
+ * The wire format: `mf-manifest.json` (Module Federation 2.0 fields plus a `ferry` section) and its detached
+ * signature. Pure types; parsing lives in parse.ts, bytes and hashes in integrity.ts, signing in signature.ts.
+ */
+
+/** Name of the manifest file in a build output folder. */
+export const MANIFEST_FILE = 'mf-manifest.json';
+/** Name of the detached signature next to the manifest. */
+export const SIGNATURE_FILE = 'mf-manifest.json.sig';
+/** The version of the `ferry` section's layout; bumped on incompatible changes. */
+export const FORMAT_VERSION = 1;
+
+/** One file of a build output: its size in bytes and its `sha384-…` integrity (base64, as in SRI). */
+export interface FileEntry {
+  size: number;
+  integrity: string;
+}
+
+/** What the build recorded about one exposed module. */
+export interface ExposeEntry {
+  /** The bundled CommonJS file, a key of `files`. */
+  file: string;
+  /** Its source map, a key of `files`, if one was emitted. */
+  map?: string;
+  /** Its type declarations, a key of `files`, if they were emitted. */
+  types?: string;
+  /** Shared packages (names as declared in `shared`) the module requires; resolved before it is evaluated. */
+  shared: string[];
+}
+
+/** What the remote declared about one shared package (Module Federation option names). */
+export interface SharedEntry {
+  /** The version the remote was built against (its installed copy). */
+  version: string;
+  /** The semver range the remote accepts, or `false` for any version. */
+  requiredVersion: string | false;
+  singleton: boolean;
+  strictVersion: boolean;
+  eager: boolean;
+  shareScope: string;
+  /** The remote's fallback copy (a key of `files`), or `false` when the remote brings none (`import: false`). */
+  fallback: string | false;
+}
+
+/** The part of the manifest only ferry reads; it carries everything the host verifies. */
+export interface FerrySection {
+  formatVersion: number;
+  /** The remote's own semver version (package.json `version` unless configured). */
+  version: string;
+  /** A number that only goes up from one build of this remote to the next; hosts refuse a lower one. */
+  release: number;
+  /** ISO 8601 time of the build. */
+  builtAt: string;
+  /** ISO 8601 time after which hosts refuse this manifest. */
+  expires: string;
+  /** The container file (`module.exports = { get, init }`), a key of `files`. */
+  remoteEntry: string;
+  files: Record<string, FileEntry>;
+  /** Keyed by expose path as written in `exposes` (`./tokenValidator`). */
+  exposes: Record<string, ExposeEntry>;
+  /** Keyed by package name. */
+  shared: Record<string, SharedEntry>;
+}
+
+interface MfAssets {
+  js: { sync: string[]; async: string[] };
+  css: { sync: string[]; async: string[] };
+}
+
+/** The parsed manifest. The Module Federation 2.0 fields are written for MF tooling; ferry reads `ferry`. */
+export interface Manifest {
+  id: string;
+  name: string;
+  metaData: {
+    name: string;
+    type: 'app';
+    buildInfo: { buildVersion: string; buildName: string };
+    remoteEntry: { name: string; path: string; type: 'commonjs-module' };
+    types: { path: string; name: string; zip: string; api: string };
+    globalName: string;
+    pluginVersion: string;
+    publicPath: string;
+  };
+  shared: Array<{
+    id: string;
+    name: string;
+    version: string;
+    singleton: boolean;
+    requiredVersion: string;
+    assets: MfAssets;
+  }>;
+  remotes: unknown[];
+  exposes: Array<{ id: string; name: string; path: string; assets: MfAssets }>;
+  ferry: FerrySection;
+}
