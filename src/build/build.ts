@@ -1,0 +1,164 @@
+/**
+ * `buildRemote()`: config -> esbuild bundles -> container -> manifest -> signature, written in that order so that a
+ * manifest never names a file that is not there yet, and the signature is made over the exact manifest bytes written.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BuildError } from '../common/errors.ts';
+import {
+  integrityOf,
+  MANIFEST_FILE,
+  type Manifest,
+  parseManifest,
+  publicKeyOf,
+  SIGNATURE_FILE,
+  signManifest,
+} from '../manifest/index.ts';
+import { bundleExposes } from './bundle.ts';
+import { configRoot, loadConfig } from './config.ts';
+import { createManifest, type OutputFile } from './create-manifest.ts';
+import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
+import { createRemoteEntry } from './remote-entry.ts';
+import { loadSigningKey } from './signing-key.ts';
+
+/** Options of {@link buildRemote}; relative paths are relative to `root`. */
+export interface BuildOptions {
+  /** The project root. Default: the folder of `configFile` if given, else `process.cwd()`. */
+  root?: string;
+  /** The config file, instead of looking for `ferry.config.*` in `root`. */
+  configFile?: string;
+  /** Replaces the config's `outDir`. */
+  outDir?: string;
+  /** A PEM private key file to sign with; takes precedence over FERRY_SIGNING_KEY and the config's `sign`. */
+  sign?: string;
+  /** Where FERRY_SIGNING_KEY is read from. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What a build wrote. */
+export interface BuildResult {
+  /** Absolute path of the output folder. */
+  outDir: string;
+  manifest: Manifest;
+  /** Every file written, in write order (package.json, bundles and maps, container, manifest, signature). */
+  files: OutputFile[];
+  signed: boolean;
+  /** The public key that verifies the signature (`ed25519:…`), when signed. */
+  publicKey?: string;
+  /** Files of older generations that were removed. */
+  removed: string[];
+  /** esbuild's warnings, formatted. */
+  warnings: string[];
+  durationMs: number;
+}
+
+/**
+ * Builds a remote: bundles its exposes and writes the federation output folder.
+ *
+ * @example
+ * ```ts
+ * const result = await buildRemote({ root: '/srv/auth', sign: 'keys/ferry.pem' });
+ * console.log(formatBuildSummary(result));
+ * ```
+ */
+export async function buildRemote(options: BuildOptions = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const root = options.root ?? (options.configFile !== undefined ? configRoot(options.configFile) : process.cwd());
+  const config = await loadConfig({
+    root,
+    ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
+    ...(options.outDir !== undefined ? { outDir: options.outDir } : {}),
+  });
+  // Load the key before any work, so a bad key fails the build without touching the output folder.
+  const signing = await loadSigningKey({
+    root: config.root,
+    env: options.env ?? process.env,
+    ...(options.sign !== undefined ? { sign: options.sign } : {}),
+    ...(config.sign !== undefined
+      ? { configSign: config.sign, configLabel: relative(config.root, config.configFile) }
+      : {}),
+  });
+  const { bundles, warnings } = await bundleExposes(config);
+
+  await mkdir(config.outDir, { recursive: true });
+  const keep = await previousFiles(config.outDir);
+  const written: OutputFile[] = [];
+  const write = async (name: string, bytes: Uint8Array) => {
+    await writeFileAtomic(config.outDir, name, bytes);
+    written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes) });
+  };
+  // The output is CommonJS; without this, a project with "type": "module" makes Node load it as ESM under require().
+  await write('package.json', new TextEncoder().encode('{\n  "type": "commonjs"\n}\n'));
+  for (const bundle of bundles) {
+    await write(bundle.file, bundle.code);
+    await write(bundle.map, bundle.mapCode);
+  }
+  await write(config.filename, new TextEncoder().encode(createRemoteEntry(config.name, bundles)));
+
+  const manifest = createManifest(config, {
+    files: written,
+    exposes: bundles.map((bundle) => ({
+      key: bundle.key,
+      name: config.exposes.find((expose) => expose.key === bundle.key)!.name,
+      file: bundle.file,
+      map: bundle.map,
+      shared: bundle.shared,
+    })),
+    builtAt: new Date(),
+  });
+  const manifestBytes = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
+  try {
+    parseManifest(manifestBytes, MANIFEST_FILE);
+  } catch (cause) {
+    throw new BuildError(`ferry wrote a manifest it cannot read back (a bug in ferry, please report it).`, { cause });
+  }
+  // An old signature beside a new unsigned manifest would only mislead: remove it before the manifest changes.
+  if (!signing) await rm(join(config.outDir, SIGNATURE_FILE), { force: true });
+  await write(MANIFEST_FILE, manifestBytes);
+  if (signing) await write(SIGNATURE_FILE, new TextEncoder().encode(signManifest(manifestBytes, signing.key)));
+
+  for (const file of written) keep.add(file.name);
+  const removed = await cleanOutDir(config.outDir, keep);
+  return {
+    outDir: config.outDir,
+    manifest,
+    files: written,
+    signed: signing !== undefined,
+    ...(signing ? { publicKey: publicKeyOf(signing.key) } : {}),
+    removed,
+    warnings,
+    durationMs: performance.now() - started,
+  };
+}
+
+function formatSize(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} kB`;
+}
+
+/**
+ * A human summary of a build, for the CLI.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(`${formatBuildSummary(await buildRemote())}\n`);
+ * ```
+ */
+export function formatBuildSummary(result: BuildResult, cwd: string = process.cwd()): string {
+  const { manifest } = result;
+  const width = Math.max(...result.files.map((file) => file.name.length));
+  const total = result.files.reduce((sum, file) => sum + file.size, 0);
+  const lines = [
+    `Built remote ${manifest.name} ${manifest.ferry.version} (release ${manifest.ferry.release}) into ${relative(cwd, result.outDir) || '.'}`,
+    ...result.files.map((file) => `  ${file.name.padEnd(width)}  ${formatSize(file.size).padStart(9)}`),
+    `  ${`${result.files.length} files`.padEnd(width)}  ${formatSize(total).padStart(9)} total in ${Math.round(result.durationMs)} ms`,
+  ];
+  if (result.removed.length > 0) lines.push(`Removed ${result.removed.length} file(s) of older builds.`);
+  lines.push(`Expires ${manifest.ferry.expires}.`);
+  if (result.signed) {
+    lines.push(`Signed. Hosts verify it with the public key ${result.publicKey} (pin it as the remote's publicKey).`);
+  } else {
+    lines.push('Not signed: hosts that pin a key will refuse it. Sign with --sign <key.pem> or FERRY_SIGNING_KEY.');
+  }
+  return lines.join('\n');
+}

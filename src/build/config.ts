@@ -1,0 +1,260 @@
+/**
+ * The build configuration: found, loaded and validated once, then frozen. Every problem is an
+ * {@link InvalidOptionError} naming the option, the file and the fix; a missing expose file is an
+ * {@link ExposeNotFoundError} naming the expose and the path that was tried.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import semver from 'semver';
+import { InvalidOptionError } from '../common/errors.ts';
+import { isSafeFileName, MANIFEST_FILE, REMOTE_NAME, SIGNATURE_FILE } from '../manifest/index.ts';
+import { findConfigFile, loadConfigFile } from './config-file.ts';
+import { type ResolvedExpose, resolveExposes } from './exposes.ts';
+import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from './options.ts';
+import { type PackageJson, type ResolvedShared, resolveShared } from './shared.ts';
+
+export type { ResolvedExpose } from './exposes.ts';
+
+/** The validated, frozen configuration a build runs from. All paths are absolute. */
+export interface ResolvedConfig {
+  readonly root: string;
+  readonly configFile: string;
+  readonly name: string;
+  readonly version: string;
+  readonly exposes: readonly ResolvedExpose[];
+  readonly shared: Readonly<Record<string, ResolvedShared>>;
+  readonly outDir: string;
+  readonly filename: string;
+  readonly release: number;
+  /** Seconds from the build until hosts refuse the manifest. */
+  readonly expiresIn: number;
+  /** Absolute path of the signing key named in the config, if any. */
+  readonly sign?: string;
+}
+
+/** Where to load the configuration from, and the overrides the CLI passes. */
+export interface LoadConfigOptions {
+  /** The project root. Default `process.cwd()`. */
+  root?: string;
+  /** A config file (relative to `root`) instead of looking for `ferry.config.*`. */
+  configFile?: string;
+  /** Replaces the config's `outDir` (relative to `root`). */
+  outDir?: string;
+}
+
+const KNOWN = ['name', 'exposes', 'shared', 'version', 'outDir', 'filename', 'release', 'expiresIn', 'sign', '$schema'];
+
+const REJECTED: Record<string, string> = {
+  library: 'ferry always emits a CommonJS container (remoteEntry.js exporting get and init); remove `library`.',
+  remotes:
+    'a ferry remote does not load other remotes at build time; load them at run time with createHost({ remotes }).',
+  remoteType: 'ferry containers are always CommonJS modules fetched by the host runtime; remove `remoteType`.',
+  runtimePlugins: 'ferry has no runtime plugins; configure hosts with createHost() options instead.',
+  manifest: 'ferry always writes mf-manifest.json beside remoteEntry.js; remove `manifest`.',
+  dts: 'ferry build does not take type options; remove `dts`.',
+  shareScope: 'set the share scope per package: shared: { pkg: { shareScope: "…" } }.',
+  shareStrategy: 'the strategy is chosen by the host (createHost), not the remote; remove it.',
+  runtime: 'ferry containers have no separate runtime chunk; remove `runtime`.',
+  getPublicPath: 'ferry never runs code from the manifest; hosts take file URLs from the manifest URL they fetch.',
+  publicPath: 'hosts resolve files relative to the manifest URL they fetch; remove `publicPath`.',
+  implementation: 'ferry bundles with esbuild; remove `implementation`.',
+  experiments: 'ferry has no Module Federation experiments; remove `experiments`.',
+  dev: 'ferry has no dev mode options; remove `dev`.',
+  virtualRuntimeEntry: 'ferry has no runtime entry; remove it.',
+};
+
+const ALIASES: Record<string, string> = {
+  expose: 'exposes',
+  out: 'outDir',
+  outdir: 'outDir',
+  output: 'outDir',
+  outputDir: 'outDir',
+  dist: 'outDir',
+  remoteEntry: 'filename',
+  fileName: 'filename',
+  key: 'sign',
+  signingKey: 'sign',
+  privateKey: 'sign',
+  expires: 'expiresIn',
+  ttl: 'expiresIn',
+  share: 'shared',
+};
+
+const DAY = 86_400;
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: DAY, w: 7 * DAY };
+
+/** Seconds from a number of seconds or a string such as `'90d'`. */
+function parseExpiresIn(raw: unknown, source: OptionSource): number {
+  if (raw === undefined) return 90 * DAY;
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;
+  const match = typeof raw === 'string' ? /^(\d+)\s*([smhdw])$/.exec(raw.trim()) : null;
+  const seconds = match ? Number(match[1]) * UNITS[match[2]!]! : 0;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    invalidOption(
+      source,
+      'expiresIn',
+      `must be a positive number of seconds or a duration such as "90d", "12h", "30m", got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return seconds;
+}
+
+function inside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+function resolveOutDir(
+  raw: unknown,
+  root: string,
+  exposes: ResolvedExpose[],
+  configFile: string,
+  source: OptionSource,
+) {
+  if (raw !== undefined && (typeof raw !== 'string' || raw === '')) {
+    invalidOption(source, 'outDir', 'must be a folder path such as "dist/federation".');
+  }
+  const outDir = resolve(root, (raw as string | undefined) ?? 'dist/federation');
+  if (inside(outDir, root)) {
+    invalidOption(
+      source,
+      'outDir',
+      `is ${outDir}, which is or contains the project root; ferry cleans its output folder, so use a folder of its own such as "dist/federation".`,
+    );
+  }
+  for (const file of [configFile, ...exposes.map((expose) => expose.import)]) {
+    if (inside(outDir, file)) {
+      invalidOption(source, 'outDir', `is ${outDir}, which contains the source ${file}; use a separate output folder.`);
+    }
+  }
+  return outDir;
+}
+
+async function readPackageJson(root: string): Promise<PackageJson> {
+  const file = resolve(root, 'package.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return {};
+  }
+  try {
+    const pkg = JSON.parse(text);
+    return isPlainObject(pkg) ? pkg : {};
+  } catch (cause) {
+    throw new InvalidOptionError(`${file} is not valid JSON (${(cause as Error).message}); fix it and build again.`, {
+      file,
+      cause,
+    });
+  }
+}
+
+/**
+ * Validates a raw configuration (what the config file exported) and returns it resolved and frozen.
+ *
+ * @example
+ * ```ts
+ * const config = await resolveConfig({ name: 'auth', exposes: { './a': './src/a.ts' } }, {
+ *   root: '/srv/auth',
+ *   configFile: '/srv/auth/ferry.config.ts',
+ * });
+ * ```
+ */
+export async function resolveConfig(
+  raw: unknown,
+  context: { root: string; configFile: string; outDir?: string },
+): Promise<ResolvedConfig> {
+  const { root, configFile } = context;
+  const source: OptionSource = { file: configFile, label: relative(root, configFile) || configFile };
+  if (!isPlainObject(raw)) {
+    throw new InvalidOptionError(
+      `${source.label}: the default export must be an object (export default defineRemote({ name, exposes })), got ${raw === null ? 'null' : typeof raw}.`,
+      { file: configFile },
+    );
+  }
+  rejectUnknownKeys(raw, { source }, KNOWN, REJECTED, ALIASES);
+
+  if (raw.name === undefined) invalidOption(source, 'name', "is required: the remote's name hosts import it by.");
+  if (typeof raw.name !== 'string' || !REMOTE_NAME.test(raw.name)) {
+    invalidOption(
+      source,
+      'name',
+      `must be a JavaScript identifier such as "authService" (letters, digits, _ and $), got ${JSON.stringify(raw.name)}.`,
+    );
+  }
+  const packageJson = await readPackageJson(root);
+  const version = raw.version ?? packageJson.version;
+  if (typeof version !== 'string' || semver.valid(version) === null) {
+    const from = raw.version === undefined ? "(taken from package.json's version) " : '';
+    invalidOption(
+      source,
+      'version',
+      `${from}must be a semver version such as "1.2.0", got ${JSON.stringify(version)}.`,
+    );
+  }
+  const exposes = await resolveExposes(raw.exposes, root, source);
+  const shared = await resolveShared(raw.shared, { root, packageJson, source });
+
+  const filename = raw.filename ?? 'remoteEntry.js';
+  if (
+    typeof filename !== 'string' ||
+    !isSafeFileName(filename) ||
+    filename.includes('/') ||
+    !filename.endsWith('.js') ||
+    filename === MANIFEST_FILE ||
+    filename === SIGNATURE_FILE
+  ) {
+    invalidOption(
+      source,
+      'filename',
+      `must be a plain file name ending in .js such as "remoteEntry.js", got ${JSON.stringify(filename)}.`,
+    );
+  }
+  const release = raw.release ?? Date.now();
+  if (typeof release !== 'number' || !Number.isSafeInteger(release) || release <= 0) {
+    invalidOption(
+      source,
+      'release',
+      `must be a positive whole number that goes up with every build, got ${JSON.stringify(release)}.`,
+    );
+  }
+  if (raw.sign !== undefined && (typeof raw.sign !== 'string' || raw.sign === '')) {
+    invalidOption(source, 'sign', 'must be the path of a PEM private key written by `ferry keygen`.');
+  }
+  const outDir = resolveOutDir(context.outDir ?? raw.outDir, root, exposes, configFile, source);
+
+  return Object.freeze({
+    root,
+    configFile,
+    name: raw.name,
+    version,
+    exposes: Object.freeze(exposes),
+    shared: Object.freeze(shared),
+    outDir,
+    filename,
+    release,
+    expiresIn: parseExpiresIn(raw.expiresIn, source),
+    ...(typeof raw.sign === 'string' ? { sign: resolve(root, raw.sign) } : {}),
+  });
+}
+
+/**
+ * Finds, loads and validates the project's `ferry.config.*`.
+ *
+ * @example
+ * ```ts
+ * const config = await loadConfig({ root: '/srv/auth' });
+ * console.log(config.name, config.exposes.map((e) => e.key));
+ * ```
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
+  const root = resolve(options.root ?? process.cwd());
+  const configFile = await findConfigFile(root, options.configFile);
+  const raw = await loadConfigFile(configFile, root);
+  return resolveConfig(raw, { root, configFile, ...(options.outDir !== undefined ? { outDir: options.outDir } : {}) });
+}
+
+/** The folder a config file lives in: the default project root when only `--config` is given. */
+export function configRoot(configFile: string): string {
+  return dirname(resolve(configFile));
+}

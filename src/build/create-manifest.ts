@@ -1,0 +1,107 @@
+/**
+ * Building the `mf-manifest.json` document: Module Federation 2.0 fields for MF tooling, plus the `ferry` section
+ * hosts verify (sizes and `sha384-` integrities of every file, version, release, expiry).
+ */
+import { readFileSync } from 'node:fs';
+import { FORMAT_VERSION, type Manifest, type SharedEntry } from '../manifest/index.ts';
+import type { ResolvedConfig } from './config.ts';
+
+/** ferry's own version, recorded as MF's `pluginVersion`. */
+const FERRY_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+/** An output file the manifest lists. */
+export interface OutputFile {
+  name: string;
+  size: number;
+  integrity: string;
+}
+
+/** What the manifest says about one expose. */
+export interface ManifestExpose {
+  key: string;
+  /** The bundle's file name stem (`tokenValidator`). */
+  name: string;
+  file: string;
+  map: string;
+  shared: string[];
+}
+
+const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, css: { sync: [], async: [] } });
+
+/**
+ * The manifest for a build. `files` are every output file except the manifest and its signature.
+ *
+ * @example
+ * ```ts
+ * const manifest = createManifest(config, { files, exposes, builtAt: new Date() });
+ * const bytes = `${JSON.stringify(manifest, null, 2)}\n`;
+ * ```
+ */
+export function createManifest(
+  config: ResolvedConfig,
+  build: { files: readonly OutputFile[]; exposes: readonly ManifestExpose[]; builtAt: Date },
+): Manifest {
+  const { name } = config;
+  const files: Manifest['ferry']['files'] = {};
+  for (const file of [...build.files].sort((a, b) => a.name.localeCompare(b.name))) {
+    files[file.name] = { size: file.size, integrity: file.integrity };
+  }
+  const shared: Record<string, SharedEntry> = {};
+  for (const [pkg, entry] of Object.entries(config.shared)) {
+    shared[pkg] = {
+      version: entry.version,
+      requiredVersion: entry.requiredVersion,
+      singleton: entry.singleton,
+      strictVersion: entry.strictVersion,
+      eager: entry.eager,
+      shareScope: entry.shareScope,
+      // Shared packages stay external: the remote brings no fallback copy, the host provides them.
+      fallback: false,
+    };
+  }
+  const exposes: Manifest['ferry']['exposes'] = {};
+  for (const expose of build.exposes)
+    exposes[expose.key] = { file: expose.file, map: expose.map, shared: expose.shared };
+
+  return {
+    id: name,
+    name,
+    metaData: {
+      name,
+      type: 'app',
+      buildInfo: { buildVersion: config.version, buildName: name },
+      remoteEntry: { name: config.filename, path: '', type: 'commonjs-module' },
+      types: { path: '', name: '', zip: '', api: '' },
+      globalName: name,
+      pluginVersion: FERRY_VERSION,
+      publicPath: 'auto',
+    },
+    shared: Object.entries(config.shared).map(([pkg, entry]) => ({
+      id: `${name}:${pkg}`,
+      name: pkg,
+      version: entry.version,
+      singleton: entry.singleton,
+      // MF tooling expects a string here; `false` (any version) is the range "*".
+      requiredVersion: entry.requiredVersion === false ? '*' : entry.requiredVersion,
+      assets: noAssets(),
+    })),
+    remotes: [],
+    exposes: build.exposes.map((expose) => ({
+      id: `${name}:${expose.name}`,
+      name: expose.name,
+      path: expose.key,
+      assets: { js: { sync: [expose.file], async: [] }, css: { sync: [], async: [] } },
+    })),
+    ferry: {
+      formatVersion: FORMAT_VERSION,
+      version: config.version,
+      release: config.release,
+      builtAt: build.builtAt.toISOString(),
+      expires: new Date(build.builtAt.getTime() + config.expiresIn * 1000).toISOString(),
+      remoteEntry: config.filename,
+      files,
+      exposes,
+      shared,
+    },
+  };
+}

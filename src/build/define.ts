@@ -1,0 +1,71 @@
+/**
+ * The shape of `ferry.config.*`: a remote's Module Federation options, typed. This file imports nothing at run time
+ * because the root `ferry` entry re-exports it, and hosts must never load build tooling (esbuild) by importing it.
+ */
+
+/** How one shared package is shared (Module Federation option names and meanings). */
+export interface SharedConfig {
+  /** Only one copy of the package may be used in a host process (the host's, or the highest one offered). */
+  singleton?: boolean;
+  /**
+   * The semver range this remote accepts, or `false` for any version. Defaults to the range in the project's
+   * package.json (`dependencies`, then `peerDependencies`, then `devDependencies`).
+   */
+  requiredVersion?: string | false;
+  /** Refuse to run with a version outside `requiredVersion` instead of warning. */
+  strictVersion?: boolean;
+  /** Recorded for Module Federation tooling; ferry loads every shared package before the expose runs. */
+  eager?: boolean;
+  /** The share scope the package is negotiated in. Default `'default'`. */
+  shareScope?: string;
+  /** The version this remote provides. Defaults to the installed package's package.json `version`. */
+  version?: string;
+  /** `false`: the remote brings no copy of its own; a host must provide the package. */
+  import?: false;
+  /** The package whose package.json gives the defaults of `version` and `requiredVersion`, if not the key. */
+  packageName?: string;
+}
+
+/** One exposed module: the file to bundle, as a path or `{ import: path }` (relative to the project root). */
+export type ExposeConfig = string | { import: string };
+
+/** A remote's build configuration, the default export of `ferry.config.ts` (or .mts, .mjs, .js, .json). */
+export interface RemoteConfig {
+  /** The remote's name, a JavaScript identifier; hosts import `name/expose`. */
+  name: string;
+  /** Keys are what hosts import (`'./tokenValidator'`), values the source file to bundle. At least one. */
+  exposes: Record<string, ExposeConfig>;
+  /** Packages the remote shares with its hosts instead of bundling: names, or names with options. */
+  shared?: string[] | Record<string, SharedConfig>;
+  /** The remote's semver version. Default: the project's package.json `version`. */
+  version?: string;
+  /** The output folder, relative to the project root. Default `'dist/federation'`. */
+  outDir?: string;
+  /** The container file name. Default `'remoteEntry.js'`. */
+  filename?: string;
+  /** A number that must go up with every build hosts should accept. Default: `Date.now()` at build time. */
+  release?: number;
+  /** How long hosts accept the manifest: seconds, or a string such as `'90d'`, `'12h'`, `'30m'`. Default 90 days. */
+  expiresIn?: number | string;
+  /** Path of a PEM private key (from `ferry keygen`) to sign the manifest with. */
+  sign?: string;
+}
+
+/**
+ * Types a remote's configuration; returns it unchanged.
+ *
+ * @example
+ * ```ts
+ * // ferry.config.ts
+ * import { defineRemote } from 'ferry';
+ *
+ * export default defineRemote({
+ *   name: 'authService',
+ *   exposes: { './tokenValidator': './src/tokenValidator.ts' },
+ *   shared: { jsonwebtoken: { singleton: true } },
+ * });
+ * ```
+ */
+export function defineRemote(config: RemoteConfig): RemoteConfig {
+  return config;
+}

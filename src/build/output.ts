@@ -1,0 +1,58 @@
+/**
+ * Writing the output folder safely while a server may be serving it: every file is written to a temporary name and
+ * renamed into place (readers see the old bytes or the new, never half a file), and cleaning keeps the previous
+ * generation, because hosts that fetched the previous manifest a moment ago still fetch its files.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANIFEST_FILE, parseManifest } from '../manifest/index.ts';
+import { isBundleFileName } from './bundle.ts';
+
+/**
+ * Writes `bytes` to `dir/name` atomically (temporary file in the same folder, then rename).
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('dist/federation', 'remoteEntry.js', bytes);
+ * ```
+ */
+export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
+  const temp = join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, join(dir, name));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** The files the manifest currently in `outDir` lists (with the manifest's remote entry), or none. */
+export async function previousFiles(outDir: string): Promise<Set<string>> {
+  const file = join(outDir, MANIFEST_FILE);
+  try {
+    const manifest = parseManifest(await readFile(file), file);
+    return new Set(Object.keys(manifest.ferry.files));
+  } catch {
+    // No previous build, or one ferry cannot read: nothing from it is worth keeping.
+    return new Set();
+  }
+}
+
+/**
+ * Removes build files of older generations from `outDir`: files named like a ferry bundle or map that neither
+ * `keep` (the new and the previous manifest's files) lists. Other files, folders and anything outside `outDir` are
+ * left alone, so a mistaken `outDir` never costs the user files ferry did not write.
+ *
+ * @returns the names removed
+ */
+export async function cleanOutDir(outDir: string, keep: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await readdir(outDir, { withFileTypes: true })) {
+    if (!entry.isFile() || keep.has(entry.name) || !isBundleFileName(entry.name)) continue;
+    await rm(join(outDir, entry.name), { force: true });
+    removed.push(entry.name);
+  }
+  return removed.sort();
+}

@@ -1,0 +1,58 @@
+/**
+ * `ferry build`: bundles the remote described by ferry.config.* into its federation output folder. Errors are
+ * thrown as ferry errors; main.ts prints them.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildRemote, formatBuildSummary } from '../build/index.ts';
+
+const HELP = `Usage: ferry build [options]
+
+Bundles the exposed modules listed in ferry.config.(ts|mts|mjs|js|json) and writes remoteEntry.js, one
+content-hashed bundle and source map per expose, mf-manifest.json and (when signing) mf-manifest.json.sig.
+
+Options:
+  -c, --config <file>   config file (default: ferry.config.* in the project root)
+  -o, --out <dir>       output folder (default: the config's outDir, or dist/federation)
+      --sign <keyfile>  sign the manifest with this PEM private key (from \`ferry keygen\`);
+                        without it, FERRY_SIGNING_KEY (PEM text or a file path) or the config's \`sign\` is used
+      --root <dir>      project root (default: the config file's folder with --config, else the current folder)
+  -h, --help            show this help
+`;
+
+/**
+ * Runs `ferry build` with its arguments and resolves to the exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runBuild(['--sign', 'ferry-signing-key.pem']);
+ * ```
+ */
+export async function runBuild(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string', short: 'c' },
+      out: { type: 'string', short: 'o' },
+      sign: { type: 'string' },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  // Paths on the command line are relative to the shell's folder, not the project root.
+  const result = await buildRemote({
+    ...(values.root !== undefined ? { root: resolve(values.root) } : {}),
+    ...(values.config !== undefined ? { configFile: resolve(values.config) } : {}),
+    ...(values.out !== undefined ? { outDir: resolve(values.out) } : {}),
+    ...(values.sign !== undefined ? { sign: resolve(values.sign) } : {}),
+  });
+  for (const warning of result.warnings) process.stderr.write(`ferry build: warning: ${warning}\n`);
+  process.stdout.write(`${formatBuildSummary(result)}\n`);
+  return 0;
+}
