@@ -25,7 +25,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const rows = Object.entries(commands).map(([name, { summary }]) => `  ferry ${name.padEnd(8)} ${summary}`);
-  return ['Usage: ferry <command> [options]', '', 'Commands:', ...rows, '', 'Run `ferry <command> --help` for its options.'].join('\n');
+  return [
+    'Usage: ferry <command> [options]',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    'Run `ferry <command> --help` for its options.',
+  ].join('\n');
 }
 
 /** Runs the CLI with the given arguments (without `node` and the script) and resolves to the exit code. */

@@ -1,0 +1,217 @@
+/**
+ * The host: loads modules of remotes by `remote/expose` specifier. For each remote it fetches the manifest (and its
+ * signature when a key is pinned), verifies the signature over the raw bytes before parsing, checks the manifest
+ * belongs to that remote, and then loads exposes through a {@link RemoteVersion}. A failed load is not remembered:
+ * the next import tries again, so a remote that was down at start-up is picked up when it comes back.
+ */
+import {
+  errorClasses,
+  FerryError,
+  HostClosedError,
+  InvalidSpecifierError,
+  ManifestMismatchError,
+  UnknownRemoteError,
+} from '../common/errors.ts';
+import { parseManifest, SIGNATURE_FILE, verifyManifestSignature } from '../manifest/index.ts';
+import { channels } from './channels.ts';
+import { provideHostPackages } from './host-shared.ts';
+import { type HostOptions, type ResolvedRemote, resolveHostOptions } from './options.ts';
+import { RemoteVersion } from './remote-version.ts';
+import { createShareScope, type ShareScope } from './share-scope.ts';
+import { fetchBytes } from './transport.ts';
+
+/** A running host. */
+export interface Host {
+  /** The host's name. */
+  readonly name: string;
+  /**
+   * Loads a remote module and resolves to its exports.
+   *
+   * @example
+   * ```ts
+   * const { validateJwtToken } = await host.import('authService/tokenValidator');
+   * ```
+   */
+  import<T = Record<string, unknown>>(specifier: string): Promise<T>;
+  /** The Module Federation share scope (`default`) the host initialises containers with. */
+  readonly shareScope: ShareScope;
+  /** The version of a remote currently loaded, if any. */
+  loadedVersion(remote: string): string | undefined;
+  /** Releases what the host holds; later imports reject with {@link HostClosedError}. */
+  close(): Promise<void>;
+}
+
+const SPECIFIER = /^([A-Za-z_$][A-Za-z0-9_$]*)(?:\/(.+))?$/;
+
+/**
+ * Creates a host.
+ *
+ * @example
+ * ```ts
+ * const host = createHost({
+ *   name: 'userService',
+ *   remotes: { authService: 'authService@http://127.0.0.1:3001/mf-manifest.json' },
+ *   shared: { jsonwebtoken: { singleton: true, requiredVersion: '^9.0.0' } },
+ * });
+ * const { validateJwtToken } = await host.import('authService/tokenValidator');
+ * ```
+ */
+export function createHost(options: HostOptions): Host {
+  const resolved = resolveHostOptions(options);
+  const scope = createShareScope();
+  const warned = new Set<string>();
+  const warn = (code: string, message: string, remote?: string) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    channels.warning.publish({ host: resolved.name, remote, code, message });
+    resolved.onWarning({ code, message, ...(remote === undefined ? {} : { remote }) });
+  };
+  for (const message of provideHostPackages(scope, resolved)) warn('FERRY_SHARED_NOT_INSTALLED', message);
+
+  const versions = new Map<string, Promise<RemoteVersion>>();
+  let closed = false;
+
+  async function loadVersion(remote: ResolvedRemote): Promise<RemoteVersion> {
+    const common = { timeout: remote.timeout, remote: remote.alias, fetch: resolved.fetch };
+    const signed = remote.publicKeys.length > 0;
+    const signatureUrl = new URL(SIGNATURE_FILE, remote.manifestUrl).href;
+    const signature = signed
+      ? fetchBytes(signatureUrl, { ...common, maxBytes: 4096, what: 'manifest signature', allowNotFound: true })
+      : undefined;
+    signature?.catch(() => {});
+    const started = performance.now();
+    const response = await fetchBytes(remote.manifestUrl, {
+      ...common,
+      maxBytes: resolved.maxManifestBytes,
+      what: 'manifest',
+    });
+    channels.fetch.publish({
+      host: resolved.name,
+      remote: remote.alias,
+      url: response.url,
+      status: response.status,
+      bytes: response.bytes.byteLength,
+      durationMs: performance.now() - started,
+    });
+    if (signature) {
+      const sig = await signature;
+      verifyManifestSignature(response.bytes, sig.status === 404 ? undefined : sig.bytes, remote.publicKeys, {
+        remote: remote.alias,
+        url: remote.manifestUrl,
+      });
+    } else {
+      warn(
+        'FERRY_UNSIGNED_REMOTE',
+        `Remote "${remote.alias}" (${remote.manifestUrl}) is loaded without a pinned public key: its files are ` +
+          'checked against its manifest, but nothing proves who made the manifest. Pin `publicKey` in production.',
+        remote.alias,
+      );
+    }
+    const manifest = parseManifest(response.bytes, remote.manifestUrl);
+    if (manifest.name !== remote.name) {
+      throw new ManifestMismatchError(
+        `The manifest at ${remote.manifestUrl} belongs to remote "${manifest.name}", but the host expects ` +
+          `"${remote.name}" there. Fix the URL of remotes.${remote.alias}, or set its \`name\` if the key is an alias.`,
+        { remote: remote.alias, url: remote.manifestUrl },
+      );
+    }
+    channels.manifest.publish({
+      host: resolved.name,
+      remote: remote.alias,
+      url: remote.manifestUrl,
+      version: manifest.ferry.version,
+      release: manifest.ferry.release,
+      signed,
+    });
+    return new RemoteVersion(manifest, {
+      host: resolved,
+      remote,
+      scope,
+      warn: (code, message) => warn(code, message, remote.alias),
+    });
+  }
+
+  function versionOf(remote: ResolvedRemote): Promise<RemoteVersion> {
+    let pending = versions.get(remote.alias);
+    if (!pending) {
+      pending = loadVersion(remote);
+      versions.set(remote.alias, pending);
+      pending.catch(() => {
+        if (versions.get(remote.alias) === pending) versions.delete(remote.alias);
+      });
+    }
+    return pending;
+  }
+
+  const loaded = new Map<string, RemoteVersion>();
+
+  async function importModule<T>(specifier: string): Promise<T> {
+    if (closed) {
+      throw new HostClosedError(`Host "${resolved.name}" is closed; cannot import "${specifier}".`, {
+        expose: specifier,
+      });
+    }
+    const match = typeof specifier === 'string' ? SPECIFIER.exec(specifier) : null;
+    if (!match) {
+      throw new InvalidSpecifierError(
+        `"${String(specifier)}" is not a remote module specifier; use "<remote>/<expose>", e.g. "authService/tokenValidator".`,
+        { expose: String(specifier) },
+      );
+    }
+    const [, alias, path] = match as unknown as [string, string, string | undefined];
+    const remote = resolved.remotes.get(alias);
+    if (!remote) {
+      throw new UnknownRemoteError(
+        `Host "${resolved.name}" has no remote named "${alias}" (importing "${specifier}"). Configured remotes: ` +
+          `${[...resolved.remotes.keys()].join(', ') || 'none'}. Add it to \`remotes\` in createHost().`,
+        { remote: alias, expose: specifier },
+      );
+    }
+    const exposeKey = path === undefined ? '.' : `./${path}`;
+    const started = performance.now();
+    const message = { host: resolved.name, remote: alias, expose: exposeKey };
+    channels.importStart.publish(message);
+    try {
+      const version = await versionOf(remote);
+      loaded.set(alias, version);
+      const exports = (await version.import(exposeKey)) as T;
+      channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
+      return exports;
+    } catch (error) {
+      const named = nameTheImport(error, specifier, remote);
+      channels.importError.publish({ ...message, error: named, durationMs: performance.now() - started });
+      throw named;
+    }
+  }
+
+  return {
+    name: resolved.name,
+    shareScope: scope,
+    import: importModule,
+    loadedVersion: (alias) => loaded.get(alias)?.version,
+    async close() {
+      closed = true;
+      for (const version of loaded.values()) version.dispose();
+      loaded.clear();
+      versions.clear();
+    },
+  };
+}
+
+/**
+ * Errors shared by concurrent imports (a manifest that failed to load) do not know which import they failed; the
+ * caller gets an error of the same class and code that names its specifier, with the original as `cause`.
+ */
+function nameTheImport(error: unknown, specifier: string, remote: ResolvedRemote): unknown {
+  if (!(error instanceof FerryError) || error.expose !== undefined) return error;
+  const ErrorClass = errorClasses[error.code];
+  return new ErrorClass(`${error.message} (while importing "${specifier}")`, {
+    remote: error.remote ?? remote.alias,
+    url: error.url ?? remote.manifestUrl,
+    expose: specifier,
+    ...(error.file === undefined ? {} : { file: error.file }),
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.package === undefined ? {} : { package: error.package }),
+    cause: error,
+  });
+}

@@ -1,0 +1,214 @@
+/**
+ * Host options: validated once at the boundary (unknown keys rejected by name), normalised, then frozen.
+ */
+import { InvalidOptionError } from '../common/errors.ts';
+import { MANIFEST_FILE, parsePublicKey, REMOTE_NAME } from '../manifest/index.ts';
+import type { FetchLike } from './transport.ts';
+
+/** One remote as the host configures it. */
+export interface RemoteOptions {
+  /** The remote's `mf-manifest.json` URL (a folder URL ending in `/` or a `remoteEntry.js` URL also work). */
+  url: string;
+  /** The remote's name in its manifest, when the key under `remotes` is an alias. Defaults to the key. */
+  name?: string;
+  /** Public key(s) from `ferry keygen`; when set, the manifest must carry a valid signature by one of them. */
+  publicKey?: string | string[];
+  /** Per-request deadline for this remote, in milliseconds. */
+  timeout?: number;
+}
+
+/** A shared package the host provides and consumes (Module Federation option names). */
+export interface HostSharedOptions {
+  singleton?: boolean;
+  requiredVersion?: string | false;
+  strictVersion?: boolean;
+  eager?: boolean;
+  /** The version the host provides; read from the installed package when omitted. */
+  version?: string;
+  /** `false`: provide nothing, only consume what remotes provide. */
+  import?: false;
+}
+
+/** Options of {@link createHost}. */
+export interface HostOptions {
+  /** The host's name, used in messages and as `from` in the share scope. */
+  name: string;
+  /** Remotes by the name used in specifiers: `{ url }` or Module Federation's `'name@url'` shorthand. */
+  remotes: Record<string, RemoteOptions | string>;
+  /** Packages the host shares: installed packages it provides to remotes (resolved from `root`). */
+  shared?: Record<string, HostSharedOptions> | string[];
+  /** Deadline of each request, in milliseconds (default 10 000). */
+  timeout?: number;
+  /** Largest manifest accepted, in bytes (default 1 MiB). */
+  maxManifestBytes?: number;
+  /** Folder whose node_modules provide the host's shared packages (default `process.cwd()`). */
+  root?: string;
+  /** The fetch implementation (default: Node's global `fetch`). */
+  fetch?: FetchLike;
+  /** The clock, for manifest expiry (default `Date.now`). */
+  now?: () => number;
+  /** Receives warnings (default: `process.emitWarning`). */
+  onWarning?: (warning: { code: string; message: string; remote?: string }) => void;
+}
+
+export interface ResolvedRemote {
+  alias: string;
+  name: string;
+  manifestUrl: string;
+  publicKeys: string[];
+  timeout: number;
+}
+
+export interface ResolvedHostOptions {
+  name: string;
+  remotes: ReadonlyMap<string, ResolvedRemote>;
+  shared: Readonly<
+    Record<string, Required<Pick<HostSharedOptions, 'singleton' | 'strictVersion' | 'eager'>> & HostSharedOptions>
+  >;
+  timeout: number;
+  maxManifestBytes: number;
+  root: string;
+  fetch: FetchLike | undefined;
+  now: () => number;
+  onWarning: NonNullable<HostOptions['onWarning']>;
+}
+
+const HOST_KEYS = ['name', 'remotes', 'shared', 'timeout', 'maxManifestBytes', 'root', 'fetch', 'now', 'onWarning'];
+const REMOTE_KEYS = ['url', 'name', 'publicKey', 'timeout'];
+const SHARED_KEYS = ['singleton', 'requiredVersion', 'strictVersion', 'eager', 'version', 'import'];
+
+function invalid(option: string, message: string): never {
+  throw new InvalidOptionError(`createHost: ${option} ${message}`, { option });
+}
+
+function rejectUnknown(value: object, allowed: string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      invalid(`${where}${where ? '.' : ''}${key}`, `is not an option; the options are ${allowed.join(', ')}.`);
+    }
+  }
+}
+
+function positive(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    invalid(option, `must be a positive number of milliseconds, got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** Turns a remote URL into its manifest URL; checks it is http(s). */
+export function manifestUrlOf(raw: string, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return invalid(
+      option,
+      `must be an absolute http(s) URL of the remote's ${MANIFEST_FILE}, got ${JSON.stringify(raw)}.`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    invalid(option, `must use http: or https:, got ${url.protocol} in ${raw}.`);
+  }
+  if (url.username || url.password) invalid(option, 'must not contain credentials.');
+  if (url.pathname.endsWith('/')) return new URL(MANIFEST_FILE, url).href;
+  if (url.pathname.endsWith('.js')) return new URL(MANIFEST_FILE, url).href;
+  return url.href;
+}
+
+function resolveRemote(alias: string, raw: unknown, defaultTimeout: number): ResolvedRemote {
+  const where = `remotes.${alias}`;
+  if (!REMOTE_NAME.test(alias)) invalid(where, 'must be named like a JavaScript identifier (letters, digits, _ or $).');
+  if (typeof raw === 'string') {
+    if (/^https?:\/\//i.test(raw)) return resolveRemote(alias, { url: raw }, defaultTimeout);
+    const at = raw.indexOf('@');
+    if (at <= 0) invalid(where, `must be { url }, a URL, or "name@url", got ${JSON.stringify(raw)}.`);
+    return resolveRemote(alias, { name: raw.slice(0, at), url: raw.slice(at + 1) }, defaultTimeout);
+  }
+  if (typeof raw !== 'object' || raw === null) invalid(where, 'must be { url } or "name@url".');
+  rejectUnknown(raw, REMOTE_KEYS, where);
+  const options = raw as RemoteOptions;
+  if (typeof options.url !== 'string') invalid(`${where}.url`, 'is required: the URL of the remote manifest.');
+  const name = options.name ?? alias;
+  if (typeof name !== 'string' || !REMOTE_NAME.test(name)) invalid(`${where}.name`, 'must be a remote name.');
+  const keys = options.publicKey === undefined ? [] : [options.publicKey].flat();
+  keys.forEach((key, index) => {
+    if (typeof key !== 'string') invalid(`${where}.publicKey`, 'must be a string or a list of strings.');
+    parsePublicKey(key, `remotes.${alias}.publicKey${keys.length > 1 ? `[${index}]` : ''}`);
+  });
+  return {
+    alias,
+    name,
+    manifestUrl: manifestUrlOf(options.url, `${where}.url`),
+    publicKeys: keys,
+    timeout: positive(options.timeout, `${where}.timeout`, defaultTimeout),
+  };
+}
+
+function resolveShared(raw: unknown): ResolvedHostOptions['shared'] {
+  const out: Record<string, ResolvedHostOptions['shared'][string]> = Object.create(null);
+  if (raw === undefined) return out;
+  const entries: Array<[string, unknown]> = Array.isArray(raw)
+    ? raw.map((pkg) => [pkg, {}])
+    : typeof raw === 'object' && raw !== null
+      ? Object.entries(raw)
+      : invalid('shared', 'must be an object of package names to options, or a list of package names.');
+  for (const [pkg, value] of entries) {
+    const where = `shared.${pkg}`;
+    if (typeof pkg !== 'string' || !/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(pkg)) {
+      invalid('shared', `has ${JSON.stringify(pkg)}, which is not an npm package name.`);
+    }
+    if (typeof value !== 'object' || value === null) invalid(where, 'must be an object of options.');
+    rejectUnknown(value, SHARED_KEYS, where);
+    const options = value as HostSharedOptions;
+    for (const flag of ['singleton', 'strictVersion', 'eager'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean')
+        invalid(`${where}.${flag}`, 'must be true or false.');
+    }
+    if (options.import !== undefined && options.import !== false) invalid(`${where}.import`, 'can only be false.');
+    out[pkg] = Object.freeze({
+      ...options,
+      singleton: options.singleton ?? false,
+      strictVersion: options.strictVersion ?? false,
+      eager: options.eager ?? false,
+    });
+  }
+  return Object.freeze(out);
+}
+
+/** Validates and freezes host options. */
+export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
+  if (typeof options !== 'object' || options === null) invalid('options', 'must be an object.');
+  rejectUnknown(options, HOST_KEYS, '');
+  if (typeof options.name !== 'string' || !REMOTE_NAME.test(options.name)) {
+    invalid('name', 'is required and must be named like a JavaScript identifier, e.g. "userService".');
+  }
+  if (typeof options.remotes !== 'object' || options.remotes === null) {
+    invalid(
+      'remotes',
+      "is required: an object such as { authService: 'authService@http://127.0.0.1:3001/mf-manifest.json' }.",
+    );
+  }
+  const timeout = positive(options.timeout, 'timeout', 10_000);
+  const remotes = new Map<string, ResolvedRemote>();
+  for (const [alias, raw] of Object.entries(options.remotes)) remotes.set(alias, resolveRemote(alias, raw, timeout));
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') invalid('fetch', 'must be a function.');
+  if (options.now !== undefined && typeof options.now !== 'function') invalid('now', 'must be a function.');
+  if (options.onWarning !== undefined && typeof options.onWarning !== 'function')
+    invalid('onWarning', 'must be a function.');
+  if (options.root !== undefined && typeof options.root !== 'string') invalid('root', 'must be a folder path.');
+  return Object.freeze({
+    name: options.name,
+    remotes,
+    shared: resolveShared(options.shared),
+    timeout,
+    maxManifestBytes: positive(options.maxManifestBytes, 'maxManifestBytes', 1 << 20),
+    root: options.root ?? process.cwd(),
+    fetch: options.fetch,
+    now: options.now ?? Date.now,
+    onWarning:
+      options.onWarning ??
+      ((warning) => process.emitWarning(warning.message, { type: 'FerryWarning', code: warning.code })),
+  });
+}

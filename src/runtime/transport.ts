@@ -1,0 +1,143 @@
+/**
+ * The one place the runtime touches the network. Every request has a deadline that aborts it (the socket is closed,
+ * not just ignored), a byte cap enforced while the body streams in, a status check before any body byte is read, and
+ * a redirect policy (same origin only, at most three hops). The `fetch` implementation is injectable.
+ */
+import { HttpStatusError, NetworkError, RedirectError, ResponseTooLargeError, TimeoutError } from '../common/errors.ts';
+
+/** The subset of WHATWG fetch the runtime needs; Node's global `fetch` fits. */
+export type FetchLike = (input: URL, init: RequestInit) => Promise<Response>;
+
+export interface FetchBytesOptions {
+  /** Abort the request (headers and body) after this many milliseconds. */
+  timeout: number;
+  /** Refuse (and stop reading) a body larger than this. */
+  maxBytes: number;
+  /** Names the remote in errors. */
+  remote: string;
+  /** What is being fetched, for messages (`manifest`, `file remoteEntry.js`). */
+  what: string;
+  fetch?: FetchLike;
+  /** Conditional request: send If-None-Match and accept a 304. */
+  etag?: string;
+  /** Treat a 404 as "absent" (resolve with `status: 404`) instead of an error. */
+  allowNotFound?: boolean;
+}
+
+export interface FetchBytesResult {
+  status: number;
+  bytes: Uint8Array;
+  etag: string | undefined;
+  /** The URL that answered (after same-origin redirects). */
+  url: string;
+}
+
+const MAX_REDIRECTS = 3;
+
+/**
+ * Fetches a URL into memory under a deadline and a byte cap, with typed errors that name the remote and the URL.
+ *
+ * @example
+ * ```ts
+ * const { bytes } = await fetchBytes('http://127.0.0.1:3001/mf-manifest.json', {
+ *   timeout: 5000, maxBytes: 1 << 20, remote: 'authService', what: 'manifest',
+ * });
+ * ```
+ */
+export async function fetchBytes(url: string, options: FetchBytesOptions): Promise<FetchBytesResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeout);
+  const fetchImpl: FetchLike = options.fetch ?? fetch;
+  const details = { remote: options.remote, url };
+  let current = new URL(url);
+  try {
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { accept: '*/*' };
+      if (options.etag) headers['if-none-match'] = options.etag;
+      const response = await fetchImpl(current, { headers, signal: controller.signal, redirect: 'manual' });
+      if (response.status >= 300 && response.status < 400 && response.status !== 304) {
+        await response.body?.cancel();
+        const location = response.headers.get('location');
+        const next = location === null ? undefined : new URL(location, current);
+        if (!next || next.origin !== current.origin || hop >= MAX_REDIRECTS) {
+          throw new RedirectError(
+            `Remote "${options.remote}" redirected the request for its ${options.what} at ${current.href} ` +
+              `${next ? `to ${next.href}` : 'without a Location'}; ferry follows at most ${MAX_REDIRECTS} redirects ` +
+              'and only within the same origin. Point the remote URL at where the files are served.',
+            details,
+          );
+        }
+        current = next;
+        continue;
+      }
+      if (response.status === 304 && options.etag) {
+        await response.body?.cancel();
+        return { status: 304, bytes: new Uint8Array(0), etag: options.etag, url: current.href };
+      }
+      if (response.status === 404 && options.allowNotFound) {
+        await response.body?.cancel();
+        return { status: 404, bytes: new Uint8Array(0), etag: undefined, url: current.href };
+      }
+      if (response.status < 200 || response.status > 299) {
+        await response.body?.cancel();
+        throw new HttpStatusError(
+          `Remote "${options.remote}" answered ${response.status} ${response.statusText} for its ${options.what} at ` +
+            `${current.href}; nothing from that response was used. Check that the remote is deployed and serves ` +
+            'its `ferry build` output at that URL.',
+          { ...details, url: current.href, status: response.status },
+        );
+      }
+      const bytes = await readCapped(response, options, current.href);
+      return { status: response.status, bytes, etag: response.headers.get('etag') ?? undefined, url: current.href };
+    }
+  } catch (error) {
+    if (controller.signal.aborted) {
+      throw new TimeoutError(
+        `Remote "${options.remote}" did not deliver its ${options.what} at ${current.href} within ` +
+          `${options.timeout} ms; the request was aborted. Check the remote, or raise \`timeout\` on the host.`,
+        { ...details, cause: error },
+      );
+    }
+    if (error instanceof TypeError || (error as { name?: string }).name === 'SocketError') {
+      const reason = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new NetworkError(
+        `Could not fetch the ${options.what} of remote "${options.remote}" from ${current.href}: ` +
+          `${reason?.code ?? reason?.message ?? (error as Error).message}. Check that the remote is running and ` +
+          'reachable from this host.',
+        { ...details, cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readCapped(response: Response, options: FetchBytesOptions, url: string): Promise<Uint8Array> {
+  const tooLarge = (seen: string) =>
+    new ResponseTooLargeError(
+      `The ${options.what} of remote "${options.remote}" at ${url} is larger than the ${options.maxBytes} bytes ` +
+        `allowed (${seen}); it was not used. If the remote really is that large, raise the host's limit.`,
+      { remote: options.remote, url },
+    );
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > options.maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge(`Content-Length ${declared}`);
+  }
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > options.maxBytes) {
+      await reader.cancel();
+      throw tooLarge(`at least ${total} bytes arrived`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}
