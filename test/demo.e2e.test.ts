@@ -1,0 +1,232 @@
+/**
+ * The demo end to end: the article's two services, built and run as real processes on loopback ports, answering
+ * what the article's services answer — and starting when the auth service is down, which the article's could not.
+ *
+ * The auth service is built once, in place (examples/auth-service/dist, keys in .keys/); the tests in this file run
+ * one after another, so no server reads that folder while start.ts rebuilds it.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import jwt from 'jsonwebtoken';
+import { REPO_ROOT } from './helpers/temp-project.ts';
+
+const EXAMPLES = join(REPO_ROOT, 'examples');
+const AUTH_SERVER = join(EXAMPLES, 'auth-service', 'server.ts');
+const USER_SERVER = join(EXAMPLES, 'user-service', 'server.ts');
+
+interface RunningProcess {
+  child: ChildProcess;
+  /** Everything written so far to stdout and stderr. */
+  output(): string;
+  /** Resolves with the first match of `pattern` in the output; rejects on exit or after `ms`. */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  exited: Promise<number | null>;
+}
+
+const started = new Set<ChildProcess>();
+
+/** Runs a TypeScript file with this Node, with the service variables cleared except those given. */
+function run(script: string, env: Record<string, string> = {}): RunningProcess {
+  const cleanEnv = { ...process.env };
+  for (const name of ['AUTH_SERVICE_PORT', 'USER_SERVICE_PORT', 'AUTH_SERVICE_URL', 'FERRY_AUTH_PUBLIC_KEY']) {
+    delete cleanEnv[name];
+  }
+  const child = spawn(process.execPath, [script], { cwd: REPO_ROOT, env: { ...cleanEnv, ...env } });
+  started.add(child);
+  let output = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitFor = (pattern: RegExp, ms = 30_000) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        settle();
+      };
+      const check = () => {
+        const match = pattern.exec(output);
+        if (match) finish(() => resolve(match));
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${output}`))),
+        ms,
+      );
+      void exited.then((code) => finish(() => reject(new Error(`exited (${code}) before ${pattern}:\n${output}`))));
+      listeners.add(check);
+      check();
+    });
+  return { child, output: () => output, waitFor, exited };
+}
+
+/** Starts a service and resolves with the URL it printed. */
+async function startService(script: string, env: Record<string, string>): Promise<{ url: string } & RunningProcess> {
+  const service = run(script, env);
+  const [, url] = await service.waitFor(/ listening on (http:\/\/[\d.]+:\d+)/);
+  return { ...service, url: url! };
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...started].map(async (child) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exit = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exit;
+      }
+      started.delete(child);
+    }),
+  );
+}
+
+/** A port nothing listens on (free a moment ago). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function login(authUrl: string, username: string, password: string): Promise<Response> {
+  return fetch(`${authUrl}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+}
+
+interface ProfileBody {
+  message?: string;
+  user?: { sub: string; username: string; role: string };
+  error?: string;
+  code?: string;
+}
+
+async function profile(userUrl: string, authorization?: string): Promise<{ status: number; body: ProfileBody }> {
+  const response = await fetch(`${userUrl}/profile`, authorization === undefined ? {} : { headers: { authorization } });
+  return { status: response.status, body: (await response.json()) as ProfileBody };
+}
+
+before(async () => {
+  await readFile(join(REPO_ROOT, 'dist', 'index.js')).catch(() => {
+    throw new Error('dist/ is missing: run `npm run build` before this test (npm test does).');
+  });
+  const build = run(join(EXAMPLES, 'auth-service', 'build.ts'));
+  assert.equal(await build.exited, 0, `the auth service build failed:\n${build.output()}`);
+});
+
+after(stopAll);
+
+test('the article’s flow: log in at the auth service, use the token at the user service', async (t) => {
+  t.after(stopAll);
+  const auth = await startService(AUTH_SERVER, { AUTH_SERVICE_PORT: '0' });
+  const user = await startService(USER_SERVER, { USER_SERVICE_PORT: '0', AUTH_SERVICE_URL: auth.url });
+
+  assert.equal((await login(auth.url, 'alice', 'wrong')).status, 401);
+  const response = await login(auth.url, 'alice', 'wonderland');
+  assert.equal(response.status, 200);
+  const { token } = (await response.json()) as { token: string };
+
+  const ok = await profile(user.url, `Bearer ${token}`);
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal(ok.body.message, 'Welcome alice! This is your profile.');
+  assert.deepEqual(ok.body.user && { sub: ok.body.user.sub, username: ok.body.user.username }, {
+    sub: '1',
+    username: 'alice',
+  });
+
+  assert.deepEqual(await profile(user.url), { status: 401, body: { error: 'No authorization header' } });
+  assert.deepEqual(await profile(user.url, 'Bearer'), { status: 401, body: { error: 'Token not provided' } });
+  assert.deepEqual(await profile(user.url, 'Bearer garbage'), {
+    status: 403,
+    body: { error: 'Invalid token: jwt malformed' },
+  });
+  const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const forged = jwt.sign({ username: 'alice', role: 'admin' }, otherKey, {
+    algorithm: 'ES256',
+    issuer: 'authService',
+    subject: '1',
+  });
+  assert.deepEqual(await profile(user.url, `Bearer ${forged}`), {
+    status: 403,
+    body: { error: 'Invalid token: invalid signature' },
+  });
+
+  // The auth service serves its own signed bundle, and the bundle carries no secret.
+  const manifest = await fetch(`${auth.url}/mf-manifest.json`);
+  assert.equal(manifest.status, 200);
+  assert.equal(((await manifest.json()) as { name: string }).name, 'authService');
+  assert.equal((await fetch(`${auth.url}/mf-manifest.json.sig`)).status, 200);
+  const federationDir = join(EXAMPLES, 'auth-service', 'dist', 'federation');
+  for (const file of await readdir(federationDir)) {
+    const text = await readFile(join(federationDir, file), 'utf8');
+    assert.doesNotMatch(text, /PRIVATE KEY|wonderland|supersecretkey/, file);
+  }
+});
+
+test('the user service starts while the auth service is down, and recovers without a restart', async (t) => {
+  t.after(stopAll);
+  const authPort = await freePort();
+  const authUrl = `http://127.0.0.1:${authPort}`;
+  const user = await startService(USER_SERVER, { USER_SERVICE_PORT: '0', AUTH_SERVICE_URL: authUrl });
+
+  const down = await profile(user.url, 'Bearer some-token');
+  assert.equal(down.status, 503, JSON.stringify(down.body));
+  assert.match(down.body.error ?? '', /^Auth service unavailable: /);
+  assert.match(down.body.code ?? '', /^ERR_FERRY_/);
+  assert.deepEqual(await profile(user.url), { status: 401, body: { error: 'No authorization header' } });
+
+  const auth = await startService(AUTH_SERVER, { AUTH_SERVICE_PORT: String(authPort) });
+  assert.equal(auth.url, authUrl);
+  const { token } = (await (await login(authUrl, 'bob', 'builder')).json()) as { token: string };
+  let last = await profile(user.url, `Bearer ${token}`);
+  for (const deadline = Date.now() + 15_000; last.status !== 200 && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    last = await profile(user.url, `Bearer ${token}`);
+  }
+  assert.equal(last.status, 200, JSON.stringify(last.body));
+  assert.equal(last.body.message, 'Welcome bob! This is your profile.');
+
+  // Once loaded, the validator does not depend on the auth service being up.
+  auth.child.kill('SIGKILL');
+  await auth.exited;
+  assert.equal((await profile(user.url, `Bearer ${token}`)).status, 200);
+});
+
+test('npm start: builds, starts both services, prints how to try them, and stops both on Ctrl-C', async (t) => {
+  const pids: number[] = [];
+  t.after(async () => {
+    await stopAll();
+    for (const pid of pids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+  });
+  const start = run(join(EXAMPLES, 'start.ts'), { AUTH_SERVICE_PORT: '0', USER_SERVICE_PORT: '0' });
+  await start.waitFor(/Press Ctrl-C to stop both services/, 60_000);
+  pids.push(...[...start.output().matchAll(/started \(pid (\d+)\)/g)].map((match) => Number(match[1])));
+  assert.equal(pids.length, 2, start.output());
+  const [, userUrl] = /user-service listening on (\S+)/.exec(start.output())!;
+  assert.equal((await profile(userUrl!)).status, 401);
+
+  start.child.kill('SIGINT');
+  assert.equal(await start.exited, 0, start.output());
+  for (const pid of pids) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
