@@ -35,6 +35,8 @@ export interface Host {
   import<T = Record<string, unknown>>(specifier: string): Promise<T>;
   /** The Module Federation share scope (`default`) the host initialises containers with. */
   readonly shareScope: ShareScope;
+  /** The expose keys (`./tokenValidator`) of a remote's current version, loading (and verifying) its manifest if needed. */
+  exposes(remote: string): Promise<string[]>;
   /** The version of a remote currently loaded, if any. */
   loadedVersion(remote: string): string | undefined;
   /** Releases what the host holds; later imports reject with {@link HostClosedError}. */
@@ -189,6 +191,18 @@ export function createHost(options: HostOptions): Host {
     shareScope: scope,
     import: importModule,
     loadedVersion: (alias) => loaded.get(alias)?.version,
+    async exposes(alias) {
+      const remote = resolved.remotes.get(alias);
+      if (!remote) {
+        throw new UnknownRemoteError(
+          `Host "${resolved.name}" has no remote named "${alias}". Configured remotes: ` +
+            `${[...resolved.remotes.keys()].join(', ') || 'none'}.`,
+          { remote: alias },
+        );
+      }
+      const version = await versionOf(remote);
+      return Object.keys(version.manifest.ferry.exposes);
+    },
     async close() {
       closed = true;
       for (const version of loaded.values()) version.dispose();
