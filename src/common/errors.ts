@@ -12,7 +12,7 @@
  * try {
  *   await host.import('authService/tokenValidator');
  * } catch (error) {
- *   if (error instanceof IntegrityError) alert(error.url);
+ *   if (error instanceof IntegrityError) console.error(`refused ${error.url}: ${error.message}`);
  * }
  * ```
  */
@@ -139,6 +139,29 @@ export class IntegrityError extends FerryError {
 export class SignatureError extends FerryError {
   static override readonly code = 'ERR_FERRY_SIGNATURE';
 }
+/**
+ * The manifest is not newer than one the host already accepted for that remote: its release is lower (a rollback),
+ * or equal with different bytes (two builds sharing a release, which lets an older one be swapped back in).
+ */
+export class RollbackError extends FerryError {
+  static override readonly code = 'ERR_FERRY_ROLLBACK';
+  /** The release of the refused manifest. */
+  declare readonly release?: number;
+  /** The highest release the host had accepted for that remote. */
+  declare readonly acceptedRelease?: number;
+  constructor(message: string, options: FerryErrorOptions & { release?: number; acceptedRelease?: number } = {}) {
+    super(message, options);
+  }
+}
+/** The manifest's `ferry.expires` is in the past (by the host's clock): the remote must be rebuilt and re-signed. */
+export class ManifestExpiredError extends FerryError {
+  static override readonly code = 'ERR_FERRY_MANIFEST_EXPIRED';
+  /** The manifest's expiry (ISO 8601). */
+  declare readonly expires?: string;
+  constructor(message: string, options: FerryErrorOptions & { expires?: string } = {}) {
+    super(message, options);
+  }
+}
 /** Remote code threw while it was being evaluated or initialised. */
 export class EvaluationError extends FerryError {
   static override readonly code = 'ERR_FERRY_EVALUATION';
@@ -178,6 +201,8 @@ export const errorClasses = {
   ERR_FERRY_MANIFEST_MISMATCH: ManifestMismatchError,
   ERR_FERRY_INTEGRITY: IntegrityError,
   ERR_FERRY_SIGNATURE: SignatureError,
+  ERR_FERRY_ROLLBACK: RollbackError,
+  ERR_FERRY_MANIFEST_EXPIRED: ManifestExpiredError,
   ERR_FERRY_EVALUATION: EvaluationError,
   ERR_FERRY_UNDECLARED_DEPENDENCY: UndeclaredDependencyError,
   ERR_FERRY_SHARED_UNAVAILABLE: SharedUnavailableError,

@@ -1,7 +1,7 @@
 /**
- * The host: loads modules of remotes by `remote/expose` specifier. For each remote it fetches the manifest (and its
- * signature when a key is pinned), verifies the signature over the raw bytes before parsing, checks the manifest
- * belongs to that remote, and then loads exposes through a {@link RemoteVersion}. A failed load is not remembered:
+ * The host: loads modules of remotes by `remote/expose` specifier. For each remote it fetches and accepts the manifest
+ * (trusted-manifest.ts: signature over the raw bytes when a key is pinned, right remote, not expired, not rolled
+ * back), and then loads exposes through a {@link RemoteVersion}. A failed load is not remembered:
  * the next import tries again, so a remote that was down at start-up is picked up when it comes back.
  */
 import {
@@ -9,16 +9,33 @@ import {
   FerryError,
   HostClosedError,
   InvalidSpecifierError,
-  ManifestMismatchError,
   UnknownRemoteError,
 } from '../common/errors.ts';
-import { parseManifest, SIGNATURE_FILE, verifyManifestSignature } from '../manifest/index.ts';
 import { channels } from './channels.ts';
 import { provideHostPackages } from './host-shared.ts';
 import { type HostOptions, type ResolvedRemote, resolveHostOptions } from './options.ts';
+import { ReleaseStore } from './release-store.ts';
 import { RemoteVersion } from './remote-version.ts';
 import { createShareScope, type ShareScope } from './share-scope.ts';
-import { fetchBytes } from './transport.ts';
+import { fetchTrustedManifest } from './trusted-manifest.ts';
+
+/**
+ * The types of remote modules by specifier, empty until `ferry types` fills it by declaration merging (its generated
+ * `index.d.ts` augments this interface), after which {@link Host.import} returns the module's own type for each listed
+ * specifier, with no cast.
+ *
+ * @example
+ * ```ts
+ * // ferry-types/index.d.ts (written by `ferry types`)
+ * declare module 'ferry' {
+ *   interface RemoteModules {
+ *     'authService/tokenValidator': typeof import('authService/tokenValidator');
+ *   }
+ * }
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging, which a type alias cannot take.
+export interface RemoteModules {}
 
 /** A running host. */
 export interface Host {
@@ -31,7 +48,11 @@ export interface Host {
    * ```ts
    * const { validateJwtToken } = await host.import('authService/tokenValidator');
    * ```
+   *
+   * A specifier listed in {@link RemoteModules} (by `ferry types`) resolves to that module's type; any other
+   * specifier to `T`.
    */
+  import<K extends keyof RemoteModules>(specifier: K): Promise<RemoteModules[K]>;
   import<T = Record<string, unknown>>(specifier: string): Promise<T>;
   /** The Module Federation share scope (`default`) the host initialises containers with. */
   readonly shareScope: ShareScope;
@@ -69,61 +90,21 @@ export function createHost(options: HostOptions): Host {
     resolved.onWarning({ code, message, ...(remote === undefined ? {} : { remote }) });
   };
   for (const message of provideHostPackages(scope, resolved)) warn('FERRY_SHARED_NOT_INSTALLED', message);
+  // Read once, now: the highest releases accepted before this host started (rollback protection across restarts).
+  const releases = ReleaseStore.open(resolved.cacheDir, (code, message) => warn(code, message));
 
   const versions = new Map<string, Promise<RemoteVersion>>();
   let closed = false;
 
   async function loadVersion(remote: ResolvedRemote): Promise<RemoteVersion> {
-    const common = { timeout: remote.timeout, remote: remote.alias, fetch: resolved.fetch };
-    const signed = remote.publicKeys.length > 0;
-    const signatureUrl = new URL(SIGNATURE_FILE, remote.manifestUrl).href;
-    const signature = signed
-      ? fetchBytes(signatureUrl, { ...common, maxBytes: 4096, what: 'manifest signature', allowNotFound: true })
-      : undefined;
-    signature?.catch(() => {});
-    const started = performance.now();
-    const response = await fetchBytes(remote.manifestUrl, {
-      ...common,
-      maxBytes: resolved.maxManifestBytes,
-      what: 'manifest',
-    });
-    channels.fetch.publish({
-      host: resolved.name,
-      remote: remote.alias,
-      url: response.url,
-      status: response.status,
-      bytes: response.bytes.byteLength,
-      durationMs: performance.now() - started,
-    });
-    if (signature) {
-      const sig = await signature;
-      verifyManifestSignature(response.bytes, sig.status === 404 ? undefined : sig.bytes, remote.publicKeys, {
-        remote: remote.alias,
-        url: remote.manifestUrl,
-      });
-    } else {
-      warn(
-        'FERRY_UNSIGNED_REMOTE',
-        `Remote "${remote.alias}" (${remote.manifestUrl}) is loaded without a pinned public key: its files are ` +
-          'checked against its manifest, but nothing proves who made the manifest. Pin `publicKey` in production.',
-        remote.alias,
-      );
-    }
-    const manifest = parseManifest(response.bytes, remote.manifestUrl);
-    if (manifest.name !== remote.name) {
-      throw new ManifestMismatchError(
-        `The manifest at ${remote.manifestUrl} belongs to remote "${manifest.name}", but the host expects ` +
-          `"${remote.name}" there. Fix the URL of remotes.${remote.alias}, or set its \`name\` if the key is an alias.`,
-        { remote: remote.alias, url: remote.manifestUrl },
-      );
-    }
+    const { manifest, signedBy } = await fetchTrustedManifest(remote, { host: resolved, releases, warn });
     channels.manifest.publish({
       host: resolved.name,
       remote: remote.alias,
       url: remote.manifestUrl,
       version: manifest.ferry.version,
       release: manifest.ferry.release,
-      signed,
+      signed: signedBy !== undefined,
     });
     return new RemoteVersion(manifest, {
       host: resolved,
@@ -219,13 +200,14 @@ export function createHost(options: HostOptions): Host {
 function nameTheImport(error: unknown, specifier: string, remote: ResolvedRemote): unknown {
   if (!(error instanceof FerryError) || error.expose !== undefined) return error;
   const ErrorClass = errorClasses[error.code];
+  // Every detail the original carries (including class-specific ones such as a RollbackError's releases) is kept.
+  const details: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(error)) if (key !== 'code' && key !== 'name') details[key] = value;
   return new ErrorClass(`${error.message} (while importing "${specifier}")`, {
+    ...details,
     remote: error.remote ?? remote.alias,
     url: error.url ?? remote.manifestUrl,
     expose: specifier,
-    ...(error.file === undefined ? {} : { file: error.file }),
-    ...(error.status === undefined ? {} : { status: error.status }),
-    ...(error.package === undefined ? {} : { package: error.package }),
     cause: error,
   });
 }

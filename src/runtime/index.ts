@@ -8,7 +8,7 @@ export type {
   WarningMessage,
 } from './channels.ts';
 export { channelNames } from './channels.ts';
-export { createHost, type Host } from './host.ts';
+export { createHost, type Host, type RemoteModules } from './host.ts';
 export type { HostOptions, HostSharedOptions, RemoteOptions } from './options.ts';
 export type { SharedProvider, ShareScope } from './share-scope.ts';
 export type { FetchLike } from './transport.ts';

@@ -1,8 +1,10 @@
 /**
  * Host options: validated once at the boundary (unknown keys rejected by name), normalised, then frozen.
  */
+import { resolve } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
 import { MANIFEST_FILE, parsePublicKey, REMOTE_NAME } from '../manifest/index.ts';
+import { requireSecureTransport, resolveAllowedOrigins } from './origins.ts';
 import type { FetchLike } from './transport.ts';
 
 /** One remote as the host configures it. */
@@ -43,6 +45,24 @@ export interface HostOptions {
   maxManifestBytes?: number;
   /** Folder whose node_modules provide the host's shared packages (default `process.cwd()`). */
   root?: string;
+  /**
+   * Production mode: every remote must pin a `publicKey`, and createHost throws for one that does not. Without it an
+   * unsigned remote loads with a warning (its files are still checked against its manifest).
+   */
+  requireSignatures?: boolean;
+  /**
+   * The host's private cache folder, where it persists the highest release it accepted per remote so a rollback is
+   * refused after a restart too (default: `$FERRY_CACHE_DIR`, else `.ferry-cache` under `root`; a relative path is
+   * resolved against `root`). Only the host's user should be able to write it.
+   */
+  cacheDir?: string;
+  /**
+   * Origins the host may fetch from besides those of its remotes' URLs (for example a CDN a remote redirects its
+   * files to): `['https://cdn.example.com']`. Redirects to any other origin are refused.
+   */
+  allowedOrigins?: string[];
+  /** Allow plain `http:` to hosts that are not loopback (default false: only https, or http on loopback). */
+  allowInsecureHttp?: boolean;
   /** The fetch implementation (default: Node's global `fetch`). */
   fetch?: FetchLike;
   /** The clock, for manifest expiry (default `Date.now`). */
@@ -68,12 +88,31 @@ export interface ResolvedHostOptions {
   timeout: number;
   maxManifestBytes: number;
   root: string;
+  requireSignatures: boolean;
+  /** Absolute path of the host's cache folder. */
+  cacheDir: string;
+  /** Every origin the host may fetch from: its remotes' and `allowedOrigins`. */
+  origins: ReadonlySet<string>;
   fetch: FetchLike | undefined;
   now: () => number;
   onWarning: NonNullable<HostOptions['onWarning']>;
 }
 
-const HOST_KEYS = ['name', 'remotes', 'shared', 'timeout', 'maxManifestBytes', 'root', 'fetch', 'now', 'onWarning'];
+const HOST_KEYS = [
+  'name',
+  'remotes',
+  'shared',
+  'timeout',
+  'maxManifestBytes',
+  'root',
+  'requireSignatures',
+  'cacheDir',
+  'allowedOrigins',
+  'allowInsecureHttp',
+  'fetch',
+  'now',
+  'onWarning',
+];
 const REMOTE_KEYS = ['url', 'name', 'publicKey', 'timeout'];
 const SHARED_KEYS = ['singleton', 'requiredVersion', 'strictVersion', 'eager', 'version', 'import'];
 
@@ -97,6 +136,12 @@ function positive(value: unknown, option: string, fallback: number): number {
   return value;
 }
 
+function flag(value: unknown, option: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') invalid(option, `must be true or false, got ${JSON.stringify(value)}.`);
+  return value;
+}
+
 /** Turns a remote URL into its manifest URL; checks it is http(s). */
 export function manifestUrlOf(raw: string, option: string): string {
   let url: URL;
@@ -117,14 +162,21 @@ export function manifestUrlOf(raw: string, option: string): string {
   return url.href;
 }
 
-function resolveRemote(alias: string, raw: unknown, defaultTimeout: number): ResolvedRemote {
+/** What every remote is checked against: the host-wide defaults and policies. */
+interface RemoteDefaults {
+  timeout: number;
+  requireSignatures: boolean;
+  allowInsecureHttp: boolean;
+}
+
+function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefaults): ResolvedRemote {
   const where = `remotes.${alias}`;
   if (!REMOTE_NAME.test(alias)) invalid(where, 'must be named like a JavaScript identifier (letters, digits, _ or $).');
   if (typeof raw === 'string') {
-    if (/^https?:\/\//i.test(raw)) return resolveRemote(alias, { url: raw }, defaultTimeout);
+    if (/^https?:\/\//i.test(raw)) return resolveRemote(alias, { url: raw }, defaults);
     const at = raw.indexOf('@');
     if (at <= 0) invalid(where, `must be { url }, a URL, or "name@url", got ${JSON.stringify(raw)}.`);
-    return resolveRemote(alias, { name: raw.slice(0, at), url: raw.slice(at + 1) }, defaultTimeout);
+    return resolveRemote(alias, { name: raw.slice(0, at), url: raw.slice(at + 1) }, defaults);
   }
   if (typeof raw !== 'object' || raw === null) invalid(where, 'must be { url } or "name@url".');
   rejectUnknown(raw, REMOTE_KEYS, where);
@@ -137,12 +189,22 @@ function resolveRemote(alias: string, raw: unknown, defaultTimeout: number): Res
     if (typeof key !== 'string') invalid(`${where}.publicKey`, 'must be a string or a list of strings.');
     parsePublicKey(key, `remotes.${alias}.publicKey${keys.length > 1 ? `[${index}]` : ''}`);
   });
+  const manifestUrl = manifestUrlOf(options.url, `${where}.url`);
+  requireSecureTransport(new URL(manifestUrl), `${where}.url`, defaults.allowInsecureHttp);
+  if (defaults.requireSignatures && keys.length === 0) {
+    invalid(
+      `${where}.publicKey`,
+      `is missing, and the host sets requireSignatures: true, so remote "${alias}" (${manifestUrl}) would load ` +
+        "unsigned. Pin the public key printed by `ferry keygen` for that remote's signing key (and build it with " +
+        '`ferry build --sign`).',
+    );
+  }
   return {
     alias,
     name,
-    manifestUrl: manifestUrlOf(options.url, `${where}.url`),
+    manifestUrl,
     publicKeys: keys,
-    timeout: positive(options.timeout, `${where}.timeout`, defaultTimeout),
+    timeout: positive(options.timeout, `${where}.timeout`, defaults.timeout),
   };
 }
 
@@ -191,20 +253,33 @@ export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
     );
   }
   const timeout = positive(options.timeout, 'timeout', 10_000);
+  const requireSignatures = flag(options.requireSignatures, 'requireSignatures');
+  const allowInsecureHttp = flag(options.allowInsecureHttp, 'allowInsecureHttp');
   const remotes = new Map<string, ResolvedRemote>();
-  for (const [alias, raw] of Object.entries(options.remotes)) remotes.set(alias, resolveRemote(alias, raw, timeout));
+  for (const [alias, raw] of Object.entries(options.remotes)) {
+    remotes.set(alias, resolveRemote(alias, raw, { timeout, requireSignatures, allowInsecureHttp }));
+  }
+  const origins = new Set(resolveAllowedOrigins(options.allowedOrigins, allowInsecureHttp));
+  for (const remote of remotes.values()) origins.add(new URL(remote.manifestUrl).origin);
   if (options.fetch !== undefined && typeof options.fetch !== 'function') invalid('fetch', 'must be a function.');
   if (options.now !== undefined && typeof options.now !== 'function') invalid('now', 'must be a function.');
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function')
     invalid('onWarning', 'must be a function.');
   if (options.root !== undefined && typeof options.root !== 'string') invalid('root', 'must be a folder path.');
+  if (options.cacheDir !== undefined && (typeof options.cacheDir !== 'string' || options.cacheDir === '')) {
+    invalid('cacheDir', 'must be a folder path.');
+  }
+  const root = options.root ?? process.cwd();
   return Object.freeze({
     name: options.name,
     remotes,
     shared: resolveShared(options.shared),
     timeout,
     maxManifestBytes: positive(options.maxManifestBytes, 'maxManifestBytes', 1 << 20),
-    root: options.root ?? process.cwd(),
+    root,
+    requireSignatures,
+    cacheDir: resolve(root, options.cacheDir ?? (process.env['FERRY_CACHE_DIR'] || '.ferry-cache')),
+    origins,
     fetch: options.fetch,
     now: options.now ?? Date.now,
     onWarning:

@@ -133,6 +133,7 @@ export class RemoteVersion {
       remote: remote.alias,
       what: `file ${name}`,
       fetch: host.fetch,
+      origins: host.origins,
     });
     channels.fetch.publish({
       host: host.name,

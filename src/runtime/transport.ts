@@ -1,9 +1,17 @@
 /**
  * The one place the runtime touches the network. Every request has a deadline that aborts it (the socket is closed,
  * not just ignored), a byte cap enforced while the body streams in, a status check before any body byte is read, and
- * a redirect policy (same origin only, at most three hops). The `fetch` implementation is injectable.
+ * a redirect policy (only to allowed origins — by default the request's own — at most three hops), and an origin
+ * check before each hop connects. The `fetch` implementation is injectable.
  */
-import { HttpStatusError, NetworkError, RedirectError, ResponseTooLargeError, TimeoutError } from '../common/errors.ts';
+import {
+  HttpStatusError,
+  InvalidOptionError,
+  NetworkError,
+  RedirectError,
+  ResponseTooLargeError,
+  TimeoutError,
+} from '../common/errors.ts';
 
 /** The subset of WHATWG fetch the runtime needs; Node's global `fetch` fits. */
 export type FetchLike = (input: URL, init: RequestInit) => Promise<Response>;
@@ -22,6 +30,11 @@ export interface FetchBytesOptions {
   etag?: string;
   /** Treat a 404 as "absent" (resolve with `status: 404`) instead of an error. */
   allowNotFound?: boolean;
+  /**
+   * Every origin this request may touch, the first URL and each redirect (default: only the first URL's origin).
+   * Checked before connecting, so a refused origin never sees a request.
+   */
+  origins?: ReadonlySet<string>;
 }
 
 export interface FetchBytesResult {
@@ -50,6 +63,15 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
   const fetchImpl: FetchLike = options.fetch ?? fetch;
   const details = { remote: options.remote, url };
   let current = new URL(url);
+  const origins = options.origins ?? new Set([current.origin]);
+  if (!origins.has(current.origin)) {
+    clearTimeout(timer);
+    throw new InvalidOptionError(
+      `The ${options.what} of remote "${options.remote}" is at ${current.href}, outside the origins this host may ` +
+        `fetch from (${[...origins].join(', ')}). Add ${current.origin} to the host's \`allowedOrigins\` if it is trusted.`,
+      { ...details, option: 'allowedOrigins' },
+    );
+  }
   try {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { accept: '*/*' };
@@ -59,11 +81,13 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
         await response.body?.cancel();
         const location = response.headers.get('location');
         const next = location === null ? undefined : new URL(location, current);
-        if (!next || next.origin !== current.origin || hop >= MAX_REDIRECTS) {
+        if (!next || !origins.has(next.origin) || hop >= MAX_REDIRECTS) {
           throw new RedirectError(
             `Remote "${options.remote}" redirected the request for its ${options.what} at ${current.href} ` +
               `${next ? `to ${next.href}` : 'without a Location'}; ferry follows at most ${MAX_REDIRECTS} redirects ` +
-              'and only within the same origin. Point the remote URL at where the files are served.',
+              `and only to the origins the host may fetch from (${[...origins].join(', ')}); nothing was fetched ` +
+              'from the new location. Point the remote URL at where the files are served, or add that origin to ' +
+              "the host's `allowedOrigins` if it is trusted.",
             details,
           );
         }
