@@ -21,6 +21,7 @@ import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
 import { createRemoteEntry } from './remote-entry.ts';
 import { loadSigningKey } from './signing-key.ts';
+import { emitExposeTypes } from './types.ts';
 
 /** Options of {@link buildRemote}; relative paths are relative to `root`. */
 export interface BuildOptions {
@@ -41,14 +42,14 @@ export interface BuildResult {
   /** Absolute path of the output folder. */
   outDir: string;
   manifest: Manifest;
-  /** Every file written, in write order (package.json, bundles and maps, container, manifest, signature). */
+  /** Every file written, in write order (package.json, bundles and maps, declarations, container, manifest, signature). */
   files: OutputFile[];
   signed: boolean;
   /** The public key that verifies the signature (`ed25519:…`), when signed. */
   publicKey?: string;
   /** Files of older generations that were removed. */
   removed: string[];
-  /** esbuild's warnings, formatted. */
+  /** esbuild's warnings, formatted, and one line per problem with the type declarations. */
   warnings: string[];
   durationMs: number;
 }
@@ -79,7 +80,9 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       ? { configSign: config.sign, configLabel: relative(config.root, config.configFile) }
       : {}),
   });
-  const { bundles, warnings } = await bundleExposes(config);
+  // tsc runs beside esbuild; its problems are warnings, never a failed build.
+  const [{ bundles, warnings }, typesResult] = await Promise.all([bundleExposes(config), emitExposeTypes(config)]);
+  warnings.push(...typesResult.warnings);
 
   await mkdir(config.outDir, { recursive: true });
   const keep = await previousFiles(config.outDir);
@@ -94,8 +97,13 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
     await write(bundle.file, bundle.code);
     await write(bundle.map, bundle.mapCode);
   }
+  for (const types of typesResult.types) await write(types.file, types.code);
   await write(config.filename, new TextEncoder().encode(createRemoteEntry(config.name, bundles)));
 
+  const typesOf = (key: string) => {
+    const file = typesResult.types.find((types) => types.key === key)?.file;
+    return file === undefined ? {} : { types: file };
+  };
   const manifest = createManifest(config, {
     files: written,
     exposes: bundles.map((bundle) => ({
@@ -103,6 +111,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       name: config.exposes.find((expose) => expose.key === bundle.key)!.name,
       file: bundle.file,
       map: bundle.map,
+      ...typesOf(bundle.key),
       shared: bundle.shared,
     })),
     builtAt: new Date(),

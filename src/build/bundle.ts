@@ -134,7 +134,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
   return { bundles, warnings: await format(result.warnings, 'warning') };
 }
 
-/** True when `file` is a name {@link bundleExposes} writes (`<stem>.<10 hex>.js` or its `.map`). */
+/** True when `file` is a name the build writes per expose (`<stem>.<10 hex>.js`, its `.map`, or `.d.ts`). */
 export function isBundleFileName(file: string): boolean {
-  return /^[A-Za-z0-9@_-][A-Za-z0-9@._-]*\.[0-9a-f]{10}\.js(?:\.map)?$/.test(file) && !isAbsolute(file);
+  return /^[A-Za-z0-9@_-][A-Za-z0-9@._-]*\.[0-9a-f]{10}\.(?:js|js\.map|d\.ts)$/.test(file) && !isAbsolute(file);
 }

@@ -30,6 +30,8 @@ export interface ResolvedConfig {
   readonly expiresIn: number;
   /** Absolute path of the signing key named in the config, if any. */
   readonly sign?: string;
+  /** Emit type declarations for the exposes (needs `typescript` installed in the project). */
+  readonly dts: boolean;
 }
 
 /** Where to load the configuration from, and the overrides the CLI passes. */
@@ -42,7 +44,19 @@ export interface LoadConfigOptions {
   outDir?: string;
 }
 
-const KNOWN = ['name', 'exposes', 'shared', 'version', 'outDir', 'filename', 'release', 'expiresIn', 'sign', '$schema'];
+const KNOWN = [
+  'name',
+  'exposes',
+  'shared',
+  'version',
+  'outDir',
+  'filename',
+  'release',
+  'expiresIn',
+  'sign',
+  'dts',
+  '$schema',
+];
 
 const REJECTED: Record<string, string> = {
   library: 'ferry always emits a CommonJS container (remoteEntry.js exporting get and init); remove `library`.',
@@ -51,7 +65,6 @@ const REJECTED: Record<string, string> = {
   remoteType: 'ferry containers are always CommonJS modules fetched by the host runtime; remove `remoteType`.',
   runtimePlugins: 'ferry has no runtime plugins; configure hosts with createHost() options instead.',
   manifest: 'ferry always writes mf-manifest.json beside remoteEntry.js; remove `manifest`.',
-  dts: 'ferry build does not take type options; remove `dts`.',
   shareScope: 'set the share scope per package: shared: { pkg: { shareScope: "…" } }.',
   shareStrategy: 'the strategy is chosen by the host (createHost), not the remote; remove it.',
   runtime: 'ferry containers have no separate runtime chunk; remove `runtime`.',
@@ -221,6 +234,13 @@ export async function resolveConfig(
   if (raw.sign !== undefined && (typeof raw.sign !== 'string' || raw.sign === '')) {
     invalidOption(source, 'sign', 'must be the path of a PEM private key written by `ferry keygen`.');
   }
+  if (raw.dts !== undefined && typeof raw.dts !== 'boolean') {
+    invalidOption(
+      source,
+      'dts',
+      `must be true or false (emit type declarations for hosts), got ${JSON.stringify(raw.dts)}.`,
+    );
+  }
   const outDir = resolveOutDir(context.outDir ?? raw.outDir, root, exposes, configFile, source);
 
   return Object.freeze({
@@ -234,6 +254,7 @@ export async function resolveConfig(
     filename,
     release,
     expiresIn: parseExpiresIn(raw.expiresIn, source),
+    dts: raw.dts !== false,
     ...(typeof raw.sign === 'string' ? { sign: resolve(root, raw.sign) } : {}),
   });
 }

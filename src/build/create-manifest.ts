@@ -23,6 +23,8 @@ export interface ManifestExpose {
   name: string;
   file: string;
   map: string;
+  /** Its declaration file, when types were emitted. */
+  types?: string;
   shared: string[];
 }
 
@@ -60,8 +62,10 @@ export function createManifest(
     };
   }
   const exposes: Manifest['ferry']['exposes'] = {};
-  for (const expose of build.exposes)
-    exposes[expose.key] = { file: expose.file, map: expose.map, shared: expose.shared };
+  for (const expose of build.exposes) {
+    const types = expose.types === undefined ? {} : { types: expose.types };
+    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, shared: expose.shared };
+  }
 
   return {
     id: name,

@@ -49,6 +49,11 @@ export interface RemoteConfig {
   expiresIn?: number | string;
   /** Path of a PEM private key (from `ferry keygen`) to sign the manifest with. */
   sign?: string;
+  /**
+   * Emit a declaration file per expose for hosts (`ferry types` fetches them). Needs the `typescript` package in the
+   * project; without it the build warns and emits none. Default `true`.
+   */
+  dts?: boolean;
 }
 
 /**

@@ -17,9 +17,17 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'serve a build output folder over HTTP (immutable hashed files, revalidated manifest)',
     load: async () => (await import('./serve-command.ts')).runServe,
   },
+  types: {
+    summary: "fetch the remotes' type declarations (verified) into ferry-types/ for the host's tsconfig",
+    load: async () => (await import('./types-command.ts')).runTypes,
+  },
   keygen: {
     summary: 'write an Ed25519 signing key and print the public key hosts pin',
     load: async () => (await import('./keygen-command.ts')).runKeygen,
+  },
+  verify: {
+    summary: "check a build output folder or a live remote: signature, manifest, expiry, every file's sha384",
+    load: async () => (await import('./verify-command.ts')).runVerify,
   },
 };
 
