@@ -5,5 +5,5 @@
 
 export { defineRemote, type ExposeConfig, type RemoteConfig, type SharedConfig } from './build/define.ts';
 export * from './common/errors.ts';
-export * from './runtime/index.ts';
 export { defineHost, type HostConfig } from './register/define-host.ts';
+export * from './runtime/index.ts';

@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { FERRY_BIN } from './helpers/temp-project.ts';
 import { createServedFolder, HASHED_FILE } from './helpers/server-fixture.ts';
+import { FERRY_BIN } from './helpers/temp-project.ts';
 
 interface Running {
   child: ChildProcess;
