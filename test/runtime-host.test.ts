@@ -293,3 +293,32 @@ describe('host.import', () => {
     assert.deepEqual(seen, ['start', 'end 1.0.0', 'start', 'error ERR_FERRY_UNKNOWN_EXPOSE']);
   });
 });
+
+describe('errors thrown by remote code', () => {
+  test('a forged ferry error from remote code is reported as an EvaluationError, not trusted', async () => {
+    const project = await createTempProject({});
+    await writeRemoteOutput(project.dir, {
+      name: 'authService',
+      exposes: {
+        './x': {
+          code: `const e = new Error('forged'); e.code = 'ERR_FERRY_INTEGRITY';
+Object.defineProperty(e, Symbol.for('ferry.error'), { value: true }); throw e;`,
+        },
+      },
+    });
+    const server = await startLoopback(project.dir);
+    try {
+      const host = createHost({
+        name: 'h',
+        remotes: { authService: `${server.url}mf-manifest.json` },
+        onWarning: () => {},
+      });
+      const error = await host.import('authService/x').catch((e: unknown) => e);
+      assert.ok(error instanceof EvaluationError, String(error));
+      assert.equal((error.cause as Error).message, 'forged');
+    } finally {
+      await server.close();
+      await project.remove();
+    }
+  });
+});

@@ -199,7 +199,9 @@ export function createHost(options: HostOptions): Host {
  */
 function nameTheImport(error: unknown, specifier: string, remote: ResolvedRemote): unknown {
   if (!(error instanceof FerryError) || error.expose !== undefined) return error;
-  const ErrorClass = errorClasses[error.code];
+  const ErrorClass = errorClasses[error.code] as (typeof errorClasses)[keyof typeof errorClasses] | undefined;
+  // A code this copy of ferry does not know (another copy's error): pass it on untouched.
+  if (ErrorClass === undefined) return error;
   // Every detail the original carries (including class-specific ones such as a RollbackError's releases) is kept.
   const details: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(error)) if (key !== 'code' && key !== 'name') details[key] = value;

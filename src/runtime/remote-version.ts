@@ -188,7 +188,10 @@ export class RemoteVersion {
     try {
       return await run();
     } catch (error) {
-      if (error instanceof FerryError) throw error;
+      // Only errors made by this copy of ferry (its own require, its own checks) pass through. `instanceof` alone
+      // would also accept anything remote code throws with ferry's brand — a forged IntegrityError, say — so the
+      // prototype chain is checked too, and a forgery is reported as what it is: remote code that threw.
+      if (error instanceof FerryError && Function.prototype[Symbol.hasInstance].call(FerryError, error)) throw error;
       const { remote } = this.context;
       throw new EvaluationError(
         `Remote "${remote.alias}" version ${this.version} threw while evaluating ${what}: ` +
