@@ -60,8 +60,9 @@ test('builds a TypeScript remote: manifest, hashed bundles, maps and a working c
     strictVersion: false,
     eager: false,
     shareScope: 'default',
-    fallback: false,
+    fallback: manifest.ferry.shared.jsonwebtoken?.fallback,
   });
+  assert.match(String(manifest.ferry.shared.jsonwebtoken?.fallback), /^shared-jsonwebtoken\.[0-9a-f]{10}\.js$/);
   assert.deepEqual(
     manifest.exposes.map((expose) => [expose.id, expose.path, expose.assets.js.sync]),
     [

@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import jwt from 'jsonwebtoken';
@@ -29,6 +31,13 @@ interface RunningProcess {
 }
 
 const started = new Set<ChildProcess>();
+/** Cache folders of the services started here: each process gets a fresh one unless a test shares one on purpose. */
+const cacheDirs: string[] = [];
+function freshCacheDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-cache-'));
+  cacheDirs.push(dir);
+  return dir;
+}
 
 /** Runs a TypeScript file with this Node, with the service variables cleared except those given. */
 function run(script: string, env: Record<string, string> = {}): RunningProcess {
@@ -36,7 +45,10 @@ function run(script: string, env: Record<string, string> = {}): RunningProcess {
   for (const name of ['AUTH_SERVICE_PORT', 'USER_SERVICE_PORT', 'AUTH_SERVICE_URL', 'FERRY_AUTH_PUBLIC_KEY']) {
     delete cleanEnv[name];
   }
-  const child = spawn(process.execPath, [script], { cwd: REPO_ROOT, env: { ...cleanEnv, ...env } });
+  const child = spawn(process.execPath, [script], {
+    cwd: REPO_ROOT,
+    env: { ...cleanEnv, FERRY_CACHE_DIR: freshCacheDir(), ...env },
+  });
   started.add(child);
   let output = '';
   const listeners = new Set<() => void>();
@@ -126,7 +138,10 @@ before(async () => {
   assert.equal(await build.exited, 0, `the auth service build failed:\n${build.output()}`);
 });
 
-after(stopAll);
+after(async () => {
+  await stopAll();
+  for (const dir of cacheDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 test('the article’s flow: log in at the auth service, use the token at the user service', async (t) => {
   t.after(stopAll);
@@ -141,6 +156,15 @@ test('the article’s flow: log in at the auth service, use the token at the use
   const ok = await profile(user.url, `Bearer ${token}`);
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(ok.body.message, 'Welcome alice! This is your profile.');
+  // jsonwebtoken is a shared singleton: the inspection shows the user service provided the one instance.
+  const shared = (await (await fetch(`${user.url}/federation/shared`)).json()) as {
+    default: { jsonwebtoken: { chosen: string[]; uses: Array<{ consumer: string; from: string }> } };
+  };
+  assert.equal(shared.default.jsonwebtoken.chosen.length, 1);
+  assert.ok(
+    shared.default.jsonwebtoken.uses.some((u) => u.consumer.includes('authService') && u.from === 'userService'),
+    JSON.stringify(shared),
+  );
   assert.deepEqual(ok.body.user && { sub: ok.body.user.sub, username: ok.body.user.username }, {
     sub: '1',
     username: 'alice',
@@ -202,6 +226,46 @@ test('the user service starts while the auth service is down, and recovers witho
   auth.child.kill('SIGKILL');
   await auth.exited;
   assert.equal((await profile(user.url, `Bearer ${token}`)).status, 200);
+});
+
+test('a user service restarted while the auth service is down answers from its cache', async (t) => {
+  t.after(stopAll);
+  const authPort = await freePort();
+  const authUrl = `http://127.0.0.1:${authPort}`;
+  const env = { USER_SERVICE_PORT: '0', AUTH_SERVICE_URL: authUrl, FERRY_CACHE_DIR: freshCacheDir() };
+  const auth = await startService(AUTH_SERVER, { AUTH_SERVICE_PORT: String(authPort) });
+  const first = await startService(USER_SERVER, env);
+  await first.waitFor(/loaded authService\/tokenValidator from http/);
+  const { token } = (await (await login(authUrl, 'alice', 'wonderland')).json()) as { token: string };
+  assert.equal((await profile(first.url, `Bearer ${token}`)).status, 200);
+
+  auth.child.kill('SIGKILL');
+  await auth.exited;
+  first.child.kill('SIGTERM');
+  await first.exited;
+
+  const second = await startService(USER_SERVER, env);
+  await second.waitFor(/loaded authService\/tokenValidator from the cache/);
+  const ok = await profile(second.url, `Bearer ${token}`);
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal(ok.body.message, 'Welcome alice! This is your profile.');
+  assert.deepEqual(await profile(second.url), { status: 401, body: { error: 'No authorization header' } });
+  assert.deepEqual(await profile(second.url, 'Bearer garbage'), {
+    status: 403,
+    body: { error: 'Invalid token: jwt malformed' },
+  });
+  // It says so: one line with the age of the copy, and the inspection route.
+  const lines = second
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('FERRY_STALE_CACHE'));
+  assert.equal(lines.length, 1, second.output());
+  assert.match(lines[0]!, /serving version \S+ from the host's cache, verified when the remote last served it .+ ago/);
+  const remotes = (await (await fetch(`${second.url}/federation/remotes`)).json()) as {
+    authService: { source: string; staleForMs: number };
+  };
+  assert.equal(remotes.authService.source, 'cache');
+  assert.ok(remotes.authService.staleForMs >= 0);
 });
 
 test('npm start: builds, starts both services, prints how to try them, and stops both on Ctrl-C', async (t) => {

@@ -72,7 +72,7 @@ import { validateJwtToken } from 'authServiceRemote/tokenValidator';
 import * as remote from 'authServiceRemote/tokenValidator';
 import helper from './helper.js';
 import { host } from 'ferry/register';
-const viaHost = await host.import('authServiceRemote/tokenValidator');
+const viaHost = await host.live('authServiceRemote/tokenValidator');
 if (viaHost.validateJwtToken !== validateJwtToken || remote.validateJwtToken !== validateJwtToken) {
   throw new Error('not the same module instance');
 }

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   createHost,
@@ -34,6 +37,11 @@ function canaryModule(body = 'exports.answer = 42;'): { code: string; ran: () =>
 }
 
 const quiet = { onWarning: () => {} };
+// The hosts here use the default cacheDir: give this file a fresh one, so a copy cached by an earlier run for a
+// loopback port that happens to be reused cannot answer for a remote a test takes down (stale-if-error).
+const cacheDir = mkdtempSync(join(tmpdir(), 'ferry-runtime-host-cache-'));
+process.env['FERRY_CACHE_DIR'] = cacheDir;
+after(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 async function setup(exposes: Parameters<typeof writeRemoteOutput>[1]['exposes'], extra = {}) {
   const project = await createTempProject({});

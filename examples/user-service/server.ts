@@ -2,11 +2,12 @@
  * The user service: an express app whose every route requires a token, checked by the auth service's validator,
  * which ferry loads over HTTP at run time (verified against the auth service's pinned public key first).
  *
- * It starts even when the auth service is down: protected routes answer 503 until the validator loads.
+ * It starts even when the auth service is down: protected routes answer 503 until the validator loads — unless it
+ * loaded the validator before (in an earlier run): then it serves the verified copy from its disk cache and says so.
  *
  * Environment: USER_SERVICE_PORT (default 3000, 0 picks a free one); AUTH_SERVICE_URL (default
  * http://127.0.0.1:3001); FERRY_AUTH_PUBLIC_KEY (default: the key in examples/auth-service/.keys/ferry-public-key.txt,
- * written when the auth service is built).
+ * written when the auth service is built); FERRY_CACHE_DIR (default examples/user-service/.ferry-cache).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ const host = createHost({
   },
   // The shared packages the host provides are its own installed ones, whatever folder it is started from.
   root: import.meta.dirname,
+  // One line per warning, e.g. FERRY_STALE_CACHE when the auth service is down and the cached validator is used.
+  onWarning: (warning) => console.warn(`user-service: ${warning.code}: ${warning.message}`),
 });
 const validator = createValidatorLoader(host);
 
@@ -70,6 +73,14 @@ async function authenticate(req: AuthenticatedRequest, res: Response, next: Next
 
 const app = express();
 app.disable('x-powered-by');
+// What is shared with the remotes: per package, the versions provided and by whom, the one chosen, who uses it, why.
+app.get('/federation/shared', (_req, res) => {
+  res.json(host.shared());
+});
+// Each remote's availability: served from the network or the cache (and how old), its circuit breaker.
+app.get('/federation/remotes', (_req, res) => {
+  res.json(host.remotes());
+});
 app.use(authenticate);
 app.get('/profile', (req: AuthenticatedRequest, res) => {
   const user = req.user!;
@@ -78,7 +89,15 @@ app.get('/profile', (req: AuthenticatedRequest, res) => {
 
 // Warm up in the background; a failure here is only logged, requests retry.
 validator.get().then(
-  () => console.log(`user-service: loaded authService/tokenValidator from ${authServiceUrl}`),
+  () => {
+    const from =
+      host.remotes().authService?.source === 'cache' ? 'the cache (auth service unavailable)' : authServiceUrl;
+    console.log(`user-service: loaded authService/tokenValidator from ${from}`);
+    const jwt = host.shared().default?.jsonwebtoken;
+    for (const use of jwt?.uses ?? []) {
+      console.log(`user-service: jsonwebtoken ${use.version} from ${use.from} for ${use.consumer} (${use.reason})`);
+    }
+  },
   (error: unknown) => console.error(`user-service: auth service not available yet: ${(error as Error).message}`),
 );
 

@@ -2,8 +2,8 @@
  * Loads the auth service's token validator through ferry, and keeps the user service useful while it cannot.
  *
  * The article required the remote at the top of the entry file: with the auth service down, the user service did
- * not start at all. Here each request asks the host for the module (ferry caches the verified version it loaded;
- * picking up a redeployed auth service without a restart is not built yet). While loading fails, callers get the reason (the service answers 503) and the next
+ * not start at all. Here each request asks the host for the module (ferry caches the verified version it loaded,
+ * and swaps in a redeployed auth service's new version once it is verified: the next request gets it). While loading fails, callers get the reason (the service answers 503) and the next
  * attempt waits about a second, so a remote that is down is not hammered by every incoming request.
  *
  * @example

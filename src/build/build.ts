@@ -20,6 +20,7 @@ import { configRoot, loadConfig } from './config.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
 import { createRemoteEntry } from './remote-entry.ts';
+import { bundleSharedFallbacks } from './shared-fallbacks.ts';
 import { loadSigningKey } from './signing-key.ts';
 import { emitExposeTypes } from './types.ts';
 
@@ -83,6 +84,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   // tsc runs beside esbuild; its problems are warnings, never a failed build.
   const [{ bundles, warnings }, typesResult] = await Promise.all([bundleExposes(config), emitExposeTypes(config)]);
   warnings.push(...typesResult.warnings);
+  const shared = await bundleSharedFallbacks(config, bundles);
 
   await mkdir(config.outDir, { recursive: true });
   const keep = await previousFiles(config.outDir);
@@ -98,6 +100,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
     await write(bundle.map, bundle.mapCode);
   }
   for (const types of typesResult.types) await write(types.file, types.code);
+  for (const { fallback } of shared) if (fallback) await write(fallback.file, fallback.code);
   await write(config.filename, new TextEncoder().encode(createRemoteEntry(config.name, bundles)));
 
   const typesOf = (key: string) => {
@@ -115,6 +118,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       shared: bundle.shared,
     })),
     builtAt: new Date(),
+    shared,
   });
   const manifestBytes = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
   try {

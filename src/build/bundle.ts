@@ -8,6 +8,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { build, type BuildResult as EsbuildResult, formatMessages, type Message, type Metafile } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ResolvedConfig } from './config.ts';
+import { sharedKeyOf } from './shared.ts';
 
 /** One expose's bundle, ready to write. */
 export interface ExposeBundle {
@@ -19,8 +20,10 @@ export interface ExposeBundle {
   map: string;
   code: Uint8Array;
   mapCode: Uint8Array;
-  /** Shared packages (keys of `shared`) the bundle requires, sorted. */
+  /** Shared modules the bundle requires, sorted: keys of `shared`, or the deep imports a `pkg/` key covers. */
   shared: string[];
+  /** The shared requests the bundle makes (`lodash`, `lodash/fp`), which the remote's fallback copies must serve. */
+  sharedRequests: string[];
 }
 
 /** The bundles, and esbuild's warnings formatted as `file:line: message` text. */
@@ -43,15 +46,18 @@ function rewriteMap(text: string, outDir: string, root: string): string {
   return JSON.stringify(map);
 }
 
-/** The shared packages an output imports, from esbuild's metafile (external imports only). */
-function sharedImports(output: Metafile['outputs'][string], shared: readonly string[]): string[] {
+/** The shared modules and requests an output imports, from esbuild's metafile (external imports only). */
+function sharedImports(output: Metafile['outputs'][string], shared: readonly string[]) {
   const used = new Set<string>();
+  const requests = new Set<string>();
   for (const entry of output.imports) {
     if (!entry.external) continue;
-    const match = shared.find((name) => entry.path === name || entry.path.startsWith(`${name}/`));
-    if (match !== undefined) used.add(match);
+    const key = sharedKeyOf(entry.path, shared);
+    if (key === undefined) continue;
+    used.add(key);
+    requests.add(entry.path);
   }
-  return [...used].sort();
+  return { shared: [...used].sort(), sharedRequests: [...requests].sort() };
 }
 
 function contentHash(code: Uint8Array, map: Uint8Array): string {
@@ -89,7 +95,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       platform: 'node',
       target: 'node22',
       // Builtins are external on platform node; shared packages and their deep imports must be too.
-      external: sharedNames.flatMap((name) => [name, `${name}/*`]),
+      external: sharedNames.flatMap((name) => (name.endsWith('/') ? [`${name}*`] : [name, `${name}/*`])),
       // External and without a sourceMappingURL comment: hosts fetch maps by the manifest, never by a comment.
       sourcemap: 'external',
       sourcesContent: false,
@@ -128,7 +134,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       map: `${file}.map`,
       code: js.contents,
       mapCode,
-      shared: sharedImports(meta, sharedNames),
+      ...sharedImports(meta, sharedNames),
     });
   }
   return { bundles, warnings: await format(result.warnings, 'warning') };

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { FORMAT_VERSION, type Manifest, type SharedEntry } from '../manifest/index.ts';
 import type { ResolvedConfig } from './config.ts';
+import type { SharedModule } from './shared-fallbacks.ts';
 
 /** ferry's own version, recorded as MF's `pluginVersion`. */
 const FERRY_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -41,7 +42,13 @@ const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, c
  */
 export function createManifest(
   config: ResolvedConfig,
-  build: { files: readonly OutputFile[]; exposes: readonly ManifestExpose[]; builtAt: Date },
+  build: {
+    files: readonly OutputFile[];
+    exposes: readonly ManifestExpose[];
+    builtAt: Date;
+    /** The shared modules with their fallback files (bundleSharedFallbacks); default: the keys of `shared`, none. */
+    shared?: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[];
+  },
 ): Manifest {
   const { name } = config;
   const files: Manifest['ferry']['files'] = {};
@@ -49,7 +56,9 @@ export function createManifest(
     files[file.name] = { size: file.size, integrity: file.integrity };
   }
   const shared: Record<string, SharedEntry> = {};
-  for (const [pkg, entry] of Object.entries(config.shared)) {
+  const modules: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[] =
+    build.shared ?? Object.entries(config.shared).map(([key, options]) => ({ key, options }));
+  for (const { key: pkg, options: entry, fallback } of modules) {
     shared[pkg] = {
       version: entry.version,
       requiredVersion: entry.requiredVersion,
@@ -57,8 +66,8 @@ export function createManifest(
       strictVersion: entry.strictVersion,
       eager: entry.eager,
       shareScope: entry.shareScope,
-      // Shared packages stay external: the remote brings no fallback copy, the host provides them.
-      fallback: false,
+      // The remote's own copy, fetched by a host only if the share scope chooses it; none with `import: false`.
+      fallback: fallback?.file ?? false,
     };
   }
   const exposes: Manifest['ferry']['exposes'] = {};
@@ -80,14 +89,14 @@ export function createManifest(
       pluginVersion: FERRY_VERSION,
       publicPath: 'auto',
     },
-    shared: Object.entries(config.shared).map(([pkg, entry]) => ({
+    shared: modules.map(({ key: pkg, options: entry, fallback }) => ({
       id: `${name}:${pkg}`,
       name: pkg,
       version: entry.version,
       singleton: entry.singleton,
       // MF tooling expects a string here; `false` (any version) is the range "*".
       requiredVersion: entry.requiredVersion === false ? '*' : entry.requiredVersion,
-      assets: noAssets(),
+      assets: fallback ? { js: { sync: [fallback.file], async: [] }, css: { sync: [], async: [] } } : noAssets(),
     })),
     remotes: [],
     exposes: build.exposes.map((expose) => ({

@@ -14,13 +14,19 @@ export interface SharedConfig {
   requiredVersion?: string | false;
   /** Refuse to run with a version outside `requiredVersion` instead of warning. */
   strictVersion?: boolean;
-  /** Recorded for Module Federation tooling; ferry loads every shared package before the expose runs. */
+  /**
+   * Hosts fetch and verify this remote's fallback copy as soon as they load its manifest instead of when it is
+   * chosen. (ferry resolves every shared package before an expose runs, so nothing else changes.)
+   */
   eager?: boolean;
-  /** The share scope the package is negotiated in. Default `'default'`. */
+  /** The share scope the package is negotiated in: only providers in the same scope are considered. Default `'default'`. */
   shareScope?: string;
   /** The version this remote provides. Defaults to the installed package's package.json `version`. */
   version?: string;
-  /** `false`: the remote brings no copy of its own; a host must provide the package. */
+  /**
+   * `false`: the remote brings no fallback copy of its own (consume only); a host or another remote must provide
+   * the package. By default the build bundles the installed package as a separate, hashed fallback file.
+   */
   import?: false;
   /** The package whose package.json gives the defaults of `version` and `requiredVersion`, if not the key. */
   packageName?: string;
@@ -35,7 +41,10 @@ export interface RemoteConfig {
   name: string;
   /** Keys are what hosts import (`'./tokenValidator'`), values the source file to bundle. At least one. */
   exposes: Record<string, ExposeConfig>;
-  /** Packages the remote shares with its hosts instead of bundling: names, or names with options. */
+  /**
+   * Packages the remote shares with its hosts instead of bundling into its exposes: names, or names with options. A
+   * key ending in `/` (`'lodash/'`) shares every deep import under it (`lodash/fp`), each negotiated on its own.
+   */
   shared?: string[] | Record<string, SharedConfig>;
   /** The remote's semver version. Default: the project's package.json `version`. */
   version?: string;

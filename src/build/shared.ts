@@ -51,6 +51,34 @@ const REJECTED_SHARED: Record<string, string> = {
 };
 
 const PACKAGE_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/i;
+/** A key of `shared`: a package, a deep import (`lodash/fp`), or a prefix ending in `/` (`lodash/`). */
+const SHARED_KEY = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*(?:\/[a-z0-9@~_.-]+)*\/?$/i;
+
+/** The npm package a shared key belongs to: `lodash/` and `lodash/fp` -> `lodash`, `@a/b/c` -> `@a/b`. */
+export function packageOfKey(key: string): string {
+  const parts = key.split('/');
+  return key.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+/**
+ * The share key a request the code makes belongs to, or undefined when it is not shared. An exact key wins; a key
+ * ending in `/` covers every request under it, each negotiated on its own (as in Module Federation, `lodash/` makes
+ * `lodash/fp` a shared module of its own); a package key also covers its deep imports, which come from the same copy.
+ *
+ * @example
+ * ```ts
+ * sharedKeyOf('lodash/fp', ['lodash/']); // 'lodash/fp'
+ * sharedKeyOf('jsonwebtoken/lib/x', ['jsonwebtoken']); // 'jsonwebtoken'
+ * ```
+ */
+export function sharedKeyOf(request: string, keys: readonly string[]): string | undefined {
+  if (keys.includes(request)) return request;
+  const prefix = keys
+    .filter((key) => key.endsWith('/') && request.startsWith(key) && request.length > key.length)
+    .sort((a, b) => b.length - a.length)[0];
+  if (prefix !== undefined) return request;
+  return keys.find((key) => !key.endsWith('/') && request.startsWith(`${key}/`));
+}
 
 /** Reads the installed package's version, walking `node_modules` up from `root` like Node's resolver. */
 async function installedVersion(root: string, packageName: string): Promise<string | undefined> {
@@ -90,20 +118,22 @@ async function resolveOne(
 ): Promise<ResolvedShared> {
   const { source } = context;
   const option = optionPath('shared', name);
-  if (!PACKAGE_NAME.test(name)) {
+  if (!SHARED_KEY.test(name)) {
     invalidOption(
       source,
       option,
-      'is not a package name. Share whole packages by their npm name (deep imports such as "pkg/sub" are shared with them).',
+      'is not a package name. Share a package by its npm name (its deep imports "pkg/sub" come with it), one deep ' +
+        'import ("lodash/fp"), or every deep import under a prefix ending in "/" ("lodash/").',
     );
   }
-  if (isBuiltin(name)) invalidOption(source, option, 'is a Node builtin; builtins are never bundled, so remove it.');
+  if (isBuiltin(packageOfKey(name)))
+    invalidOption(source, option, 'is a Node builtin; builtins are never bundled, so remove it.');
   if (!isPlainObject(raw)) {
     invalidOption(source, option, `must be an object of sharing options (or true), got ${JSON.stringify(raw)}.`);
   }
   rejectUnknownKeys(raw, { source, parent: option }, SHARED_KEYS, REJECTED_SHARED);
 
-  let packageName = name;
+  let packageName = packageOfKey(name);
   if (raw.packageName !== undefined) {
     if (typeof raw.packageName !== 'string' || !PACKAGE_NAME.test(raw.packageName)) {
       invalidOption(source, `${option}.packageName`, 'must be an npm package name.');
@@ -114,7 +144,8 @@ async function resolveOne(
     invalidOption(
       source,
       `${option}.import`,
-      'may only be false (the remote brings no copy); ferry leaves shared packages external and never bundles another path for them.',
+      'may only be false (the remote brings no fallback copy, a host must provide it); without it the remote ' +
+        'brings a copy of the installed package.',
     );
   }
   let shareScope = 'default';

@@ -110,10 +110,32 @@ export class NetworkError extends FerryError {
 /** A request or an import ran past its deadline and was aborted. */
 export class TimeoutError extends FerryError {
   static override readonly code = 'ERR_FERRY_TIMEOUT';
+  /** Which deadline passed: `connect`, `headers`, `body`, `request` (the whole request) or `import`. */
+  declare readonly phase?: 'connect' | 'headers' | 'body' | 'request' | 'import';
+  constructor(message: string, options: FerryErrorOptions & { phase?: TimeoutError['phase'] } = {}) {
+    super(message, options);
+  }
 }
 /** The remote answered with a status other than 2xx (or 304 to a conditional request). */
 export class HttpStatusError extends FerryError {
   static override readonly code = 'ERR_FERRY_HTTP_STATUS';
+  /** The response's `Retry-After`, in milliseconds, when it sent one. */
+  declare readonly retryAfterMs?: number;
+  constructor(message: string, options: FerryErrorOptions & { retryAfterMs?: number } = {}) {
+    super(message, options);
+  }
+}
+/**
+ * The remote's circuit breaker is open: recent requests to it failed repeatedly, so the host does not call it until
+ * the cooling period ends (then one probe request decides).
+ */
+export class CircuitOpenError extends FerryError {
+  static override readonly code = 'ERR_FERRY_CIRCUIT_OPEN';
+  /** When the breaker lets a probe through (ISO 8601). */
+  declare readonly retryAt?: string;
+  constructor(message: string, options: FerryErrorOptions & { retryAt?: string } = {}) {
+    super(message, options);
+  }
 }
 /** A response body was larger than allowed (the byte cap, or the size the manifest declares). */
 export class ResponseTooLargeError extends FerryError {
@@ -183,6 +205,23 @@ export class HostClosedError extends FerryError {
   static override readonly code = 'ERR_FERRY_HOST_CLOSED';
 }
 
+/** A remote's version is outside the range the host declares for it (`remotes.<alias>.version`). */
+export class IncompatibleVersionError extends FerryError {
+  static override readonly code = 'ERR_FERRY_INCOMPATIBLE_VERSION';
+}
+/**
+ * A new version of a remote was not activated (its shared dependencies conflict with those in use, or the host's
+ * health check failed); the current version keeps serving. `reason` says which check refused it.
+ */
+export class UpdateRefusedError extends FerryError {
+  static override readonly code = 'ERR_FERRY_UPDATE_REFUSED';
+  /** `shared-conflict` or `health-check`. */
+  declare readonly reason?: string;
+  constructor(message: string, options: FerryErrorOptions & { reason?: string } = {}) {
+    super(message, options);
+  }
+}
+
 /** Every concrete error class, keyed by its code. The catalogue test compares this with docs/errors.md. */
 export const errorClasses = {
   ERR_FERRY_INVALID_OPTION: InvalidOptionError,
@@ -208,6 +247,9 @@ export const errorClasses = {
   ERR_FERRY_SHARED_UNAVAILABLE: SharedUnavailableError,
   ERR_FERRY_SHARED_VERSION: SharedVersionError,
   ERR_FERRY_HOST_CLOSED: HostClosedError,
+  ERR_FERRY_CIRCUIT_OPEN: CircuitOpenError,
+  ERR_FERRY_INCOMPATIBLE_VERSION: IncompatibleVersionError,
+  ERR_FERRY_UPDATE_REFUSED: UpdateRefusedError,
 } as const;
 
 /** The union of every stable error code; `switch (error.code)` over it is exhaustive. */

@@ -4,7 +4,9 @@
  *
  * Before the app's first line runs (a top-level await in this preload module), it reads the host config, loads and
  * verifies every expose of every configured remote, and installs module hooks so that plain `require` and `import`
- * of `remote/expose` return those modules — the same instances `host.import()` returns.
+ * of `remote/expose` return those modules: live bindings (see `host.live()`), whose functions always call the remote's
+ * current version. Named imports of functions follow live updates; named imports of other values (constants) keep
+ * the value of the version loaded at start-up — read them through the default import to see the current one.
  */
 import { FerryError, UnknownExposeError } from '../common/errors.ts';
 import { createHost, type Host } from '../runtime/index.ts';
@@ -23,7 +25,9 @@ await Promise.all(
     try {
       for (const expose of await host.exposes(alias)) {
         const specifier = expose === '.' ? alias : `${alias}/${expose.slice(2)}`;
-        exports.set(specifier, await host.import(specifier));
+        // A live binding: functions read from it (named imports too) call the remote's current version, so
+        // `import { validate } from 'authService/tokenValidator'` follows live updates without a restart.
+        exports.set(specifier, await host.live(specifier));
       }
     } catch (error) {
       failures.set(alias, error as Error);

@@ -18,6 +18,14 @@ export const channelNames = {
   fetch: 'ferry:fetch',
   manifest: 'ferry:manifest',
   warning: 'ferry:warning',
+  cache: 'ferry:cache',
+  breaker: 'ferry:breaker',
+  fallback: 'ferry:fallback',
+  updateCheck: 'ferry:update:check',
+  updateFound: 'ferry:update:found',
+  updateActivated: 'ferry:update:activated',
+  updateRefused: 'ferry:update:refused',
+  updateDisposed: 'ferry:update:disposed',
 } as const;
 
 export interface ImportStartMessage {
@@ -56,6 +64,59 @@ export interface WarningMessage {
   message: string;
 }
 
+/**
+ * `ferry:cache`: `stale` — a remote was unavailable and its last verified copy is served from `cacheDir` (`ageMs`
+ * since the remote last served or confirmed it); `revalidated` — the remote is back and confirmed that copy (a 304);
+ * `refreshed` — the remote is back with another manifest, which was accepted and replaces the cached one.
+ */
+export interface CacheMessage {
+  host: string;
+  remote: string;
+  event: 'stale' | 'revalidated' | 'refreshed';
+  url: string;
+  version: string;
+  ageMs: number;
+  error?: Error;
+}
+/** `ferry:breaker`: a remote's circuit breaker changed state. */
+export interface BreakerMessage {
+  host: string;
+  remote: string;
+  state: 'closed' | 'open' | 'half-open';
+  failures: number;
+  retryAt?: number;
+}
+/** `ferry:fallback`: an import was served by the remote's local fallback module; `error` says why. */
+export interface FallbackMessage {
+  host: string;
+  remote: string;
+  expose: string;
+  error: Error;
+}
+
+/**
+ * Live updates (`ferry:update:*`, also `host.on(type, …)` and the `onUpdate` option): `check` — the host asks a
+ * remote for its manifest (`trigger`: `poll`, `push`, `manual`, `point`, `add`); `found` — the remote serves a version
+ * other than the current one; `activated` — it passed every check and is now current (`previous` was replaced);
+ * `refused` — it did not, and the current version keeps serving (`error` says why, `reason` which check);
+ * `disposed` — a replaced (or removed) version was released.
+ */
+export interface UpdateMessage {
+  type: 'check' | 'found' | 'activated' | 'refused' | 'disposed';
+  host: string;
+  remote: string;
+  /** The version the event is about (the candidate; for `disposed`, the released one). */
+  version?: string;
+  /** The version that was current when the event happened. */
+  previous?: string;
+  /** The candidate's release number. */
+  release?: number;
+  trigger?: 'poll' | 'push' | 'manual' | 'point' | 'add' | 'cache';
+  /** For `refused`: which check refused it (`verification`, `version-range`, `shared-conflict`, `initialisation`, `health-check`). */
+  reason?: string;
+  error?: Error;
+}
+
 export const channels = {
   importStart: diagnosticsChannel.channel(channelNames.importStart),
   importEnd: diagnosticsChannel.channel(channelNames.importEnd),
@@ -63,4 +124,14 @@ export const channels = {
   fetch: diagnosticsChannel.channel(channelNames.fetch),
   manifest: diagnosticsChannel.channel(channelNames.manifest),
   warning: diagnosticsChannel.channel(channelNames.warning),
+  cache: diagnosticsChannel.channel(channelNames.cache),
+  breaker: diagnosticsChannel.channel(channelNames.breaker),
+  fallback: diagnosticsChannel.channel(channelNames.fallback),
+  update: {
+    check: diagnosticsChannel.channel(channelNames.updateCheck),
+    found: diagnosticsChannel.channel(channelNames.updateFound),
+    activated: diagnosticsChannel.channel(channelNames.updateActivated),
+    refused: diagnosticsChannel.channel(channelNames.updateRefused),
+    disposed: diagnosticsChannel.channel(channelNames.updateDisposed),
+  },
 };

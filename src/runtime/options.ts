@@ -4,11 +4,30 @@
 import { resolve } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
 import { MANIFEST_FILE, parsePublicKey, REMOTE_NAME } from '../manifest/index.ts';
+import {
+  AVAILABILITY_KEYS,
+  type AvailabilityOptions,
+  type LocalFallback,
+  type ResolvedAvailability,
+  type ResolvedFallbacks,
+  resolveAvailability,
+  resolveFallbacks,
+} from './availability-options.ts';
+import {
+  LIVE_HOST_KEYS,
+  LIVE_REMOTE_KEYS,
+  type LiveHostOptions,
+  type LiveRemoteOptions,
+  type ResolvedLiveHost,
+  type ResolvedLiveRemote,
+  resolveLiveHost,
+  resolveLiveRemote,
+} from './live-options.ts';
 import { requireSecureTransport, resolveAllowedOrigins } from './origins.ts';
 import type { FetchLike } from './transport.ts';
 
-/** One remote as the host configures it. */
-export interface RemoteOptions {
+/** One remote as the host configures it (plus its own deadlines, retries, breaker and stale-if-error). */
+export interface RemoteOptions extends AvailabilityOptions, LiveRemoteOptions {
   /** The remote's `mf-manifest.json` URL (a folder URL ending in `/` or a `remoteEntry.js` URL also work). */
   url: string;
   /** The remote's name in its manifest, when the key under `remotes` is an alias. Defaults to the key. */
@@ -17,6 +36,11 @@ export interface RemoteOptions {
   publicKey?: string | string[];
   /** Per-request deadline for this remote, in milliseconds. */
   timeout?: number;
+  /**
+   * A local module to use when neither the remote nor the cache can serve an expose: a module path (relative to
+   * `root`) or a function that imports it, for every expose, or an object of them by expose key.
+   */
+  fallback?: LocalFallback | Record<string, LocalFallback>;
 }
 
 /** A shared package the host provides and consumes (Module Federation option names). */
@@ -29,10 +53,14 @@ export interface HostSharedOptions {
   version?: string;
   /** `false`: provide nothing, only consume what remotes provide. */
   import?: false;
+  /** The share scope the host provides it in. Default `'default'`. */
+  shareScope?: string;
+  /** The installed package that gives `version` (and the `requiredVersion` default), if not the key's package. */
+  packageName?: string;
 }
 
 /** Options of {@link createHost}. */
-export interface HostOptions {
+export interface HostOptions extends AvailabilityOptions, LiveHostOptions {
   /** The host's name, used in messages and as `from` in the share scope. */
   name: string;
   /** Remotes by the name used in specifiers: `{ url }` or Module Federation's `'name@url'` shorthand. */
@@ -69,6 +97,12 @@ export interface HostOptions {
   now?: () => number;
   /** Receives warnings (default: `process.emitWarning`). */
   onWarning?: (warning: { code: string; message: string; remote?: string }) => void;
+  /**
+   * How shared versions are chosen (Module Federation's `shareStrategy`): `'version-first'` (default) loads every
+   * remote's manifest before choosing, so the highest version provided wins; `'loaded-first'` reuses a copy already
+   * loaded and considers only the remotes loaded so far.
+   */
+  shareStrategy?: 'version-first' | 'loaded-first';
 }
 
 export interface ResolvedRemote {
@@ -77,6 +111,12 @@ export interface ResolvedRemote {
   manifestUrl: string;
   publicKeys: string[];
   timeout: number;
+  /** Deadlines, retries, breaker and stale-if-error for this remote. */
+  availability: ResolvedAvailability;
+  /** Local modules used when the remote and the cache cannot serve an expose. */
+  fallbacks: ResolvedFallbacks;
+  /** Version range, polling and push for this remote (live-options.ts). */
+  live: ResolvedLiveRemote;
 }
 
 export interface ResolvedHostOptions {
@@ -96,6 +136,9 @@ export interface ResolvedHostOptions {
   fetch: FetchLike | undefined;
   now: () => number;
   onWarning: NonNullable<HostOptions['onWarning']>;
+  shareStrategy: 'version-first' | 'loaded-first';
+  /** Detection defaults, health check, drain time and update listener (live-options.ts). */
+  live: ResolvedLiveHost;
 }
 
 const HOST_KEYS = [
@@ -112,9 +155,21 @@ const HOST_KEYS = [
   'fetch',
   'now',
   'onWarning',
+  'shareStrategy',
+  ...AVAILABILITY_KEYS,
+  ...LIVE_HOST_KEYS,
 ];
-const REMOTE_KEYS = ['url', 'name', 'publicKey', 'timeout'];
-const SHARED_KEYS = ['singleton', 'requiredVersion', 'strictVersion', 'eager', 'version', 'import'];
+const REMOTE_KEYS = ['url', 'name', 'publicKey', 'timeout', 'fallback', ...AVAILABILITY_KEYS, ...LIVE_REMOTE_KEYS];
+const SHARED_KEYS = [
+  'singleton',
+  'requiredVersion',
+  'strictVersion',
+  'eager',
+  'version',
+  'import',
+  'shareScope',
+  'packageName',
+];
 
 function invalid(option: string, message: string): never {
   throw new InvalidOptionError(`createHost: ${option} ${message}`, { option });
@@ -165,8 +220,11 @@ export function manifestUrlOf(raw: string, option: string): string {
 /** What every remote is checked against: the host-wide defaults and policies. */
 interface RemoteDefaults {
   timeout: number;
+  availability: ResolvedAvailability;
+  root: string;
   requireSignatures: boolean;
   allowInsecureHttp: boolean;
+  live: ResolvedLiveHost;
 }
 
 function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefaults): ResolvedRemote {
@@ -205,6 +263,9 @@ function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefaults): R
     manifestUrl,
     publicKeys: keys,
     timeout: positive(options.timeout, `${where}.timeout`, defaults.timeout),
+    availability: resolveAvailability(options, `${where}.`, defaults.availability),
+    fallbacks: resolveFallbacks(options.fallback, `${where}.fallback`, defaults.root),
+    live: resolveLiveRemote(options, where, defaults.live),
   };
 }
 
@@ -218,8 +279,14 @@ function resolveShared(raw: unknown): ResolvedHostOptions['shared'] {
       : invalid('shared', 'must be an object of package names to options, or a list of package names.');
   for (const [pkg, value] of entries) {
     const where = `shared.${pkg}`;
-    if (typeof pkg !== 'string' || !/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(pkg)) {
-      invalid('shared', `has ${JSON.stringify(pkg)}, which is not an npm package name.`);
+    if (
+      typeof pkg !== 'string' ||
+      !/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*(\/[a-z0-9@~_.-]+)*\/?$/.test(pkg)
+    ) {
+      invalid(
+        'shared',
+        `has ${JSON.stringify(pkg)}, which is not an npm package name, a deep import ("lodash/fp") or a prefix ending in "/" ("lodash/").`,
+      );
     }
     if (typeof value !== 'object' || value === null) invalid(where, 'must be an object of options.');
     rejectUnknown(value, SHARED_KEYS, where);
@@ -229,6 +296,18 @@ function resolveShared(raw: unknown): ResolvedHostOptions['shared'] {
         invalid(`${where}.${flag}`, 'must be true or false.');
     }
     if (options.import !== undefined && options.import !== false) invalid(`${where}.import`, 'can only be false.');
+    for (const text of ['shareScope', 'packageName', 'version'] as const) {
+      if (options[text] !== undefined && (typeof options[text] !== 'string' || options[text] === '')) {
+        invalid(`${where}.${text}`, 'must be a non-empty string.');
+      }
+    }
+    if (
+      options.requiredVersion !== undefined &&
+      options.requiredVersion !== false &&
+      typeof options.requiredVersion !== 'string'
+    ) {
+      invalid(`${where}.requiredVersion`, 'must be a semver range such as "^9.0.0", or false.');
+    }
     out[pkg] = Object.freeze({
       ...options,
       singleton: options.singleton ?? false,
@@ -237,6 +316,14 @@ function resolveShared(raw: unknown): ResolvedHostOptions['shared'] {
     });
   }
   return Object.freeze(out);
+}
+
+function resolveStrategy(raw: unknown): ResolvedHostOptions['shareStrategy'] {
+  if (raw === undefined) return 'version-first';
+  if (raw !== 'version-first' && raw !== 'loaded-first') {
+    invalid('shareStrategy', `must be "version-first" or "loaded-first", got ${JSON.stringify(raw)}.`);
+  }
+  return raw;
 }
 
 /** Validates and freezes host options. */
@@ -255,9 +342,15 @@ export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
   const timeout = positive(options.timeout, 'timeout', 10_000);
   const requireSignatures = flag(options.requireSignatures, 'requireSignatures');
   const allowInsecureHttp = flag(options.allowInsecureHttp, 'allowInsecureHttp');
+  const availability = resolveAvailability(options, '');
+  const live = resolveLiveHost(options);
+  const root = options.root ?? process.cwd();
   const remotes = new Map<string, ResolvedRemote>();
   for (const [alias, raw] of Object.entries(options.remotes)) {
-    remotes.set(alias, resolveRemote(alias, raw, { timeout, requireSignatures, allowInsecureHttp }));
+    remotes.set(
+      alias,
+      resolveRemote(alias, raw, { timeout, requireSignatures, allowInsecureHttp, availability, root, live }),
+    );
   }
   const origins = new Set(resolveAllowedOrigins(options.allowedOrigins, allowInsecureHttp));
   for (const remote of remotes.values()) origins.add(new URL(remote.manifestUrl).origin);
@@ -269,11 +362,12 @@ export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
   if (options.cacheDir !== undefined && (typeof options.cacheDir !== 'string' || options.cacheDir === '')) {
     invalid('cacheDir', 'must be a folder path.');
   }
-  const root = options.root ?? process.cwd();
   return Object.freeze({
     name: options.name,
     remotes,
     shared: resolveShared(options.shared),
+    shareStrategy: resolveStrategy(options.shareStrategy),
+    live,
     timeout,
     maxManifestBytes: positive(options.maxManifestBytes, 'maxManifestBytes', 1 << 20),
     root,

@@ -13,13 +13,14 @@ import {
   UnknownExposeError,
 } from '../common/errors.ts';
 import { integrityOf, type Manifest } from '../manifest/index.ts';
+import { availabilityOf } from './availability.ts';
 import { channels } from './channels.ts';
 import { evaluateCommonJs, type ModuleRecord } from './evaluate.ts';
-import type { InstalledProvider } from './host-shared.ts';
+import { Housekeeping } from './housekeeping.ts';
 import type { ResolvedHostOptions, ResolvedRemote } from './options.ts';
-import { choose, load, type ShareScope } from './share-scope.ts';
-import { registerSourceMap, unregisterSourceMaps } from './source-maps.ts';
-import { fetchBytes } from './transport.ts';
+import type { ShareScope } from './share-scope.ts';
+import type { Sharing } from './sharing.ts';
+import { registerSourceMap, unregisterSourceMap } from './source-maps.ts';
 
 const builtinRequire = createRequire(import.meta.url);
 
@@ -33,7 +34,10 @@ interface Container {
 export interface VersionContext {
   host: ResolvedHostOptions;
   remote: ResolvedRemote;
+  /** The scope the container is initialised with (MF `init(shareScope)`). */
   scope: ShareScope;
+  /** The host's share scopes: resolves the shared modules the remote's code requires (sharing.ts). */
+  sharing: Sharing;
   warn(code: string, message: string): void;
 }
 
@@ -48,11 +52,26 @@ export class RemoteVersion {
   readonly #exposes = new Map<string, Promise<unknown>>();
   readonly #shared = new Map<string, { value: unknown; deep?: (id: string) => unknown }>();
   #container: Promise<Container> | undefined;
+  /** The timers and `process` listeners this version's code created (cleared by dispose). */
+  readonly housekeeping = new Housekeeping();
+  readonly #settled = new Map<string, { value: unknown }>();
+  readonly #maps = new Map<string, ReturnType<typeof registerSourceMap>>();
+  #disposed = false;
 
   constructor(manifest: Manifest, context: VersionContext) {
     this.manifest = manifest;
     this.context = context;
     this.prefix = `ferry://${manifest.name}@${manifest.ferry.version}/`;
+  }
+
+  /** The remote's alias on the host (the `from` of its fallback copies in the share scope). */
+  get alias(): string {
+    return this.context.remote.alias;
+  }
+
+  /** Fetches one file of this version's manifest, checked against its size and integrity (its fallback copies). */
+  fetchVerified(name: string): Promise<Uint8Array> {
+    return this.#fetch(name);
   }
 
   get version(): string {
@@ -65,14 +84,53 @@ export class RemoteVersion {
     if (!pending) {
       pending = this.#load(exposeKey);
       this.#exposes.set(exposeKey, pending);
-      pending.catch(() => this.#exposes.delete(exposeKey));
+      pending.then(
+        (value) => {
+          if (!this.#disposed) this.#settled.set(exposeKey, { value });
+        },
+        () => this.#exposes.delete(exposeKey),
+      );
     }
     return pending;
   }
 
-  /** Forgets the source maps of this version's files. */
+  /** The exports of an expose that finished loading (for live bindings, which need them synchronously). */
+  loadedExports(exposeKey: string): { value: unknown } | undefined {
+    return this.#settled.get(exposeKey);
+  }
+
+  /** The expose keys loaded (or loading) from this version: what a new version must load before it replaces it. */
+  importedKeys(): string[] {
+    return [...this.#exposes.keys()];
+  }
+
+  /** Loads and initialises the container (MF `init(shareScope)`) without loading an expose. */
+  async initialise(): Promise<void> {
+    await this.#fetch(this.manifest.ferry.remoteEntry);
+    await this.#containerOnce();
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Releases the version: clears the timers, intervals and `process` listeners its code created, forgets its source
+   * maps, and drops its module records, fetched bytes and loaded exposes, so nothing ferry holds keeps it alive.
+   * Code still holding its exports keeps working; it is just no longer managed.
+   */
   dispose(): void {
-    unregisterSourceMaps(this.prefix);
+    this.#disposed = true;
+    this.housekeeping.dispose();
+    for (const [filename, map] of this.#maps) unregisterSourceMap(filename, map);
+    this.#maps.clear();
+    this.#records.clear();
+    this.#verified.clear();
+    this.#fetches.clear();
+    this.#exposes.clear();
+    this.#settled.clear();
+    this.#shared.clear();
+    this.#container = undefined;
   }
 
   async #load(exposeKey: string): Promise<unknown> {
@@ -102,13 +160,7 @@ export class RemoteVersion {
 
   async #resolveShared(pkg: string, exposeKey: string): Promise<void> {
     if (this.#shared.has(pkg)) return;
-    const want = this.manifest.ferry.shared[pkg]!;
-    const consumer = `Remote "${this.context.remote.alias}" (${exposeKey})`;
-    const chosen = choose(this.context.scope, pkg, want, consumer);
-    if (chosen.warning) this.context.warn('FERRY_SHARED_VERSION_MISMATCH', chosen.warning);
-    const value = await load(this.context.scope, pkg, chosen.version);
-    const provider = this.context.scope[pkg]?.[chosen.version] as Partial<InstalledProvider> | undefined;
-    this.#shared.set(pkg, { value, deep: provider?.requireDeep });
+    this.#shared.set(pkg, await this.context.sharing.resolve(this, this.manifest, pkg, exposeKey));
   }
 
   #fetch(name: string): Promise<Uint8Array> {
@@ -125,16 +177,18 @@ export class RemoteVersion {
     const { host, remote } = this.context;
     const entry = this.manifest.ferry.files[name]!;
     const url = new URL(name, remote.manifestUrl).href;
+    // The disk cache is content-addressed and re-hashed on read: a hit is exactly the bytes the manifest names.
+    const availability = availabilityOf(host);
+    const cached = await availability.cachedFileFor(this.manifest, entry);
+    if (cached) {
+      this.#verified.set(name, cached);
+      return cached;
+    }
     const started = performance.now();
     // The cap is the declared size: a longer body is cut off there and refused.
-    const result = await fetchBytes(url, {
-      timeout: remote.timeout,
-      maxBytes: entry.size,
-      remote: remote.alias,
-      what: `file ${name}`,
-      fetch: host.fetch,
-      origins: host.origins,
-    });
+    const result = await availability
+      .fetch(remote, url, { maxBytes: entry.size, what: `file ${name}` })
+      .catch((error: unknown) => availability.cachedFileOnError(entry, error));
     channels.fetch.publish({
       host: host.name,
       remote: remote.alias,
@@ -154,12 +208,17 @@ export class RemoteVersion {
       );
     }
     this.#verified.set(name, result.bytes);
+    await availability.store(entry.integrity, result.bytes);
     return result.bytes;
   }
 
   #registerMap(file: string, mapName: string, bytes: Uint8Array): void {
     try {
-      registerSourceMap(this.prefix + file, JSON.parse(Buffer.from(bytes).toString('utf8')) as SourceMapPayload);
+      const filename = this.prefix + file;
+      this.#maps.set(
+        filename,
+        registerSourceMap(filename, JSON.parse(Buffer.from(bytes).toString('utf8')) as SourceMapPayload),
+      );
     } catch (error) {
       this.context.warn(
         'FERRY_SOURCE_MAP',
@@ -214,7 +273,7 @@ export class RemoteVersion {
     }
     const filename = this.prefix + name;
     const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    const record = evaluateCommonJs(source, filename, (id) => this.#require(name, id));
+    const record = evaluateCommonJs(source, filename, (id) => this.#require(name, id), this.housekeeping);
     this.#records.set(name, record);
     return record.exports;
   }
@@ -225,7 +284,7 @@ export class RemoteVersion {
       const target = posix.normalize(posix.join(posix.dirname(from), id));
       if (Object.hasOwn(this.manifest.ferry.files, target)) return this.#requireFile(target);
     }
-    const pkg = [...this.#shared.keys()].find((name) => id === name || id.startsWith(`${name}/`));
+    const pkg = this.#shared.has(id) ? id : [...this.#shared.keys()].find((name) => id.startsWith(`${name}/`));
     if (pkg !== undefined) {
       const shared = this.#shared.get(pkg)!;
       if (id === pkg) return shared.value;

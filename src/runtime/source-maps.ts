@@ -9,9 +9,16 @@ const maps = new Map<string, SourceMap>();
 let installed = false;
 
 /** Remembers the map for a compiled file name (`ferry://remote@version/file.js`) and installs the hook once. */
-export function registerSourceMap(filename: string, payload: SourceMapPayload): void {
-  maps.set(filename, new SourceMap(payload));
+export function registerSourceMap(filename: string, payload: SourceMapPayload): SourceMap {
+  const map = new SourceMap(payload);
+  maps.set(filename, map);
   install();
+  return map;
+}
+
+/** Forgets the map of `filename` if it is still `map` (a newer build of the same version may have replaced it). */
+export function unregisterSourceMap(filename: string, map: SourceMap): void {
+  if (maps.get(filename) === map) maps.delete(filename);
 }
 
 /** Forgets the maps of files whose name starts with `prefix` (a disposed remote version or a closed host). */

@@ -1,10 +1,11 @@
 /**
- * The one place the runtime touches the network. Every request has a deadline that aborts it (the socket is closed,
- * not just ignored), a byte cap enforced while the body streams in, a status check before any body byte is read, and
+ * The one place the runtime touches the network. Every request has deadlines for its connect, headers and body phases
+ * and for the whole request, each of which aborts it (the socket is closed, not just ignored), a byte cap enforced while the body streams in, a status check before any body byte is read, and
  * a redirect policy (only to allowed origins — by default the request's own — at most three hops), and an origin
  * check before each hop connects. The `fetch` implementation is injectable.
  */
 import {
+  FerryError,
   HttpStatusError,
   InvalidOptionError,
   NetworkError,
@@ -12,22 +13,35 @@ import {
   ResponseTooLargeError,
   TimeoutError,
 } from '../common/errors.ts';
+import { ConnectTimeout, httpFetch } from './http-client.ts';
 
 /** The subset of WHATWG fetch the runtime needs; Node's global `fetch` fits. */
 export type FetchLike = (input: URL, init: RequestInit) => Promise<Response>;
 
 export interface FetchBytesOptions {
-  /** Abort the request (headers and body) after this many milliseconds. */
+  /** Abort the whole request (connect, headers and body) after this many milliseconds. */
   timeout: number;
+  /** Abort when the connection is not established after this many milliseconds (default: `timeout`). */
+  connectTimeout?: number;
+  /** Abort when the response headers have not arrived this many milliseconds after the start (default: `timeout`). */
+  headersTimeout?: number;
+  /** Abort when the body has not fully arrived this many milliseconds after the headers (default: `timeout`). */
+  bodyTimeout?: number;
+  /**
+   * The phase reported when `timeout` passes: `request`, or `import` when the caller shortened it to what was left
+   * of the import's deadline.
+   */
+  timeoutPhase?: 'request' | 'import';
   /** Refuse (and stop reading) a body larger than this. */
   maxBytes: number;
   /** Names the remote in errors. */
   remote: string;
   /** What is being fetched, for messages (`manifest`, `file remoteEntry.js`). */
   what: string;
-  fetch?: FetchLike;
+  /** A fetch implementation to use instead of ferry's node:http client (its connect phase is then not bounded). */
+  fetch?: FetchLike | undefined;
   /** Conditional request: send If-None-Match and accept a 304. */
-  etag?: string;
+  etag?: string | undefined;
   /** Treat a 404 as "absent" (resolve with `status: 404`) instead of an error. */
   allowNotFound?: boolean;
   /**
@@ -59,24 +73,42 @@ const MAX_REDIRECTS = 3;
  */
 export async function fetchBytes(url: string, options: FetchBytesOptions): Promise<FetchBytesResult> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeout);
-  const fetchImpl: FetchLike = options.fetch ?? fetch;
+  // Which deadline fired decides the error's phase; each one aborts the same controller (closing the socket).
+  let phase: NonNullable<TimeoutError['phase']> | undefined;
+  const deadline = (ms: number, name: NonNullable<TimeoutError['phase']>) =>
+    setTimeout(() => {
+      phase ??= name;
+      controller.abort();
+    }, ms);
+  const total = deadline(options.timeout, options.timeoutPhase ?? 'request');
+  let headersTimer: NodeJS.Timeout | undefined;
+  let bodyTimer: NodeJS.Timeout | undefined;
   const details = { remote: options.remote, url };
   let current = new URL(url);
   const origins = options.origins ?? new Set([current.origin]);
   if (!origins.has(current.origin)) {
-    clearTimeout(timer);
+    clearTimeout(total);
     throw new InvalidOptionError(
       `The ${options.what} of remote "${options.remote}" is at ${current.href}, outside the origins this host may ` +
         `fetch from (${[...origins].join(', ')}). Add ${current.origin} to the host's \`allowedOrigins\` if it is trusted.`,
       { ...details, option: 'allowedOrigins' },
     );
   }
+  const send = (target: URL, headers: Record<string, string>): Promise<Response> =>
+    options.fetch
+      ? options.fetch(target, { headers, signal: controller.signal, redirect: 'manual' })
+      : httpFetch(target, {
+          headers,
+          signal: controller.signal,
+          connectTimeout: options.connectTimeout ?? options.timeout,
+        });
   try {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { accept: '*/*' };
       if (options.etag) headers['if-none-match'] = options.etag;
-      const response = await fetchImpl(current, { headers, signal: controller.signal, redirect: 'manual' });
+      headersTimer = deadline(options.headersTimeout ?? options.timeout, 'headers');
+      const response = await send(current, headers);
+      clearTimeout(headersTimer);
       if (response.status >= 300 && response.status < 400 && response.status !== 304) {
         await response.body?.cancel();
         const location = response.headers.get('location');
@@ -104,37 +136,74 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       }
       if (response.status < 200 || response.status > 299) {
         await response.body?.cancel();
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
         throw new HttpStatusError(
           `Remote "${options.remote}" answered ${response.status} ${response.statusText} for its ${options.what} at ` +
             `${current.href}; nothing from that response was used. Check that the remote is deployed and serves ` +
             'its `ferry build` output at that URL.',
-          { ...details, url: current.href, status: response.status },
+          { ...details, url: current.href, status: response.status, retryAfterMs },
         );
       }
+      bodyTimer = deadline(options.bodyTimeout ?? options.timeout, 'body');
       const bytes = await readCapped(response, options, current.href);
       return { status: response.status, bytes, etag: response.headers.get('etag') ?? undefined, url: current.href };
     }
   } catch (error) {
-    if (controller.signal.aborted) {
+    if (controller.signal.aborted && phase !== undefined) {
+      const which = phase === 'request' ? '' : `${phase} `;
+      const limit =
+        phase === 'headers'
+          ? (options.headersTimeout ?? options.timeout)
+          : phase === 'body'
+            ? (options.bodyTimeout ?? options.timeout)
+            : options.timeout;
       throw new TimeoutError(
-        `Remote "${options.remote}" did not deliver its ${options.what} at ${current.href} within ` +
-          `${options.timeout} ms; the request was aborted. Check the remote, or raise \`timeout\` on the host.`,
-        { ...details, cause: error },
+        `Remote "${options.remote}" did not deliver its ${options.what} at ${current.href} within the ${which}` +
+          `deadline of ${Math.round(limit)} ms; the request was aborted and its connection closed. Check the ` +
+          'remote, or raise the deadline on the host (`timeout`, `headersTimeout`, `bodyTimeout`, `importTimeout`).',
+        { ...details, phase, cause: error },
       );
     }
-    if (error instanceof TypeError || (error as { name?: string }).name === 'SocketError') {
-      const reason = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new NetworkError(
-        `Could not fetch the ${options.what} of remote "${options.remote}" from ${current.href}: ` +
-          `${reason?.code ?? reason?.message ?? (error as Error).message}. Check that the remote is running and ` +
-          'reachable from this host.',
-        { ...details, cause: error },
+    if (error instanceof FerryError) throw error;
+    const reason = (error as { cause?: unknown }).cause ?? error;
+    if (reason instanceof ConnectTimeout) {
+      throw new TimeoutError(
+        `Could not connect to remote "${options.remote}" for its ${options.what} at ${current.href} within the ` +
+          `connect deadline of ${options.connectTimeout ?? options.timeout} ms; the attempt was abandoned. Check ` +
+          'that the remote is reachable, or raise `connectTimeout` on the host.',
+        { ...details, phase: 'connect', cause: error },
       );
     }
-    throw error;
+    const why = reason as { code?: string; message?: string };
+    throw new NetworkError(
+      `Could not fetch the ${options.what} of remote "${options.remote}" from ${current.href}: ` +
+        `${why?.code ?? why?.message ?? String(reason)}. Check that the remote is running and ` +
+        'reachable from this host.',
+      { ...details, cause: error },
+    );
   } finally {
-    clearTimeout(timer);
+    clearTimeout(total);
+    clearTimeout(headersTimer);
+    clearTimeout(bodyTimer);
+    // Whatever happened, nothing of this request stays open (a no-op once the body was read to the end).
+    controller.abort();
   }
+}
+
+/**
+ * `Retry-After` in milliseconds from now: delay-seconds or an HTTP date; undefined when absent or unreadable.
+ *
+ * @example
+ * ```ts
+ * parseRetryAfter('2', Date.now()); // 2000
+ * ```
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 async function readCapped(response: Response, options: FetchBytesOptions, url: string): Promise<Uint8Array> {

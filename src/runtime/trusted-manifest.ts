@@ -3,15 +3,21 @@
  * checked over the raw bytes before they are parsed (when a key is pinned), then the manifest must name the expected
  * remote, must not have expired, and must not be older than what the host accepted before (rollback). Only then is
  * its release recorded and the manifest handed on; nothing of the remote is fetched or compiled before.
+ *
+ * The accepted bytes (and signature) are kept in the host's disk cache with their ETag: the next load asks the remote
+ * with If-None-Match, and when the remote is unavailable the cached copy is accepted through the same checks
+ * (stale-if-error) while the host keeps trying the remote in the background.
  */
-import { ManifestMismatchError } from '../common/errors.ts';
+import { CircuitOpenError, type FerryError, ManifestMismatchError } from '../common/errors.ts';
 import { integrityOf, type Manifest, parseManifest, SIGNATURE_FILE } from '../manifest/index.ts';
+import { availabilityOf, type HostAvailability } from './availability.ts';
 import { channels } from './channels.ts';
 import { checkNotExpired } from './expiry.ts';
+import type { ManifestRecord } from './file-cache.ts';
 import type { ResolvedHostOptions, ResolvedRemote } from './options.ts';
 import { type ReleaseStore, releaseKey } from './release-store.ts';
+import { isUnavailable } from './retry.ts';
 import { verifySignatureFile } from './signature-file.ts';
-import { fetchBytes } from './transport.ts';
 
 /** What the host lends to the manifest check. */
 export interface TrustContext {
@@ -25,39 +31,101 @@ export interface TrustedManifest {
   manifest: Manifest;
   /** The pinned key that verified its signature, or undefined for an unsigned remote. */
   signedBy: string | undefined;
+  /** `network`: the remote served it (or confirmed the cached copy with a 304); `cache`: served stale, remote down. */
+  source: 'network' | 'cache';
+  /** `sha384-…` of the manifest's exact bytes: equal integrities are the same build (compare versions with it). */
+  integrity: string;
+  /** The remote answered a conditional request with 304: the manifest is the cached one, unchanged. */
+  notModified: boolean;
 }
 
 /** The most a signature file may weigh: a few hundred bytes are written. */
 const MAX_SIGNATURE_BYTES = 4096;
 
+/** The manifest bytes (and signature) the host has cached for a remote, read back and re-hashed. */
+interface CachedCopy {
+  record: ManifestRecord;
+  bytes: Uint8Array;
+  signature: Uint8Array | undefined;
+}
+
 /**
  * Fetches, verifies and accepts the manifest of `remote`; throws a typed error naming the remote, the URL and the fix.
+ * With a cached copy the request is conditional (a 304 costs no bytes and the cached bytes are checked again), and
+ * when the remote is unavailable the cached copy is accepted instead (stale-if-error), through the same checks.
  *
  * @example
  * ```ts
- * const { manifest, signedBy } = await fetchTrustedManifest(remote, { host, releases, warn });
+ * const { manifest, signedBy, source } = await fetchTrustedManifest(remote, { host, releases, warn });
  * ```
  */
 export async function fetchTrustedManifest(remote: ResolvedRemote, context: TrustContext): Promise<TrustedManifest> {
+  const availability = availabilityOf(context.host);
+  const cached = await readCachedCopy(availability, remote);
+  try {
+    const trusted = await fetchFromRemote(remote, context, availability, cached);
+    availability.servedFresh(remote);
+    return trusted;
+  } catch (error) {
+    const unavailable = isUnavailable(error) || error instanceof CircuitOpenError;
+    if (!cached || !remote.availability.staleIfError || !unavailable) throw error;
+    let trusted: TrustedManifest;
+    try {
+      trusted = await accept(remote, context, cached.bytes, cached.signature, 'cache');
+      availability.markCached(trusted.manifest);
+    } catch {
+      // The cached copy no longer passes (expired, rolled back, key rotated): the remote's error is the answer.
+      throw error;
+    }
+    availability.servedStale(remote, trusted.manifest.ferry.version, cached.record.fetchedAt, error as FerryError, () =>
+      refresh(remote, context, availability),
+    );
+    return trusted;
+  }
+}
+
+/** The background refresh of a remote served from the cache: one conditional request, reported either way. */
+async function refresh(remote: ResolvedRemote, context: TrustContext, availability: HostAvailability): Promise<void> {
+  const before = (await availability.cache.readRecord(remote.name, remote.manifestUrl))?.manifest;
+  const trusted = await fetchTrustedManifest(remote, context);
+  if (trusted.source === 'cache') return;
+  const after = (await availability.cache.readRecord(remote.name, remote.manifestUrl))?.manifest;
+  availability.refreshed(remote, trusted.manifest.ferry.version, before !== after);
+}
+
+async function readCachedCopy(availability: HostAvailability, remote: ResolvedRemote): Promise<CachedCopy | undefined> {
+  const record = await availability.cache.readRecord(remote.name, remote.manifestUrl);
+  if (!record) return undefined;
+  const bytes = await availability.cachedFile(record.manifest);
+  const signature = record.signature === undefined ? undefined : await availability.cachedFile(record.signature);
+  if (!bytes || (record.signature !== undefined && !signature)) return undefined;
+  return { record, bytes, signature };
+}
+
+async function fetchFromRemote(
+  remote: ResolvedRemote,
+  context: TrustContext,
+  availability: HostAvailability,
+  cached: CachedCopy | undefined,
+): Promise<TrustedManifest> {
   const { host } = context;
-  const common = { timeout: remote.timeout, remote: remote.alias, fetch: host.fetch, origins: host.origins };
-  const details = { remote: remote.alias, url: remote.manifestUrl };
   const signed = remote.publicKeys.length > 0;
   const signatureUrl = new URL(SIGNATURE_FILE, remote.manifestUrl).href;
-  const signature = signed
-    ? fetchBytes(signatureUrl, {
-        ...common,
-        maxBytes: MAX_SIGNATURE_BYTES,
-        what: 'manifest signature',
-        allowNotFound: true,
-      })
-    : undefined;
-  signature?.catch(() => {});
+  const fetchSignature = () =>
+    availability.fetch(remote, signatureUrl, {
+      maxBytes: MAX_SIGNATURE_BYTES,
+      what: 'manifest signature',
+      allowNotFound: true,
+    });
+  // Without a cached copy the signature is fetched beside the manifest; with one, only if the manifest changed.
+  const conditional = cached?.record.etag !== undefined && (!signed || cached.signature !== undefined);
+  const early = signed && !conditional ? fetchSignature() : undefined;
+  early?.catch(() => {});
   const started = performance.now();
-  const response = await fetchBytes(remote.manifestUrl, {
-    ...common,
+  const response = await availability.fetch(remote, remote.manifestUrl, {
     maxBytes: host.maxManifestBytes,
     what: 'manifest',
+    etag: conditional ? cached?.record.etag : undefined,
   });
   channels.fetch.publish({
     host: host.name,
@@ -67,15 +135,67 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
     bytes: response.bytes.byteLength,
     durationMs: performance.now() - started,
   });
-  let signedBy: string | undefined;
-  if (signature) {
-    const sig = await signature;
-    signedBy = verifySignatureFile(
-      response.bytes,
-      sig.status === 404 ? undefined : sig.bytes,
-      remote.publicKeys,
-      details,
+  if (response.status === 304 && cached) {
+    const trusted = {
+      ...(await accept(remote, context, cached.bytes, cached.signature, 'network')),
+      notModified: true,
+    };
+    availability.markCached(trusted.manifest);
+    await store(availability, remote, cached.bytes, cached.signature, response.etag);
+    return trusted;
+  }
+  let signature: Uint8Array | undefined;
+  if (signed) {
+    const sig = await (early ?? fetchSignature());
+    signature = sig.status === 404 ? undefined : sig.bytes;
+  }
+  const trusted = await accept(remote, context, response.bytes, signature, 'network');
+  await store(availability, remote, response.bytes, signature, response.etag);
+  return trusted;
+}
+
+async function store(
+  availability: HostAvailability,
+  remote: ResolvedRemote,
+  bytes: Uint8Array,
+  signature: Uint8Array | undefined,
+  etag: string | undefined,
+): Promise<void> {
+  const manifest = integrityOf(bytes);
+  const signatureIntegrity = signature && integrityOf(signature);
+  await availability.store(manifest, bytes);
+  if (signature && signatureIntegrity) await availability.store(signatureIntegrity, signature);
+  const record: ManifestRecord = {
+    formatVersion: 1,
+    url: remote.manifestUrl,
+    manifest,
+    ...(signatureIntegrity ? { signature: signatureIntegrity } : {}),
+    ...(etag ? { etag } : {}),
+    fetchedAt: Date.now(),
+  };
+  await availability.cache.writeRecord(remote.name, record).catch((error: unknown) => {
+    availability.warn(
+      'FERRY_CACHE_WRITE',
+      `The host could not record the manifest of remote "${remote.alias}" in its cache ${availability.cache.dir} ` +
+        `(${(error as Error).message}); it cannot start from the cache while that remote is down. Make \`cacheDir\` ` +
+        "a folder the host's user can write.",
     );
+  });
+}
+
+/** The checks every manifest passes, fetched or cached: signature, name, expiry, rollback; then it is recorded. */
+async function accept(
+  remote: ResolvedRemote,
+  context: TrustContext,
+  bytes: Uint8Array,
+  signature: Uint8Array | undefined,
+  source: TrustedManifest['source'],
+): Promise<TrustedManifest> {
+  const { host } = context;
+  const details = { remote: remote.alias, url: remote.manifestUrl };
+  let signedBy: string | undefined;
+  if (remote.publicKeys.length > 0) {
+    signedBy = verifySignatureFile(bytes, signature, remote.publicKeys, details);
   } else {
     context.warn(
       'FERRY_UNSIGNED_REMOTE',
@@ -85,7 +205,7 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
       remote.alias,
     );
   }
-  const manifest = parseManifest(response.bytes, remote.manifestUrl);
+  const manifest = parseManifest(bytes, remote.manifestUrl);
   if (manifest.name !== remote.name) {
     throw new ManifestMismatchError(
       `The manifest at ${remote.manifestUrl} belongs to remote "${manifest.name}", but the host expects ` +
@@ -95,8 +215,8 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
   }
   checkNotExpired(manifest, host.now(), details);
   const key = releaseKey(manifest.name, remote.manifestUrl);
-  const integrity = integrityOf(response.bytes);
+  const integrity = integrityOf(bytes);
   context.releases.check(key, manifest.ferry.release, integrity, details);
   await context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined);
-  return { manifest, signedBy };
+  return { manifest, signedBy, source, integrity, notModified: false };
 }

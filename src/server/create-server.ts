@@ -64,7 +64,8 @@ export async function createFerryServer(options: FerryServerOptions): Promise<Fe
       option: 'host',
     });
   }
-  const server = createServer(createRequestHandler({ dir, onError }));
+  const handler = createRequestHandler({ dir, onError });
+  const server = createServer(handler);
   await new Promise<void>((resolve, reject) => {
     const onListenError = (error: NodeJS.ErrnoException) => {
       reject(listenError(error, host, port));
@@ -80,7 +81,11 @@ export async function createFerryServer(options: FerryServerOptions): Promise<Fe
   return {
     url: `http://${shownHost}:${address.port}/`,
     server,
-    close: () => closeServer(server),
+    close: () => {
+      // Event streams never end on their own: end them, or close() would wait for the grace period.
+      handler.close();
+      return closeServer(server);
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import { MANIFEST_FILE, SIGNATURE_FILE } from '../manifest/index.ts';
 import { etagOf, IMMUTABLE, ifNoneMatchMatches, looksContentHashed, REVALIDATE } from './cache-policy.ts';
 import { ContainerNameReader } from './container-name.ts';
 import { contentTypeOf } from './content-types.ts';
+import { createManifestEvents, EVENTS_FILE } from './events.ts';
 import { type OpenedFile, openInside, versionKey } from './open-file.ts';
 import { type RequestHandlerOptions, resolveHandlerOptions } from './options.ts';
 import { fileNameFromUrl } from './resolve-path.ts';
@@ -18,7 +19,10 @@ import { fileNameFromUrl } from './resolve-path.ts';
 export type { RequestHandlerOptions } from './options.ts';
 
 /** A node:http style listener that also accepts connect/express's `next`. */
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+export type RequestHandler = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void) & {
+  /** Ends the open event streams (`mf-manifest.events`) and stops watching the folder; call it when the server stops. */
+  close(): void;
+};
 
 const ALLOW = 'GET, HEAD';
 // Enough for every file of many builds; entries are tiny (a key and a 73-character tag).
@@ -43,7 +47,8 @@ const MAX_REMEMBERED_ETAGS = 1024;
  * ```
  */
 export function createRequestHandler(options: RequestHandlerOptions): RequestHandler {
-  const { dir, prefix, onError } = resolveHandlerOptions(options);
+  const { dir, prefix, onError, events: pushEnabled } = resolveHandlerOptions(options);
+  const events = pushEnabled ? createManifestEvents(dir) : undefined;
   const containerName = new ContainerNameReader(dir);
   const etags = new Map<string, string>();
 
@@ -95,6 +100,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     if (target.kind === 'bad-request') return sendStatus(req, res, 400, 'Bad Request');
     const notFound = () => (next ? next() : sendStatus(req, res, 404, 'Not Found'));
     if (target.kind === 'not-found') return notFound();
+    if (target.name === EVENTS_FILE && events) {
+      if (!readOnly) return sendStatus(req, res, 405, 'Method Not Allowed', { Allow: ALLOW });
+      return events.subscribe(req, res);
+    }
     const file = await openInside(dir, target.name);
     if (file === undefined) return notFound();
     try {
@@ -105,7 +114,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     }
   };
 
-  return (req, res, next) => {
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => {
     handle(req, res, next).catch((error: unknown) => {
       onError?.(error);
       // Never leak the error: it names paths on this machine.
@@ -113,6 +122,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       else sendStatus(req, res, 500, 'Internal Server Error');
     });
   };
+  return Object.assign(handler, { close: () => events?.close() });
 }
 
 /** A short plain-text status answer that no cache keeps (a missing file may appear with the next build). */

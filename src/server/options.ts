@@ -18,6 +18,11 @@ export interface RequestHandlerOptions {
   prefix?: string;
   /** Called with errors that were answered with 500 (the response never contains paths or messages). */
   onError?: (error: unknown) => void;
+  /**
+   * Serve `mf-manifest.events`, the server-sent event stream that announces each new manifest to hosts (default
+   * true). Set false behind a proxy that cannot stream; hosts then poll.
+   */
+  events?: boolean;
 }
 
 /** The checked options. */
@@ -25,9 +30,10 @@ export interface ResolvedHandlerOptions {
   readonly dir: string;
   readonly prefix: string;
   readonly onError: ((error: unknown) => void) | undefined;
+  readonly events: boolean;
 }
 
-const KNOWN = new Set(['dir', 'prefix', 'onError']);
+const KNOWN = new Set(['dir', 'prefix', 'onError', 'events']);
 const PREFIX = /^(?:\/[A-Za-z0-9._~@-]+)+$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
@@ -42,10 +48,14 @@ export function resolveHandlerOptions(options: RequestHandlerOptions): ResolvedH
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
-      invalid(key, `createRequestHandler() got an unknown option "${key}"; the options are dir, prefix and onError.`);
+      invalid(
+        key,
+        `createRequestHandler() got an unknown option "${key}"; the options are dir, prefix, onError and events.`,
+      );
     }
   }
-  const { dir, prefix = '', onError } = options;
+  const { dir, prefix = '', onError, events = true } = options;
+  if (typeof events !== 'boolean') invalid('events', 'createRequestHandler() option "events" must be true or false.');
   if (typeof dir !== 'string' || dir === '') {
     invalid(
       'dir',
@@ -81,5 +91,5 @@ export function resolveHandlerOptions(options: RequestHandlerOptions): ResolvedH
       { option: 'dir', file: absolute },
     );
   }
-  return Object.freeze({ dir: absolute, prefix: normalisedPrefix, onError });
+  return Object.freeze({ dir: absolute, prefix: normalisedPrefix, onError, events });
 }
