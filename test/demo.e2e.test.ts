@@ -6,129 +6,25 @@
  * one after another, so no server reads that folder while start.ts rebuilds it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import jwt from 'jsonwebtoken';
+import {
+  AUTH_SERVER,
+  EXAMPLES,
+  freePort,
+  freshCacheDir,
+  login,
+  profile,
+  removeCacheDirs,
+  run,
+  startService,
+  stopAll,
+  USER_SERVER,
+} from './helpers/demo-services.ts';
 import { REPO_ROOT } from './helpers/temp-project.ts';
-
-const EXAMPLES = join(REPO_ROOT, 'examples');
-const AUTH_SERVER = join(EXAMPLES, 'auth-service', 'server.ts');
-const USER_SERVER = join(EXAMPLES, 'user-service', 'server.ts');
-
-interface RunningProcess {
-  child: ChildProcess;
-  /** Everything written so far to stdout and stderr. */
-  output(): string;
-  /** Resolves with the first match of `pattern` in the output; rejects on exit or after `ms`. */
-  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
-  exited: Promise<number | null>;
-}
-
-const started = new Set<ChildProcess>();
-/** Cache folders of the services started here: each process gets a fresh one unless a test shares one on purpose. */
-const cacheDirs: string[] = [];
-function freshCacheDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-cache-'));
-  cacheDirs.push(dir);
-  return dir;
-}
-
-/** Runs a TypeScript file with this Node, with the service variables cleared except those given. */
-function run(script: string, env: Record<string, string> = {}): RunningProcess {
-  const cleanEnv = { ...process.env };
-  for (const name of ['AUTH_SERVICE_PORT', 'USER_SERVICE_PORT', 'AUTH_SERVICE_URL', 'FERRY_AUTH_PUBLIC_KEY']) {
-    delete cleanEnv[name];
-  }
-  const child = spawn(process.execPath, [script], {
-    cwd: REPO_ROOT,
-    env: { ...cleanEnv, FERRY_CACHE_DIR: freshCacheDir(), ...env },
-  });
-  started.add(child);
-  let output = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const waitFor = (pattern: RegExp, ms = 30_000) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const finish = (settle: () => void) => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        settle();
-      };
-      const check = () => {
-        const match = pattern.exec(output);
-        if (match) finish(() => resolve(match));
-      };
-      const timer = setTimeout(
-        () => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${output}`))),
-        ms,
-      );
-      void exited.then((code) => finish(() => reject(new Error(`exited (${code}) before ${pattern}:\n${output}`))));
-      listeners.add(check);
-      check();
-    });
-  return { child, output: () => output, waitFor, exited };
-}
-
-/** Starts a service and resolves with the URL it printed. */
-async function startService(script: string, env: Record<string, string>): Promise<{ url: string } & RunningProcess> {
-  const service = run(script, env);
-  const [, url] = await service.waitFor(/ listening on (http:\/\/[\d.]+:\d+)/);
-  return { ...service, url: url! };
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(
-    [...started].map(async (child) => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exit = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exit;
-      }
-      started.delete(child);
-    }),
-  );
-}
-
-/** A port nothing listens on (free a moment ago). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function login(authUrl: string, username: string, password: string): Promise<Response> {
-  return fetch(`${authUrl}/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-}
-
-interface ProfileBody {
-  message?: string;
-  user?: { sub: string; username: string; role: string };
-  error?: string;
-  code?: string;
-}
-
-async function profile(userUrl: string, authorization?: string): Promise<{ status: number; body: ProfileBody }> {
-  const response = await fetch(`${userUrl}/profile`, authorization === undefined ? {} : { headers: { authorization } });
-  return { status: response.status, body: (await response.json()) as ProfileBody };
-}
 
 before(async () => {
   await readFile(join(REPO_ROOT, 'dist', 'index.js')).catch(() => {
@@ -140,7 +36,7 @@ before(async () => {
 
 after(async () => {
   await stopAll();
-  for (const dir of cacheDirs) rmSync(dir, { recursive: true, force: true });
+  removeCacheDirs();
 });
 
 test('the article’s flow: log in at the auth service, use the token at the user service', async (t) => {

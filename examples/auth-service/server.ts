@@ -2,7 +2,9 @@
  * The auth service: issues tokens at `POST /login` and serves its own federation bundle (what `ferry build` wrote
  * to dist/federation) at `/mf-manifest.json`, `/remoteEntry.js`, … — the article left serving it to someone else.
  *
- * Run build.ts first (`npm start` does). Port: AUTH_SERVICE_PORT (default 3001, 0 picks a free one).
+ * Run build.ts first (`npm start` does). Port: AUTH_SERVICE_PORT (default 3001, 0 picks a free one). The folder
+ * served: AUTH_FEDERATION_DIR (default dist/federation); a `ferry build` into it is a redeployment, announced to hosts
+ * at `/mf-manifest.events` as soon as the new manifest is written.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +16,11 @@ import { AUTH_SERVICE_ROOT, JWT_PRIVATE_KEY_FILE } from './prepare.ts';
 import { TOKEN_ISSUER } from './src/tokenValidator.ts';
 import { findUser } from './src/users.ts';
 
-const federationDir = join(AUTH_SERVICE_ROOT, 'dist', 'federation');
+const federationDir = process.env['AUTH_FEDERATION_DIR'] || join(AUTH_SERVICE_ROOT, 'dist', 'federation');
 if (!existsSync(JWT_PRIVATE_KEY_FILE) || !existsSync(join(federationDir, 'mf-manifest.json'))) {
-  console.error('auth-service: not built yet. Run `node examples/auth-service/build.ts` (or `npm start`) first.');
+  console.error(
+    `auth-service: no build in ${federationDir} yet. Run \`node examples/auth-service/build.ts\` (or \`npm start\`) first.`,
+  );
   process.exit(1);
 }
 // Only this process ever reads the private key: hosts get the public key inside the bundle.
