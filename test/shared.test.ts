@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   createHost,
   type HostOptions,
@@ -22,6 +24,9 @@ interface Exposed {
   lodash: Lodash;
   chunk?: unknown;
 }
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const SOURCE = "const _ = require('lodash');\nexports.lodash = _;\n";
 const remotes: Record<string, BuiltRemote> = {};
@@ -246,5 +251,90 @@ describe('shared modules with real npm packages', () => {
 
     const bare = await host(['remoteG']).import<Exposed>('remoteG/index');
     assert.equal(typeof bare.chunk, 'function', "without a host copy, remoteG's fallback serves lodash/chunk");
+  });
+});
+
+describe('shared modules across versions of a remote', () => {
+  const versions: BuiltRemote[] = [];
+  before(async () => {
+    // The same remote twice: version 1 brings lodash 4.17.20, version 2 brings 4.17.15.
+    for (const lodash of ['4.17.20', '4.17.15']) {
+      versions.push(
+        await buildSharedRemote({
+          name: 'remoteX',
+          packages: { lodash },
+          dependencies: { lodash: '^4.17.0' },
+          shared: { lodash: { singleton: true } },
+          source: SOURCE,
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const remote of versions) {
+      await remote.server.close();
+      await remote.project.remove();
+    }
+  });
+
+  /** Points remoteX at version 2 and waits until version 1 is disposed. */
+  async function replace(h: ReturnType<typeof host>): Promise<void> {
+    const disposed = new Promise<void>((resolve) => h.on('disposed', () => resolve()));
+    const outcome = await h.pointRemote('remoteX', versions[1]!.url);
+    assert.equal(outcome.status, 'activated');
+    await disposed;
+  }
+  const hostOf = (options: Partial<HostOptions> = {}) =>
+    createHost({
+      name: 'userService',
+      remotes: { remoteX: versions[0]!.url },
+      root: emptyRoot.dir,
+      onWarning: () => {},
+      cacheDir: `${emptyRoot.dir}/.cache-${Math.random().toString(36).slice(2)}`,
+      ...options,
+    });
+
+  test("a replaced version's unused fallback leaves the share scope, and its uses leave the report", async () => {
+    const h = hostOf({ root: hostRoot.dir, shared: { lodash: { singleton: true } } });
+    assert.equal((await h.import<Exposed>('remoteX/index')).lodash.VERSION, '4.17.21', "the host's copy");
+    const before = h.shared().default!.lodash!;
+    assert.deepEqual(before.provided.map((p) => `${p.version} ${p.from}`).sort(), [
+      '4.17.20 remoteX',
+      '4.17.21 userService',
+    ]);
+    await replace(h);
+    assert.equal((await h.import<Exposed>('remoteX/index')).lodash.VERSION, '4.17.21');
+    const after = h.shared().default!.lodash!;
+    assert.deepEqual(
+      after.provided.map((p) => `${p.version} ${p.from}`).sort(),
+      ['4.17.15 remoteX', '4.17.21 userService'],
+      'version 1 no longer offers its copy: nothing of it stays reachable through the scope',
+    );
+    assert.equal(after.uses.length, before.uses.length, 'one use per consumer, not one per version it ever had');
+    await h.close();
+  });
+
+  test('a fallback copy in use stays the singleton after the version that provided it is disposed', async () => {
+    const h = hostOf();
+    // Kept out of this scope, so that only what ferry holds could keep version 1's exports alive.
+    const { instance, firstExports } = await (async () => {
+      const first = await h.import<Exposed>('remoteX/index');
+      assert.equal(first.lodash.VERSION, '4.17.20', "version 1's own copy: the host has none");
+      return { instance: first.lodash, firstExports: new WeakRef(first) };
+    })();
+    await replace(h);
+    const second = await h.import<Exposed>('remoteX/index');
+    assert.equal(second.lodash, instance, 'version 2 gets the one instance, already loaded');
+    // The instance outlives version 1, but does not keep version 1 (its records, its exports) alive.
+    for (let i = 0; i < 10 && firstExports.deref() !== undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      gc();
+    }
+    assert.equal(firstExports.deref(), undefined, "version 1's exports were collected");
+    const report = h.shared().default!.lodash!;
+    assert.deepEqual(report.chosen, ['4.17.20']);
+    assert.equal(report.provided.find((p) => p.version === '4.17.20')?.loaded, true);
+    assert.equal(report.uses.length, 1, report.uses.map((u) => u.consumer).join(', '));
+    await h.close();
   });
 });

@@ -120,7 +120,9 @@ export class RemoteVersion {
    * Code still holding its exports keeps working; it is just no longer managed.
    */
   dispose(): void {
+    if (this.#disposed) return;
     this.#disposed = true;
+    this.context.sharing.unregister(this);
     this.housekeeping.dispose();
     for (const [filename, map] of this.#maps) unregisterSourceMap(filename, map);
     this.#maps.clear();

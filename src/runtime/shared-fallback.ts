@@ -38,29 +38,39 @@ export function fallbackProvider(
   file: string,
 ): SharedProvider {
   let getters: Promise<Record<string, () => unknown>> | undefined;
+  const { alias } = source;
+  // Dropped once the copy is loaded: a loaded singleton outlives the version that provided it, and must not keep that
+  // version (its fetched files, its compiled code) alive.
+  let origin: FallbackSource | undefined = source;
   const evaluate = async () => {
-    const bytes = await source.fetchVerified(file);
+    const from = origin!;
+    const bytes = await from.fetchVerified(file);
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    const record = evaluateCommonJs(text, source.prefix + file, (id) => {
+    const record = evaluateCommonJs(text, from.prefix + file, (id) => {
       if (isBuiltin(id)) return builtinRequire(id);
       throw new UndeclaredDependencyError(
-        `The fallback copy of "${key}" from remote "${source.alias}" (${file}) requires "${id}", which it should have ` +
+        `The fallback copy of "${key}" from remote "${alias}" (${file}) requires "${id}", which it should have ` +
           'bundled. Rebuild the remote with `ferry build`.',
-        { remote: source.alias, file, package: id },
+        { remote: alias, file, package: id },
       );
     });
     return record.exports as Record<string, () => unknown>;
   };
   const load = () => {
     getters ??= evaluate();
-    getters.catch(() => {
-      getters = undefined;
-    });
+    getters.then(
+      () => {
+        origin = undefined;
+      },
+      () => {
+        getters = undefined;
+      },
+    );
     return getters;
   };
   let modules: Record<string, () => unknown> | undefined;
   const provider: SharedProvider = {
-    from: source.alias,
+    from: alias,
     eager: entry.eager,
     async get() {
       modules = await load();
@@ -71,9 +81,9 @@ export function fallbackProvider(
     const getter = modules?.[id];
     if (typeof getter !== 'function') {
       throw new UndeclaredDependencyError(
-        `The fallback copy of "${key}" from remote "${source.alias}" does not include "${id}" (it was built with ` +
+        `The fallback copy of "${key}" from remote "${alias}" does not include "${id}" (it was built with ` +
           `the imports the remote's exposes made). Rebuild the remote, or provide "${key}" from the host.`,
-        { remote: source.alias, file, package: id },
+        { remote: alias, file, package: id },
       );
     }
     return getter();

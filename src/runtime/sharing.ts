@@ -15,6 +15,7 @@ import {
   deepLoaderOf,
   load,
   provide,
+  type SharedProvider,
   type ShareScope,
   type ShareStrategy,
 } from './share-scope.ts';
@@ -59,6 +60,12 @@ export interface Sharing {
   scope(name: string): ShareScope;
   /** Registers a remote's fallback copies in their scopes (before anything of it is resolved). */
   register(source: FallbackSource, manifest: Manifest): void;
+  /**
+   * Withdraws what {@link register} and {@link resolve} recorded for `source` (a disposed version): its fallback
+   * copies that nobody loaded leave the scopes (another registered copy of the same version takes the place), and its
+   * uses leave the report. A copy that was loaded stays: it is the instance others use.
+   */
+  unregister(source: FallbackSource): void;
   /** Chooses, loads and records the copy of `key` that `source`'s expose gets. */
   resolve(source: FallbackSource, manifest: Manifest, key: string, exposeKey: string): Promise<ResolvedSharedModule>;
   report(): SharedReport;
@@ -94,12 +101,19 @@ export function createSharing(
     return scope;
   };
   scopeOf('default');
-  const uses = new Map<string, SharedUse[]>();
-  const use = (scope: string, key: string, entry: SharedUse) => {
+  /** Uses by `scope\0key`, each with the version that made it (undefined for the host's own code). */
+  const uses = new Map<string, Array<{ use: SharedUse; source: FallbackSource | undefined }>>();
+  const use = (scope: string, key: string, entry: SharedUse, source?: FallbackSource) => {
     const id = `${scope}\0${key}`;
     if (!uses.has(id)) uses.set(id, []);
-    uses.get(id)!.push(entry);
+    uses.get(id)!.push({ use: entry, source });
   };
+  /** Every fallback copy registered, kept or not, by `scope\0key\0version`, in order: the next one steps in. */
+  const candidates = new Map<string, SharedProvider[]>();
+  const registered = new Map<
+    FallbackSource,
+    Array<{ scope: string; key: string; version: string; provider: SharedProvider }>
+  >();
   for (const message of provideHostPackages(scopeOf, options)) warn('FERRY_SHARED_NOT_INSTALLED', message);
   for (const [key, shared] of Object.entries(options.shared)) {
     const scope = shared.shareScope ?? 'default';
@@ -124,8 +138,32 @@ export function createSharing(
         if (entry.fallback === false) continue;
         const provider = fallbackProvider(source, key, entry, entry.fallback);
         const kept = provide(scopeOf(entry.shareScope), key, entry.version, provider);
+        const id = `${entry.shareScope}\0${key}\0${entry.version}`;
+        if (!candidates.has(id)) candidates.set(id, []);
+        candidates.get(id)!.push(provider);
+        if (!registered.has(source)) registered.set(source, []);
+        registered.get(source)!.push({ scope: entry.shareScope, key, version: entry.version, provider });
         // eager (MF: in the initial chunk): fetched and verified now; a failure shows again if it is chosen.
         if (entry.eager && kept === provider) provider.get().catch(() => {});
+      }
+    },
+    unregister(source) {
+      for (const { scope: name, key, version, provider } of registered.get(source) ?? []) {
+        const id = `${name}\0${key}\0${version}`;
+        const rest = (candidates.get(id) ?? []).filter((candidate) => candidate !== provider);
+        if (rest.length === 0) candidates.delete(id);
+        else candidates.set(id, rest);
+        const versions = scopes.get(name)?.[key];
+        if (!versions || versions[version] !== provider || provider.loaded) continue;
+        if (rest[0]) versions[version] = rest[0];
+        else delete versions[version];
+        if (Object.keys(versions).length === 0) delete scopes.get(name)![key];
+      }
+      registered.delete(source);
+      for (const [id, list] of uses) {
+        const kept = list.filter((entry) => entry.source !== source);
+        if (kept.length === 0) uses.delete(id);
+        else uses.set(id, kept);
       }
     },
     async resolve(source, manifest, key, exposeKey) {
@@ -146,15 +184,20 @@ export function createSharing(
       const chosen = choose(scope, key, entry, consumer, options.shareStrategy);
       if (chosen.warning !== undefined) warn('FERRY_SHARED_VERSION_MISMATCH', chosen.warning, source.alias);
       const value = await load(scope, key, chosen.version);
-      use(entry.shareScope, key, {
-        consumer: `remote "${source.alias}" (${exposeKey})`,
-        version: chosen.version,
-        from: chosen.from,
-        requiredVersion: entry.requiredVersion,
-        singleton: entry.singleton,
-        reason: chosen.reason,
-        ...(chosen.warning === undefined ? {} : { warning: chosen.warning }),
-      });
+      use(
+        entry.shareScope,
+        key,
+        {
+          consumer: `remote "${source.alias}" (${exposeKey})`,
+          version: chosen.version,
+          from: chosen.from,
+          requiredVersion: entry.requiredVersion,
+          singleton: entry.singleton,
+          reason: chosen.reason,
+          ...(chosen.warning === undefined ? {} : { warning: chosen.warning }),
+        },
+        source,
+      );
       const deep = deepLoaderOf(scope[key]?.[chosen.version]);
       return deep === undefined ? { value } : { value, deep };
     },
@@ -163,7 +206,7 @@ export function createSharing(
       for (const [name, scope] of scopes) {
         const modules: Record<string, SharedModuleReport> = {};
         for (const [key, versions] of Object.entries(scope)) {
-          const used = uses.get(`${name}\0${key}`) ?? [];
+          const used = (uses.get(`${name}\0${key}`) ?? []).map((entry) => entry.use);
           modules[key] = {
             provided: Object.entries(versions).map(([version, p]) => ({
               version,
