@@ -78,6 +78,42 @@ describe('rollback', () => {
     assert.equal((await records(cache.dir))[key]?.release, 6);
   });
 
+  test('a refused update does not raise the floor: the build that served before can be redeployed, also after a restart', async () => {
+    await using remote = await createSignedRemote({ release: 5 });
+    await using cache = await createTempProject({});
+    const accepted = await remote.files();
+    const key = `authService@${new URL(remote.server.url).origin}`;
+    const host = createHost({
+      name: 'userService',
+      remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+      cacheDir: cache.dir,
+      pollInterval: false,
+      push: false,
+      healthCheck: async ({ import: load }) => ((await load('./x')) as { answer: unknown }).answer === 42,
+      ...quiet,
+    });
+    assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
+
+    // Release 6 is signed and current, but fails the host's health check: it never becomes current.
+    await remote.publish({ release: 6, exposes: { './x': { code: 'exports.answer = "broken";' } } });
+    const [outcome] = await host.update('authService');
+    assert.equal(outcome?.status, 'refused');
+    assert.equal((await records(cache.dir))[key]?.release, 5, 'the refused release is not recorded');
+    await host.close();
+
+    // The operator redeploys the build that served before (release 5): a restarted host loads it.
+    remote.server.override = (req, res) => {
+      const bytes = accepted.get(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
+      if (!bytes) return false;
+      res.end(bytes);
+      return true;
+    };
+    const restarted = signedHost(remote, { cacheDir: cache.dir });
+    assert.equal((await restarted.import<{ answer: number }>('authService/x')).answer, 42);
+    await restarted.close();
+    remote.server.override = undefined;
+  });
+
   test('after a process restart the record still refuses an older release', async () => {
     await using remote = await createSignedRemote({ release: 10 });
     await using cache = await createTempProject({});

@@ -22,7 +22,7 @@ import { ReleaseStore } from './release-store.ts';
 import { RemoteVersion } from './remote-version.ts';
 import type { ShareScope } from './share-scope.ts';
 import { containerScopeOf, createSharing, type SharedReport } from './sharing.ts';
-import { fetchTrustedManifest } from './trusted-manifest.ts';
+import { fetchTrustedManifest, recordRelease, type TrustedManifest } from './trusted-manifest.ts';
 
 /**
  * The types of remote modules by specifier, empty until `ferry types` fills it by declaration merging (its generated
@@ -178,6 +178,7 @@ export function createHost(options: HostOptions): Host {
     loaded,
     fetchManifest,
     createVersion,
+    recordRelease: (trusted: TrustedManifest) => recordRelease(releases, trusted),
     scopeOf: (name) => sharing.scope(name),
   });
   // A remote served from the cache came back with a new manifest: it goes through the same verify-then-swap path,
@@ -207,6 +208,7 @@ export function createHost(options: HostOptions): Host {
   async function loadVersion(remote: ResolvedRemote): Promise<RemoteVersion> {
     const trusted = await fetchManifest(remote);
     checkVersionRange(remote, trusted.manifest);
+    await recordRelease(releases, trusted);
     const version = createVersion(remote, trusted);
     updates.integrity.set(version, trusted.integrity);
     loaded.set(remote.alias, version);

@@ -50,6 +50,8 @@ export interface LiveUpdateDeps {
   loaded: Map<string, RemoteVersion>;
   fetchManifest(remote: ResolvedRemote): Promise<TrustedManifest>;
   createVersion(remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
+  /** Records the release of a version that became current (rollback protection). */
+  recordRelease(trusted: TrustedManifest): Promise<void>;
   scopeOf(name: string): ShareScope;
 }
 
@@ -239,6 +241,8 @@ export class LiveUpdates {
     this.#deps.loaded.set(alias, next);
     this.#refused.delete(alias);
     this.emit({ type: 'activated', ...candidate, previous: current.version });
+    // Recorded now that it is current; a failure to persist is reported by the release store, never undoes the swap.
+    await this.#deps.recordRelease(trusted).catch(() => {});
     void this.retire(current);
     return { remote: alias, status: 'activated', version: next.version, previous: current.version };
   }

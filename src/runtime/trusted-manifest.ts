@@ -2,7 +2,8 @@
  * Fetching a remote's manifest and deciding whether to trust it, in the one order that is safe: the signature is
  * checked over the raw bytes before they are parsed (when a key is pinned), then the manifest must name the expected
  * remote, must not have expired, and must not be older than what the host accepted before (rollback). Only then is
- * its release recorded and the manifest handed on; nothing of the remote is fetched or compiled before.
+ * the manifest handed on; nothing of the remote is fetched or compiled before. Its release is recorded when its
+ * version becomes current ({@link recordRelease}), not before: a refused candidate does not raise the floor.
  *
  * The accepted bytes (and signature) are kept in the host's disk cache with their ETag: the next load asks the remote
  * with If-None-Match, and when the remote is unavailable the cached copy is accepted through the same checks
@@ -37,6 +38,8 @@ export interface TrustedManifest {
   integrity: string;
   /** The remote answered a conditional request with 304: the manifest is the cached one, unchanged. */
   notModified: boolean;
+  /** Where its release is recorded ({@link recordRelease}) once its version is current. */
+  releaseKey: string;
 }
 
 /** The most a signature file may weigh: a few hundred bytes are written. */
@@ -183,7 +186,10 @@ async function store(
   });
 }
 
-/** The checks every manifest passes, fetched or cached: signature, name, expiry, rollback; then it is recorded. */
+/**
+ * The checks every manifest passes, fetched or cached: signature, name, expiry, rollback. Its release is recorded
+ * later, by {@link recordRelease}, when its version becomes current.
+ */
 async function accept(
   remote: ResolvedRemote,
   context: TrustContext,
@@ -217,6 +223,24 @@ async function accept(
   const key = releaseKey(manifest.name, remote.manifestUrl);
   const integrity = integrityOf(bytes);
   context.releases.check(key, manifest.ferry.release, integrity, details);
-  await context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined);
-  return { manifest, signedBy, source, integrity, notModified: false };
+  return { manifest, signedBy, source, integrity, notModified: false, releaseKey: key };
+}
+
+/**
+ * Records `trusted`'s release as the highest accepted for its remote (persisted for signed remotes), once its version
+ * has become current. A candidate that was refused (version range, shared conflict, initialisation, health check) is
+ * not recorded, so redeploying the build that was serving before still passes the rollback check.
+ *
+ * @example
+ * ```ts
+ * await recordRelease(releases, trusted); // after the version of `trusted` was swapped in
+ * ```
+ */
+export function recordRelease(releases: ReleaseStore, trusted: TrustedManifest): Promise<void> {
+  return releases.accept(
+    trusted.releaseKey,
+    trusted.manifest.ferry.release,
+    trusted.integrity,
+    trusted.signedBy !== undefined,
+  );
 }
