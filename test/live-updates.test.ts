@@ -17,6 +17,7 @@ import {
   createHost,
   type HostOptions,
   IncompatibleVersionError,
+  IntegrityError,
   UnknownRemoteError,
   type UpdateMessage,
   UpdateRefusedError,
@@ -152,11 +153,13 @@ test('refusals leave the current version serving: out of range, failed verificat
     },
   });
   assert.equal((await host.import<Validator>('authService/validator')).tag(), v1);
-  const refusedBy = async (reason: string, ErrorClass?: new (...args: never[]) => Error) => {
+  const refusedBy = async (reason: string, ErrorClass?: new (...args: never[]) => Error, transient = false) => {
     const [outcome] = await host.update('authService');
-    assert.equal(outcome?.status, 'refused', reason);
+    // A file that does not match (or cannot be fetched) may be a deployment in progress: tried again, not remembered.
+    assert.equal(outcome?.status, transient ? 'failed' : 'refused', reason);
     const event = events.findLast((e) => e.type === 'refused');
     assert.equal(event?.reason, reason);
+    assert.equal(event?.retry, transient ? true : undefined, `${reason}: retry`);
     if (ErrorClass) assert.ok(event?.error instanceof ErrorClass, `${reason}: ${event?.error}`);
     assert.equal((await host.import<Validator>('authService/validator')).tag(), v1, `${reason}: v1 still serves`);
     assert.equal(host.loadedVersion('authService'), '1.0.0');
@@ -168,7 +171,7 @@ test('refusals leave the current version serving: out of range, failed verificat
   // A file that does not match its manifest (same name, other bytes).
   const { manifest } = await publish2(project.dir, 'tampered', 4);
   await writeFile(join(project.dir, manifest.ferry.exposes['./validator']!.file), code('tampereX'));
-  await refusedBy('verification');
+  await refusedBy('verification', IntegrityError, true);
 
   await publish(project.dir, 'throws', { release: 5, extra: "throw new Error('boom at init');" });
   await refusedBy('initialisation');
@@ -185,6 +188,34 @@ test('refusals leave the current version serving: out of range, failed verificat
   healthy = true;
   await publish(project.dir, `f${seq++}`, { release: 7 });
   assert.equal((await host.update())[0]?.status, 'activated');
+  await host.close();
+});
+
+test('a deployment caught half-way (a file still missing) is tried again on its own and goes live once complete', async () => {
+  await using project = await remoteFolder();
+  await publish(project.dir, `r${seq++}`, { release: 1 });
+  await using server = await startLoopback(project.dir);
+  const { host, events } = hostFor(server.url);
+  const first = await host.import<Validator>('authService/validator');
+  const v2 = `s${seq++}`;
+  const { manifest } = await publish2(project.dir, v2, 2);
+  // The new manifest is served, but its expose file has not been copied yet.
+  const missing = manifest.ferry.exposes['./validator']!.file;
+  server.override = (req, res) => {
+    if (!req.url?.endsWith(missing)) return false;
+    res.writeHead(404).end('not yet');
+    return true;
+  };
+  const [outcome] = await host.update('authService');
+  assert.equal(outcome?.status, 'failed');
+  const refused = events.findLast((e) => e.type === 'refused');
+  assert.equal(refused?.retry, true);
+  assert.equal((await host.import<Validator>('authService/validator')).tag(), first.tag(), 'the old one serves');
+
+  server.override = undefined; // the copy finishes; no poll, no push: the retry picks it up
+  await waitFor(() => host.loadedVersion('authService') !== undefined && events.some((e) => e.type === 'activated'));
+  assert.equal((await host.import<Validator>('authService/validator')).tag(), v2);
+  assert.equal(events.find((e) => e.type === 'check' && e.trigger === 'retry')?.remote, 'authService');
   await host.close();
 });
 

@@ -111,9 +111,14 @@ export interface UpdateMessage {
   previous?: string;
   /** The candidate's release number. */
   release?: number;
-  trigger?: 'poll' | 'push' | 'manual' | 'point' | 'add' | 'cache';
+  trigger?: 'poll' | 'push' | 'manual' | 'point' | 'add' | 'cache' | 'retry';
   /** For `refused`: which check refused it (`verification`, `version-range`, `shared-conflict`, `initialisation`, `health-check`). */
   reason?: string;
+  /**
+   * For `refused`: set when the failure may pass (a file not fetched, or not matching, during a deployment): the
+   * build is tried again after a backoff (1 s, 2 s, … up to a minute; `trigger: 'retry'`) and at every later check.
+   */
+  retry?: boolean;
   error?: Error;
 }
 

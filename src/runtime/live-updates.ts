@@ -10,6 +10,7 @@ import semver from 'semver';
 import {
   CircuitOpenError,
   FerryError,
+  HttpStatusError,
   IncompatibleVersionError,
   IntegrityError,
   UpdateRefusedError,
@@ -93,6 +94,23 @@ function sharedConflict(remote: ResolvedRemote, manifest: Manifest, scopeOf: (na
 
 const refusal = (reason: string, error: unknown) => ({ reason, error: error as Error });
 
+/**
+ * A candidate's file that could not be fetched (down, timed out, an HTTP error such as the 404 of a file not
+ * deployed yet) or whose bytes did not match (a deployment still copying files, a CDN edge serving the old
+ * `remoteEntry.js`) may be fine a moment later: such a build is tried again, not remembered as refused.
+ */
+function isTransient(error: unknown): boolean {
+  return (
+    isUnavailable(error) ||
+    error instanceof CircuitOpenError ||
+    error instanceof HttpStatusError ||
+    error instanceof IntegrityError
+  );
+}
+
+/** Waits before trying a build again after a transient failure: 1 s, 2 s, 4 s, … up to a minute. */
+const retryDelay = (failures: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, failures - 1));
+
 export class LiveUpdates {
   readonly #deps: LiveUpdateDeps;
   readonly integrity = new WeakMap<RemoteVersion, string>();
@@ -102,6 +120,8 @@ export class LiveUpdates {
   /** The integrity of the last refused build per remote: not tried again until the remote serves another one. */
   readonly #refused = new Map<string, { integrity: string; error: Error }>();
   readonly #inFlight = new WeakMap<RemoteVersion, { count: number; drained?: () => void }>();
+  /** Per remote: transient failures in a row of the newest build, and the timer that tries it again. */
+  readonly #retries = new Map<string, { failures: number; timer?: NodeJS.Timeout }>();
   readonly #listeners = new Map<UpdateMessage['type'], Set<(event: UpdateMessage) => void>>();
   #closed = false;
 
@@ -139,6 +159,7 @@ export class LiveUpdates {
   }
 
   unwatch(alias: string): void {
+    this.#clearRetry(alias);
     this.#watchers.get(alias)?.stop();
     this.#watchers.delete(alias);
   }
@@ -205,7 +226,10 @@ export class LiveUpdates {
       return { ...base, status: 'refused', error };
     }
     const { manifest } = trusted;
-    if (trusted.integrity === this.integrity.get(current)) return { ...base, status: 'unchanged' };
+    if (trusted.integrity === this.integrity.get(current)) {
+      this.#clearRetry(alias);
+      return { ...base, status: 'unchanged' };
+    }
     const refused = this.#refused.get(alias);
     if (refused?.integrity === trusted.integrity) return { ...base, status: 'refused', error: refused.error };
     const candidate = { remote: alias, version: manifest.ferry.version, release: manifest.ferry.release, trigger };
@@ -229,8 +253,13 @@ export class LiveUpdates {
     const failed = await this.#prepare(next, current);
     if (failed) {
       next.dispose();
-      return refuse(failed);
+      if (!isTransient(failed.error)) return refuse(failed);
+      // Not remembered: tried again soon (a deployment in progress), and at every later check.
+      this.emit({ type: 'refused', ...candidate, previous: current.version, ...failed, retry: true });
+      this.#retryLater(alias);
+      return { ...base, status: 'failed', error: failed.error };
     }
+    this.#clearRetry(alias);
     // Another check, a removal or close() changed the remote meanwhile: this candidate is no longer wanted.
     if (this.#closed || this.#deps.versions.get(alias) !== pending) {
       next.dispose();
@@ -297,9 +326,27 @@ export class LiveUpdates {
     this.emit({ type: 'disposed', remote: version.alias, version: version.version });
   }
 
-  /** Stops every watcher; later checks do nothing. */
+  #retryLater(alias: string): void {
+    const state = this.#retries.get(alias) ?? { failures: 0 };
+    clearTimeout(state.timer);
+    state.failures++;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (!this.#closed) void this.check(alias, 'retry');
+    }, retryDelay(state.failures));
+    state.timer.unref();
+    this.#retries.set(alias, state);
+  }
+
+  #clearRetry(alias: string): void {
+    clearTimeout(this.#retries.get(alias)?.timer);
+    this.#retries.delete(alias);
+  }
+
+  /** Stops every watcher and retry; later checks do nothing. */
   close(): void {
     this.#closed = true;
     for (const alias of [...this.#watchers.keys()]) this.unwatch(alias);
+    for (const alias of [...this.#retries.keys()]) this.#clearRetry(alias);
   }
 }
