@@ -222,7 +222,18 @@ export class LiveUpdates {
         return { ...base, status: 'failed', error: error as Error };
       }
       // It answered with something that does not verify (signature, rollback, expiry, another remote's manifest).
-      this.emit({ type: 'refused', remote: alias, previous: current.version, trigger, reason: 'verification', error });
+      // Never remembered, and tried again with backoff: a deployment may be between writing the manifest and its
+      // signature. Each try is verified from scratch, so trying again costs a request and risks nothing.
+      this.emit({
+        type: 'refused',
+        remote: alias,
+        previous: current.version,
+        trigger,
+        reason: 'verification',
+        error,
+        retry: true,
+      });
+      this.#retryLater(alias);
       return { ...base, status: 'refused', error };
     }
     const { manifest } = trusted;
