@@ -11,6 +11,7 @@ import {
   createHost,
   EvaluationError,
   type FerryError,
+  HostClosedError,
   HttpStatusError,
   IntegrityError,
   InvalidOptionError,
@@ -82,6 +83,26 @@ describe('host.import', () => {
     for (const [path, hits] of Object.entries(counts)) assert.equal(hits!.length, 1, `${path} fetched once`);
     assert.equal(host.loadedVersion('authService'), '1.0.0');
     await host.close();
+  });
+
+  test('close() during an import: the import rejects with HostClosedError and nothing of the remote runs or stays', async () => {
+    const canary = canaryModule('exports.answer = 42;');
+    const { server, cleanup } = await setup({ './tokenValidator': { code: canary.code } });
+    cleanups.push(cleanup);
+    const host = createHost({
+      name: 'userService',
+      remotes: { authService: `authService@${server.url}mf-manifest.json` },
+      ...quiet,
+    });
+    const pending = host.import('authService/tokenValidator');
+    await host.close();
+    const error = await pending.catch((e: unknown) => e);
+    assert.ok(error instanceof HostClosedError, String(error));
+    assert.equal(error.code, 'ERR_FERRY_HOST_CLOSED');
+    assert.equal(canary.ran(), false, 'no remote code ran after close()');
+    assert.equal(host.loadedVersion('authService'), undefined);
+    const later = await host.import('authService/tokenValidator').catch((e: unknown) => e);
+    assert.ok(later instanceof HostClosedError);
   });
 
   test('a 404 HTML page for a file is never evaluated and fails with a typed error naming remote, URL and expose', async () => {

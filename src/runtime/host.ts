@@ -205,8 +205,13 @@ export function createHost(options: HostOptions): Host {
     return version;
   }
 
+  const closedError = (what: string) =>
+    new HostClosedError(`Host "${resolved.name}" is closed; cannot import "${what}".`, { expose: what });
+
   async function loadVersion(remote: ResolvedRemote): Promise<RemoteVersion> {
     const trusted = await fetchManifest(remote);
+    // close() ran while the manifest was on its way: nothing of this remote may be created after it.
+    if (closed) throw closedError(remote.alias);
     checkVersionRange(remote, trusted.manifest);
     await recordRelease(releases, trusted);
     const version = createVersion(remote, trusted);
@@ -249,11 +254,7 @@ export function createHost(options: HostOptions): Host {
   const bindings = new Map<string, unknown>();
 
   async function importModule<T>(specifier: string): Promise<T> {
-    if (closed) {
-      throw new HostClosedError(`Host "${resolved.name}" is closed; cannot import "${specifier}".`, {
-        expose: specifier,
-      });
-    }
+    if (closed) throw closedError(specifier);
     const match = typeof specifier === 'string' ? SPECIFIER.exec(specifier) : null;
     if (!match) {
       throw new InvalidSpecifierError(
@@ -280,6 +281,7 @@ export function createHost(options: HostOptions): Host {
       let version = await availability.withDeadline(started + remote.availability.importTimeout, () =>
         versionOf(remote),
       );
+      if (closed) throw closedError(specifier);
       // Swapped out (and disposed) while this import waited: the current version answers instead.
       if (version.disposed) version = await versionOf(resolved.remotes.get(alias) ?? remote);
       const exports = (await availability.withDeadline(started + remote.availability.importTimeout, () =>
