@@ -78,7 +78,7 @@ describe('rollback', () => {
     assert.equal((await records(cache.dir))[key]?.release, 6);
   });
 
-  test('a refused update does not raise the floor: the build that served before can be redeployed, also after a restart', async () => {
+  test('a refused update does not raise the floor or become the cached copy: the build that served before still starts and can be redeployed', async () => {
     await using remote = await createSignedRemote({ release: 5 });
     await using cache = await createTempProject({});
     const accepted = await remote.files();
@@ -100,6 +100,16 @@ describe('rollback', () => {
     assert.equal(outcome?.status, 'refused');
     assert.equal((await records(cache.dir))[key]?.release, 5, 'the refused release is not recorded');
     await host.close();
+
+    // Nor is it the copy a restarted host starts from while the remote is down: that is release 5, which served.
+    remote.server.override = (req) => {
+      req.socket.destroy();
+      return true;
+    };
+    const fromCache = signedHost(remote, { cacheDir: cache.dir });
+    assert.equal((await fromCache.import<{ answer: unknown }>('authService/x')).answer, 42);
+    assert.equal(fromCache.remotes().authService?.source, 'cache');
+    await fromCache.close();
 
     // The operator redeploys the build that served before (release 5): a restarted host loads it.
     remote.server.override = (req, res) => {

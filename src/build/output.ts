@@ -3,29 +3,24 @@
  * renamed into place (readers see the old bytes or the new, never half a file), and cleaning keeps the previous
  * generation, because hosts that fetched the previous manifest a moment ago still fetch its files.
  */
-import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic as writeAtomic } from '../common/atomic-write.ts';
 import { MANIFEST_FILE, parseManifest } from '../manifest/index.ts';
 import { isBundleFileName } from './bundle.ts';
 
 /**
- * Writes `bytes` to `dir/name` atomically (temporary file in the same folder, then rename).
+ * Writes `bytes` to `dir/name` atomically (a hidden temporary file in the same folder, then rename; see
+ * common/atomic-write.ts).
  *
  * @example
  * ```ts
  * await writeFileAtomic('dist/federation', 'remoteEntry.js', bytes);
  * ```
  */
-export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
-  const temp = join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, join(dir, name));
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
+  // The folder exists (the build created it); a server may read it at any moment, so no half-written file.
+  return writeAtomic(join(dir, name), bytes);
 }
 
 /** The files the manifest currently in `outDir` lists (with the manifest's remote entry), or none. */

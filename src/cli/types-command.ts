@@ -4,10 +4,10 @@
  * both `import … from 'remote/expose'` and `host.import('remote/expose')` are typed. The host config is read as
  * `ferry/register` reads it and validated as `createHost` validates it.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../common/atomic-write.ts';
 import { FerryError } from '../common/errors.ts';
 import { loadHostConfig } from '../register/load-config.ts';
 import { resolveHostOptions } from '../runtime/options.ts';
@@ -46,17 +46,6 @@ async function readIndex(outDir: string): Promise<WrittenIndex> {
     return { remotes };
   } catch {
     return { remotes: {} };
-  }
-}
-
-async function writeAtomic(dir: string, name: string, text: string): Promise<void> {
-  const temp = join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, text);
-    await rename(temp, join(dir, name));
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
   }
 }
 
@@ -150,15 +139,15 @@ export async function runTypes(args: string[]): Promise<number> {
     next.remotes[result.alias] = [];
     for (const types of result.types) {
       const file = fileNameOf(types.specifier);
-      await writeAtomic(outDir, file, types.text);
+      await writeFileAtomic(join(outDir, file), types.text);
       next.remotes[result.alias]!.push(file);
       specifiers.push(types.specifier);
     }
   }
 
   const files = Object.values(next.remotes).flat().sort();
-  await writeAtomic(outDir, DECLARATIONS_INDEX, declarationsIndex(specifiers.sort(), files));
-  await writeAtomic(outDir, INDEX_FILE, `${JSON.stringify(next, null, 2)}\n`);
+  await writeFileAtomic(join(outDir, DECLARATIONS_INDEX), declarationsIndex(specifiers.sort(), files));
+  await writeFileAtomic(join(outDir, INDEX_FILE), `${JSON.stringify(next, null, 2)}\n`);
   const keep = new Set(files);
   const stale = Object.values(previous.remotes)
     .flat()

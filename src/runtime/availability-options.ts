@@ -1,7 +1,8 @@
 /**
  * The availability options of a host and of each remote: deadlines per phase and for the whole import, retries,
- * the circuit breaker, stale-if-error and local fallbacks. Validated once (a wrong value is an InvalidOptionError
- * naming the option); a remote inherits the host's values and may override each one.
+ * the circuit breaker, stale-if-error, how much of the disk cache is kept, and local fallbacks. Validated once (a
+ * wrong value is an InvalidOptionError naming the option); a remote inherits the host's values and may override each
+ * one, except `cachePruneInterval`, which is the host's alone (pruning covers the whole `cacheDir`).
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,6 +29,19 @@ export interface AvailabilityOptions {
   breaker?: Partial<BreakerPolicy> | false;
   /** Serve the last verified copy from `cacheDir` when the remote is unavailable (default true). */
   staleIfError?: boolean;
+  /**
+   * How many versions of the remote the disk cache keeps: its current manifest and the ones accepted before it, each
+   * with its files (a whole number, at least 1; default 3). Older versions' files are removed when the cache is
+   * pruned, so a restart right after an update can still start from the previous version, but a host that follows
+   * hundreds of updates does not keep hundreds of versions.
+   */
+  cacheVersions?: number;
+  /**
+   * Host option only. The least time between two prunings of the disk cache, in ms (default 600 000, ten minutes;
+   * `0`: after every new manifest; `false`: never prune). Pruning runs in the background after a new manifest is
+   * recorded and removes files that no remote's kept versions reference and that are older than ten minutes.
+   */
+  cachePruneInterval?: number | false;
 }
 
 export interface ResolvedAvailability {
@@ -38,6 +52,9 @@ export interface ResolvedAvailability {
   retry: RetryPolicy;
   breaker: BreakerPolicy | undefined;
   staleIfError: boolean;
+  cacheVersions: number;
+  /** `false`: never prune. */
+  cachePruneInterval: number | false;
 }
 
 export const AVAILABILITY_KEYS = [
@@ -48,9 +65,12 @@ export const AVAILABILITY_KEYS = [
   'retry',
   'breaker',
   'staleIfError',
+  'cacheVersions',
+  'cachePruneInterval',
 ];
 
-const DEFAULTS: ResolvedAvailability = {
+/** The values a host gets for the options it does not set. */
+export const AVAILABILITY_DEFAULTS: ResolvedAvailability = Object.freeze({
   connectTimeout: 3_000,
   headersTimeout: 5_000,
   bodyTimeout: 10_000,
@@ -58,7 +78,9 @@ const DEFAULTS: ResolvedAvailability = {
   retry: { attempts: 3, baseDelay: 100, maxDelay: 2_000 },
   breaker: { failureThreshold: 5, cooldown: 5_000 },
   staleIfError: true,
-};
+  cacheVersions: 3,
+  cachePruneInterval: 600_000,
+});
 
 function invalid(option: string, message: string): never {
   throw new InvalidOptionError(`createHost: ${option} ${message}`, { option });
@@ -94,7 +116,7 @@ function policy<T extends object>(value: unknown, option: string, keys: Array<ke
 export function resolveAvailability(
   raw: AvailabilityOptions,
   where: string,
-  base: ResolvedAvailability = DEFAULTS,
+  base: ResolvedAvailability = AVAILABILITY_DEFAULTS,
 ): ResolvedAvailability {
   let retry = base.retry;
   if (raw.retry === false) retry = { ...retry, attempts: 1 };
@@ -110,7 +132,7 @@ export function resolveAvailability(
   if (raw.breaker === false) breaker = undefined;
   else if (raw.breaker !== undefined) {
     const value = policy<BreakerPolicy>(raw.breaker, `${where}breaker`, ['failureThreshold', 'cooldown']);
-    const from = breaker ?? (DEFAULTS.breaker as BreakerPolicy);
+    const from = breaker ?? (AVAILABILITY_DEFAULTS.breaker as BreakerPolicy);
     breaker = {
       failureThreshold: Math.floor(
         number(value.failureThreshold, `${where}breaker.failureThreshold`, from.failureThreshold),
@@ -121,6 +143,34 @@ export function resolveAvailability(
   if (raw.staleIfError !== undefined && typeof raw.staleIfError !== 'boolean') {
     invalid(`${where}staleIfError`, `must be true or false, got ${JSON.stringify(raw.staleIfError)}.`);
   }
+  if (
+    raw.cacheVersions !== undefined &&
+    (typeof raw.cacheVersions !== 'number' || !Number.isSafeInteger(raw.cacheVersions) || raw.cacheVersions < 1)
+  ) {
+    invalid(
+      `${where}cacheVersions`,
+      `must be a whole number of at least 1 (the versions of the remote kept in cacheDir), got ${String(raw.cacheVersions)}.`,
+    );
+  }
+  let cachePruneInterval = base.cachePruneInterval;
+  if (raw.cachePruneInterval !== undefined) {
+    // One pruning covers the whole cacheDir, whichever remote's record triggered it: a per-remote value would mean
+    // nothing.
+    if (where !== '') {
+      invalid(
+        `${where}cachePruneInterval`,
+        'is a host option: pruning covers the whole cacheDir. Set cachePruneInterval on createHost() instead.',
+      );
+    }
+    const value: unknown = raw.cachePruneInterval;
+    if (value !== false && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      invalid(
+        'cachePruneInterval',
+        `must be a number of ms (0: prune after every new manifest) or false (never prune), got ${JSON.stringify(value)}.`,
+      );
+    }
+    cachePruneInterval = value;
+  }
   return Object.freeze({
     connectTimeout: number(raw.connectTimeout, `${where}connectTimeout`, base.connectTimeout),
     headersTimeout: number(raw.headersTimeout, `${where}headersTimeout`, base.headersTimeout),
@@ -129,6 +179,8 @@ export function resolveAvailability(
     retry: Object.freeze(retry),
     breaker: breaker && Object.freeze(breaker),
     staleIfError: raw.staleIfError ?? base.staleIfError,
+    cacheVersions: raw.cacheVersions ?? base.cacheVersions,
+    cachePruneInterval,
   });
 }
 

@@ -1,7 +1,8 @@
 /**
- * What keeps a host serving when its remotes are down, slow or broken, per host: the disk cache (file-cache.ts), one
- * circuit breaker per remote (breaker.ts), requests with retries inside the import's deadline (retry.ts), the state
- * the inspection API shows (`host.remotes()`), and the background refresh of a remote served from the cache.
+ * What keeps a host serving when its remotes are down, slow or broken, per host: the disk cache (file-cache.ts) and
+ * its pruning (cache-prune.ts, requested whenever a new manifest is recorded), one circuit breaker per remote
+ * (breaker.ts), requests with retries inside the import's deadline (retry.ts), the state the inspection API shows
+ * (`host.remotes()`), and the background refresh of a remote served from the cache.
  *
  * The import deadline travels with the import through AsyncLocalStorage, so every request an import causes (the
  * manifest, its signature, each file) gets at most what is left of it, however the load is shared between imports.
@@ -9,7 +10,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CircuitOpenError, type FerryError } from '../common/errors.ts';
 import type { FileEntry } from '../manifest/index.ts';
+import { AVAILABILITY_DEFAULTS, type ResolvedAvailability } from './availability-options.ts';
 import { Breaker, type BreakerSnapshot } from './breaker.ts';
+import { CachePruner } from './cache-prune.ts';
 import { channels } from './channels.ts';
 import { FileCache } from './file-cache.ts';
 import type { ResolvedHostOptions, ResolvedRemote } from './options.ts';
@@ -50,15 +53,35 @@ const registry = new WeakMap<ResolvedHostOptions, HostAvailability>();
 export class HostAvailability {
   readonly host: ResolvedHostOptions;
   readonly cache: FileCache;
+  /** Removes old versions' files from the cache, in the background (cache-prune.ts). */
+  readonly pruner: CachePruner;
   readonly #states = new Map<string, RemoteState>();
   readonly #warned = new Set<string>();
   readonly #changed = new Set<(alias: string) => void>();
+  readonly #writes = new Set<Promise<unknown>>();
   readonly #cachedManifests = new WeakSet<object>();
   #closed = false;
 
   constructor(host: ResolvedHostOptions) {
     this.host = host;
-    this.cache = new FileCache(host.cacheDir, (code, message) => this.warn(code, message));
+    this.cache = new FileCache(host.cacheDir, (code, message) => this.warn(code, message), {
+      versionsOf: (name, url) => Math.max(...this.#policiesOf(name, url).map((policy) => policy.cacheVersions)),
+      onNewManifest: () => this.pruner.request(),
+    });
+    this.pruner = new CachePruner(this.cache, {
+      host: host.name,
+      // A host option that remotes inherit and cannot override (availability-options.ts): any remote has it.
+      interval: () => (host.remotes.values().next().value?.availability ?? AVAILABILITY_DEFAULTS).cachePruneInterval,
+      warn: (code, message) => this.warn(code, message),
+    });
+  }
+
+  /** The policies of the remotes with this name and manifest URL (aliases of one remote may differ), or the defaults. */
+  #policiesOf(name: string, url: string): ResolvedAvailability[] {
+    const policies = [...this.host.remotes.values()]
+      .filter((remote) => remote.name === name && remote.manifestUrl === url)
+      .map((remote) => remote.availability);
+    return policies.length > 0 ? policies : [AVAILABILITY_DEFAULTS];
   }
 
   /** Reports a warning as the host does: once per message, on `ferry:warning` and to `onWarning`. */
@@ -168,9 +191,25 @@ export class HostAvailability {
     return { status: 200, bytes, etag: undefined, url: this.cache.pathOf(entry.integrity) };
   }
 
+  /**
+   * Counts a cache write until it settles, so that {@link idle} (and `host.close()`) can wait for it: a file fetched
+   * beside one that failed may still be on its way to the disk when the import has already failed.
+   */
+  track<T>(write: Promise<T>): Promise<T> {
+    this.#writes.add(write);
+    const done = () => this.#writes.delete(write);
+    write.then(done, done);
+    return write;
+  }
+
+  /** Resolves when no cache write is in flight (the host's close() waits for this). */
+  async idle(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+  }
+
   /** Keeps verified bytes in the disk cache; a failed write is a warning, never a failed import. */
   async store(integrity: string, bytes: Uint8Array): Promise<void> {
-    await this.cache.write(integrity, bytes).catch((error: unknown) => {
+    await this.track(this.cache.write(integrity, bytes)).catch((error: unknown) => {
       this.warn(
         'FERRY_CACHE_WRITE',
         `The host could not write a verified file to its cache ${this.cache.dir} (${(error as Error).message}); ` +
@@ -285,9 +324,10 @@ export class HostAvailability {
     return out;
   }
 
-  /** Stops background refreshes. */
+  /** Stops background refreshes and pruning. */
   close(): void {
     this.#closed = true;
+    this.pruner.close();
     for (const state of this.#states.values()) {
       clearTimeout(state.refreshTimer);
       state.refreshTimer = undefined;

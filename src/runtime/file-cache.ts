@@ -1,17 +1,29 @@
 /**
  * The host's content-addressed disk cache: verified bytes stored under their `sha384-` integrity in
  * `<cacheDir>/files/`, and per remote a record of the last manifest the host accepted (its bytes and signature are in
- * the content store too, plus its ETag and when it was fetched) in `<cacheDir>/remotes/`. Every write is atomic
- * (temporary file + rename). Every read is hashed again: an entry whose bytes no longer match its name is deleted
- * and reported, and the caller fetches the file instead — a corrupt entry is never run.
+ * the content store too, plus its ETag and when it was fetched) in `<cacheDir>/remotes/`, with the manifests accepted
+ * before it (`previous`, up to `cacheVersions` in all), which keep their files from being pruned (cache-prune.ts).
+ * Every write is atomic (temporary file + rename). Every read is hashed again: an entry whose bytes no longer match
+ * its name is deleted and reported, and the caller fetches the file instead — a corrupt entry is never run.
  *
  * Nothing here is trusted more than the network: a cached manifest goes through the same signature, name, expiry and
  * rollback checks as a fetched one, and cached files are checked against that manifest.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write.ts';
 import { integrityOf } from '../manifest/index.ts';
+
+/** One earlier accepted manifest of a remote, kept in its record so its files survive pruning. */
+export interface ManifestVersion {
+  /** Integrity of the manifest bytes (its content-store key). */
+  manifest: string;
+  /** Integrity of its signature file, when it was signed. */
+  signature?: string;
+  /** When the remote last served (or confirmed) it, epoch ms. */
+  fetchedAt: number;
+}
 
 /** What the host remembers about a remote's last accepted manifest. */
 export interface ManifestRecord {
@@ -26,30 +38,74 @@ export interface ManifestRecord {
   etag?: string;
   /** When the remote last served (or confirmed with a 304) this manifest, epoch ms. */
   fetchedAt: number;
+  /**
+   * The manifests accepted before this one, newest first (at most `cacheVersions - 1`). Kept by {@link
+   * FileCache.writeRecord}; absent in records written before ferry kept history, which load as records without it.
+   */
+  previous?: ManifestVersion[];
+}
+
+export interface FileCacheOptions {
+  /** How many versions of a remote to keep in its record, the current one included (default 3). */
+  versionsOf?: (remoteName: string, url: string) => number;
+  /** Called after a record was written whose manifest is new for its remote (pruning may be due). */
+  onNewManifest?: (remoteName: string, url: string) => void;
 }
 
 const INTEGRITY = /^sha384-[A-Za-z0-9+/]{64}$/;
 
+/** Whether `value` is a well-formed `sha384-` integrity, the only kind of key the content store has. */
+export function isCacheKey(value: unknown): value is string {
+  return typeof value === 'string' && INTEGRITY.test(value);
+}
+
+function isVersion(value: unknown): value is ManifestVersion {
+  const version = value as Partial<ManifestVersion> | null;
+  return (
+    typeof version === 'object' &&
+    version !== null &&
+    typeof version.manifest === 'string' &&
+    typeof version.fetchedAt === 'number' &&
+    (version.signature === undefined || typeof version.signature === 'string')
+  );
+}
+
 export class FileCache {
   readonly dir: string;
   readonly #warn: (code: string, message: string) => void;
+  readonly #options: FileCacheOptions;
+  /** Record writes in progress, by path: each merges the history on disk, so writes of one record take turns. */
+  readonly #recordWrites = new Map<string, Promise<unknown>>();
 
   /**
    * @example
    * ```ts
-   * const cache = new FileCache('/var/cache/user-service/ferry', (code, message) => console.warn(code, message));
+   * const cache = new FileCache('/var/cache/user-service/ferry', (code, message) => console.warn(code, message), {
+   *   versionsOf: () => 3,
+   * });
    * const bytes = await cache.read('sha384-…'); // undefined when absent or corrupt
    * ```
    */
-  constructor(dir: string, warn: (code: string, message: string) => void) {
+  constructor(dir: string, warn: (code: string, message: string) => void, options: FileCacheOptions = {}) {
     this.dir = dir;
     this.#warn = warn;
+    this.#options = options;
+  }
+
+  /** `<cacheDir>/files`: the content entries, in folders named by the first two characters of their names. */
+  get filesDir(): string {
+    return join(this.dir, 'files');
+  }
+
+  /** `<cacheDir>/remotes`: one manifest record per remote name and manifest URL. */
+  get recordsDir(): string {
+    return join(this.dir, 'remotes');
   }
 
   /** The path of a content entry: the integrity in base64url, split by its first two characters. */
   pathOf(integrity: string): string {
     const name = integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
-    return join(this.dir, 'files', name.slice(0, 2), name);
+    return join(this.filesDir, name.slice(0, 2), name);
   }
 
   /** The bytes stored under `integrity`, hashed again; undefined when absent, unreadable or corrupt (then deleted). */
@@ -76,8 +132,8 @@ export class FileCache {
   /** Stores verified bytes under their integrity (atomically; an existing entry is replaced by identical bytes). */
   async write(integrity: string, bytes: Uint8Array): Promise<void> {
     if (!INTEGRITY.test(integrity)) return;
-    const path = this.pathOf(integrity);
-    await this.#atomicWrite(path, bytes);
+    // Rewritten even when present: the fresh mtime tells pruning that a host is using the entry right now.
+    await this.#atomicWrite(this.pathOf(integrity), bytes);
   }
 
   /** The record for a remote (keyed by its name and manifest URL), or undefined. */
@@ -92,31 +148,65 @@ export class FileCache {
       ) {
         return undefined;
       }
+      // A malformed history costs only the protection of older versions, never the current one.
+      if (record.previous !== undefined && !(Array.isArray(record.previous) && record.previous.every(isVersion))) {
+        delete record.previous;
+      }
       return record as ManifestRecord;
     } catch {
       return undefined;
     }
   }
 
-  /** Replaces the record for a remote. */
+  /**
+   * Replaces the record for a remote with `record` as its current manifest. When the manifest changed, the one it
+   * replaces joins the history (`previous`, newest first, trimmed to the remote's `cacheVersions`) and
+   * `onNewManifest` is called; an unchanged manifest (a 304) keeps the history as it is.
+   */
   async writeRecord(remoteName: string, record: ManifestRecord): Promise<void> {
-    await this.#atomicWrite(this.#recordPath(remoteName, record.url), `${JSON.stringify(record, null, 2)}\n`);
+    const path = this.#recordPath(remoteName, record.url);
+    const before = this.#recordWrites.get(path) ?? Promise.resolve();
+    const write = before.catch(() => {}).then(() => this.#writeRecord(remoteName, record, path));
+    this.#recordWrites.set(path, write);
+    try {
+      await write;
+    } finally {
+      if (this.#recordWrites.get(path) === write) this.#recordWrites.delete(path);
+    }
+  }
+
+  async #writeRecord(remoteName: string, record: ManifestRecord, path: string): Promise<void> {
+    const old = await this.readRecord(remoteName, record.url);
+    const changed = old?.manifest !== record.manifest;
+    const earlier: ManifestVersion[] =
+      old === undefined
+        ? []
+        : changed
+          ? [
+              {
+                manifest: old.manifest,
+                ...(old.signature === undefined ? {} : { signature: old.signature }),
+                fetchedAt: old.fetchedAt,
+              },
+              ...(old.previous ?? []),
+            ]
+          : (old.previous ?? []);
+    const keep = Math.max(1, this.#options.versionsOf?.(remoteName, record.url) ?? 3);
+    const previous = earlier.filter((version) => version.manifest !== record.manifest).slice(0, keep - 1);
+    const { previous: _ignored, ...current } = record;
+    const next: ManifestRecord = previous.length > 0 ? { ...current, previous } : current;
+    await this.#atomicWrite(path, `${JSON.stringify(next, null, 2)}\n`);
+    if (changed) this.#options.onNewManifest?.(remoteName, record.url);
   }
 
   #recordPath(remoteName: string, url: string): string {
     const key = createHash('sha256').update(`${remoteName}\n${url}`).digest('hex').slice(0, 32);
-    return join(this.dir, 'remotes', `${remoteName}-${key}.json`);
+    return join(this.recordsDir, `${remoteName}-${key}.json`);
   }
 
-  async #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-    await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temporary, data, { mode: 0o600 });
-      await rename(temporary, path);
-    } catch (error) {
-      await rm(temporary, { force: true }).catch(() => {});
-      throw error;
-    }
+  #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+    // Private to the host's user; no fsync: every entry is hashed again when read, and a lost record only costs a
+    // fetch.
+    return writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
   }
 }

@@ -22,7 +22,7 @@ import { ReleaseStore } from './release-store.ts';
 import { RemoteVersion } from './remote-version.ts';
 import type { ShareScope } from './share-scope.ts';
 import { containerScopeOf, createSharing, type SharedReport } from './sharing.ts';
-import { fetchTrustedManifest, recordRelease, type TrustedManifest } from './trusted-manifest.ts';
+import { fetchTrustedManifest } from './trusted-manifest.ts';
 
 /**
  * The types of remote modules by specifier, empty until `ferry types` fills it by declaration merging (its generated
@@ -178,7 +178,6 @@ export function createHost(options: HostOptions): Host {
     loaded,
     fetchManifest,
     createVersion,
-    recordRelease: (trusted: TrustedManifest) => recordRelease(releases, trusted),
     scopeOf: (name) => sharing.scope(name),
   });
   // A remote served from the cache came back with a new manifest: it goes through the same verify-then-swap path,
@@ -213,7 +212,7 @@ export function createHost(options: HostOptions): Host {
     // close() ran while the manifest was on its way: nothing of this remote may be created after it.
     if (closed) throw closedError(remote.alias);
     checkVersionRange(remote, trusted.manifest);
-    await recordRelease(releases, trusted);
+    await trusted.commit();
     const version = createVersion(remote, trusted);
     updates.integrity.set(version, trusted.integrity);
     loaded.set(remote.alias, version);
@@ -405,6 +404,8 @@ export function createHost(options: HostOptions): Host {
       for (const version of loaded.values()) version.dispose();
       loaded.clear();
       versions.clear();
+      // Files fetched beside one that failed may still be on their way into the cache: nothing is written after this.
+      await availability.idle();
     },
   };
 }

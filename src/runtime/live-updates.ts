@@ -51,8 +51,6 @@ export interface LiveUpdateDeps {
   loaded: Map<string, RemoteVersion>;
   fetchManifest(remote: ResolvedRemote): Promise<TrustedManifest>;
   createVersion(remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
-  /** Records the release of a version that became current (rollback protection). */
-  recordRelease(trusted: TrustedManifest): Promise<void>;
   scopeOf(name: string): ShareScope;
 }
 
@@ -239,6 +237,8 @@ export class LiveUpdates {
     const { manifest } = trusted;
     if (trusted.integrity === this.integrity.get(current)) {
       this.#clearRetry(alias);
+      // The current version, confirmed: its cache record gets the new time and ETag.
+      await trusted.commit().catch(() => {});
       return { ...base, status: 'unchanged' };
     }
     const refused = this.#refused.get(alias);
@@ -281,8 +281,8 @@ export class LiveUpdates {
     this.#deps.loaded.set(alias, next);
     this.#refused.delete(alias);
     this.emit({ type: 'activated', ...candidate, previous: current.version });
-    // Recorded now that it is current; a failure to persist is reported by the release store, never undoes the swap.
-    await this.#deps.recordRelease(trusted).catch(() => {});
+    // Committed now that it is current (release and cache record); a failed write is a warning, never undoes the swap.
+    await trusted.commit().catch(() => {});
     void this.retire(current);
     return { remote: alias, status: 'activated', version: next.version, previous: current.version };
   }

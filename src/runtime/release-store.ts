@@ -13,10 +13,10 @@
  * set by anyone on the network path, and persisting it would let them lock the host out of every genuine release. An
  * unsigned release is remembered for the host's lifetime only.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write.ts';
 import { RollbackError } from '../common/errors.ts';
 
 /** The file name inside the cache folder. */
@@ -73,7 +73,6 @@ function higher(a: ReleaseRecord | undefined, b: ReleaseRecord): ReleaseRecord {
 export class ReleaseStore {
   /** Absolute path of the releases file. */
   readonly file: string;
-  readonly #dir: string;
   readonly #warn: (code: string, message: string) => void;
   /** What the host knows: the file as read at start, plus everything accepted since (signed or not). */
   readonly #known: Map<string, ReleaseRecord>;
@@ -108,17 +107,15 @@ export class ReleaseStore {
         );
       }
     }
-    return new ReleaseStore(file, cacheDir, records, warn);
+    return new ReleaseStore(file, records, warn);
   }
 
   private constructor(
     file: string,
-    dir: string,
     records: Map<string, ReleaseRecord>,
     warn: (code: string, message: string) => void,
   ) {
     this.file = file;
-    this.#dir = dir;
     this.#known = records;
     this.#warn = warn;
   }
@@ -186,7 +183,6 @@ export class ReleaseStore {
   }
 
   async #write(): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     let onDisk = new Map<string, ReleaseRecord>();
     try {
       onDisk = parseDocument(await readFile(this.file, 'utf8'));
@@ -195,13 +191,12 @@ export class ReleaseStore {
     }
     for (const [key, record] of this.#persisted) onDisk.set(key, higher(onDisk.get(key), record));
     const doc: ReleasesDocument = { formatVersion: 1, remotes: Object.fromEntries(onDisk) };
-    const temporary = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temporary, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, flush: true });
-      await rename(temporary, this.file);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+    // Flushed: after a crash the record must still be there, or a rollback would pass after the restart.
+    await writeFileAtomic(this.file, `${JSON.stringify(doc, null, 2)}\n`, {
+      mode: 0o600,
+      createParent: true,
+      parentMode: 0o700,
+      flush: true,
+    });
   }
 }

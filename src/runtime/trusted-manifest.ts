@@ -2,8 +2,9 @@
  * Fetching a remote's manifest and deciding whether to trust it, in the one order that is safe: the signature is
  * checked over the raw bytes before they are parsed (when a key is pinned), then the manifest must name the expected
  * remote, must not have expired, and must not be older than what the host accepted before (rollback). Only then is
- * the manifest handed on; nothing of the remote is fetched or compiled before. Its release is recorded when its
- * version becomes current ({@link recordRelease}), not before: a refused candidate does not raise the floor.
+ * the manifest handed on; nothing of the remote is fetched or compiled before. Its release and its cache record are
+ * written when its version becomes current (`commit()`), not before: a refused candidate neither raises the rollback
+ * floor nor becomes the copy a restarted host starts from.
  *
  * The accepted bytes (and signature) are kept in the host's disk cache with their ETag: the next load asks the remote
  * with If-None-Match, and when the remote is unavailable the cached copy is accepted through the same checks
@@ -38,8 +39,12 @@ export interface TrustedManifest {
   integrity: string;
   /** The remote answered a conditional request with 304: the manifest is the cached one, unchanged. */
   notModified: boolean;
-  /** Where its release is recorded ({@link recordRelease}) once its version is current. */
-  releaseKey: string;
+  /**
+   * Makes this manifest the remote's accepted one, once its version is current: records its release (rollback
+   * protection) and, when the remote served it, writes it as the remote's cache record (what the host starts from
+   * when the remote is down). A candidate that is refused is never committed. A failed write is a warning.
+   */
+  commit(): Promise<void>;
 }
 
 /** The most a signature file may weigh: a few hundred bytes are written. */
@@ -74,7 +79,8 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
     if (!cached || !remote.availability.staleIfError || !unavailable) throw error;
     let trusted: TrustedManifest;
     try {
-      trusted = await accept(remote, context, cached.bytes, cached.signature, 'cache');
+      // Served stale: its record stays as it is (its age is when the remote last served it).
+      trusted = await accept(remote, context, cached.bytes, cached.signature, 'cache', () => {});
       availability.markCached(trusted.manifest);
     } catch {
       // The cached copy no longer passes (expired, rolled back, key rotated): the remote's error is the answer.
@@ -92,8 +98,11 @@ async function refresh(remote: ResolvedRemote, context: TrustContext, availabili
   const before = (await availability.cache.readRecord(remote.name, remote.manifestUrl))?.manifest;
   const trusted = await fetchTrustedManifest(remote, context);
   if (trusted.source === 'cache') return;
-  const after = (await availability.cache.readRecord(remote.name, remote.manifestUrl))?.manifest;
-  availability.refreshed(remote, trusted.manifest.ferry.version, before !== after);
+  const changed = trusted.integrity !== before;
+  // Unchanged: the copy in use is confirmed (its record gets the new time and ETag). Changed: the new manifest goes
+  // through live updates' verify-then-swap, which commits it if it becomes current.
+  if (!changed) await trusted.commit();
+  availability.refreshed(remote, trusted.manifest.ferry.version, changed);
 }
 
 async function readCachedCopy(availability: HostAvailability, remote: ResolvedRemote): Promise<CachedCopy | undefined> {
@@ -140,11 +149,12 @@ async function fetchFromRemote(
   });
   if (response.status === 304 && cached) {
     const trusted = {
-      ...(await accept(remote, context, cached.bytes, cached.signature, 'network')),
+      ...(await accept(remote, context, cached.bytes, cached.signature, 'network', () =>
+        writeRecord(availability, remote, cached.bytes, cached.signature, response.etag),
+      )),
       notModified: true,
     };
     availability.markCached(trusted.manifest);
-    await store(availability, remote, cached.bytes, cached.signature, response.etag);
     return trusted;
   }
   let signature: Uint8Array | undefined;
@@ -152,12 +162,13 @@ async function fetchFromRemote(
     const sig = await (early ?? fetchSignature());
     signature = sig.status === 404 ? undefined : sig.bytes;
   }
-  const trusted = await accept(remote, context, response.bytes, signature, 'network');
-  await store(availability, remote, response.bytes, signature, response.etag);
-  return trusted;
+  return accept(remote, context, response.bytes, signature, 'network', () =>
+    writeRecord(availability, remote, response.bytes, signature, response.etag),
+  );
 }
 
-async function store(
+/** Stores the manifest's bytes (and signature) by content and makes them the remote's record. */
+async function writeRecord(
   availability: HostAvailability,
   remote: ResolvedRemote,
   bytes: Uint8Array,
@@ -176,7 +187,7 @@ async function store(
     ...(etag ? { etag } : {}),
     fetchedAt: Date.now(),
   };
-  await availability.cache.writeRecord(remote.name, record).catch((error: unknown) => {
+  await availability.track(availability.cache.writeRecord(remote.name, record)).catch((error: unknown) => {
     availability.warn(
       'FERRY_CACHE_WRITE',
       `The host could not record the manifest of remote "${remote.alias}" in its cache ${availability.cache.dir} ` +
@@ -187,8 +198,8 @@ async function store(
 }
 
 /**
- * The checks every manifest passes, fetched or cached: signature, name, expiry, rollback. Its release is recorded
- * later, by {@link recordRelease}, when its version becomes current.
+ * The checks every manifest passes, fetched or cached: signature, name, expiry, rollback. Its release and cache
+ * record are written later, by its `commit()`, when its version becomes current.
  */
 async function accept(
   remote: ResolvedRemote,
@@ -196,6 +207,7 @@ async function accept(
   bytes: Uint8Array,
   signature: Uint8Array | undefined,
   source: TrustedManifest['source'],
+  writeCacheRecord: () => Promise<void> | void,
 ): Promise<TrustedManifest> {
   const { host } = context;
   const details = { remote: remote.alias, url: remote.manifestUrl };
@@ -223,24 +235,9 @@ async function accept(
   const key = releaseKey(manifest.name, remote.manifestUrl);
   const integrity = integrityOf(bytes);
   context.releases.check(key, manifest.ferry.release, integrity, details);
-  return { manifest, signedBy, source, integrity, notModified: false, releaseKey: key };
-}
-
-/**
- * Records `trusted`'s release as the highest accepted for its remote (persisted for signed remotes), once its version
- * has become current. A candidate that was refused (version range, shared conflict, initialisation, health check) is
- * not recorded, so redeploying the build that was serving before still passes the rollback check.
- *
- * @example
- * ```ts
- * await recordRelease(releases, trusted); // after the version of `trusted` was swapped in
- * ```
- */
-export function recordRelease(releases: ReleaseStore, trusted: TrustedManifest): Promise<void> {
-  return releases.accept(
-    trusted.releaseKey,
-    trusted.manifest.ferry.release,
-    trusted.integrity,
-    trusted.signedBy !== undefined,
-  );
+  const commit = async () => {
+    await context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined);
+    await writeCacheRecord();
+  };
+  return { manifest, signedBy, source, integrity, notModified: false, commit };
 }

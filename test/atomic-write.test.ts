@@ -1,0 +1,88 @@
+/**
+ * writeFileAtomic (src/common/atomic-write.ts), on real files: concurrent writers of one path end with one complete
+ * file, a failed write leaves no temporary file and the old file intact, and the options (mode, parent folder, fsync)
+ * do what they say.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isAtomicTemporary, writeFileAtomic } from '../src/common/atomic-write.ts';
+import { createTempProject } from './helpers/temp-project.ts';
+
+test('concurrent writers of one path: the file is exactly one of them, complete, and no temporary file is left', async () => {
+  await using dir = await createTempProject({});
+  const target = dir.path('record.json');
+  // Large enough that the writes interleave on the thread pool; each writer's bytes are recognisable throughout.
+  const payloads = Array.from({ length: 24 }, (_, i) => Buffer.alloc(256 * 1024 + i, String.fromCharCode(65 + i)));
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(payloads.map((bytes) => writeFileAtomic(target, bytes)));
+    const written = await readFile(target);
+    assert.ok(
+      payloads.some((bytes) => bytes.equals(written)),
+      `round ${round}: the file is one writer's complete bytes (${written.byteLength} bytes, starts with ${written[0]})`,
+    );
+  }
+  assert.deepEqual(await readdir(dir.dir), ['record.json'], 'only the target is in the folder');
+});
+
+test('a write that fails part way leaves no temporary file and the old file as it was', async () => {
+  await using dir = await createTempProject({ 'state.json': '{"old":true}\n' });
+  const target = dir.path('state.json');
+  async function* failing() {
+    yield Buffer.from('{"new":');
+    throw new Error('the source broke');
+  }
+  await assert.rejects(writeFileAtomic(target, failing(), { flush: true }), /the source broke/);
+  assert.equal(await readFile(target, 'utf8'), '{"old":true}\n', 'the old file is intact');
+  assert.deepEqual(await readdir(dir.dir), ['state.json'], 'the temporary file was removed');
+});
+
+test('a rename that fails (a folder in the way) throws its own error and removes the temporary file', async () => {
+  await using dir = await createTempProject({ 'taken/keep.txt': 'x' });
+  const error = await writeFileAtomic(dir.path('taken'), 'bytes').catch((e: unknown) => e);
+  assert.ok(
+    error instanceof Error && ['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(String((error as { code?: string }).code)),
+  );
+  assert.deepEqual((await readdir(dir.dir)).sort(), ['taken']);
+  assert.equal(await readFile(dir.path('taken', 'keep.txt'), 'utf8'), 'x');
+});
+
+test('options: the file mode, creating the parent folder (with its mode), and a missing parent without it', async () => {
+  await using dir = await createTempProject({});
+  const nested = dir.path('a', 'b', 'file.bin');
+  await assert.rejects(writeFileAtomic(nested, 'x'), { code: 'ENOENT' });
+  await writeFileAtomic(nested, new Uint8Array([1, 2, 3]), {
+    mode: 0o600,
+    createParent: true,
+    parentMode: 0o700,
+    flush: true,
+  });
+  assert.deepEqual([...(await readFile(nested))], [1, 2, 3]);
+  assert.equal((await stat(nested)).mode & 0o777, 0o600);
+  assert.equal((await stat(dir.path('a', 'b'))).mode & 0o777, 0o700);
+  // An existing file is replaced, whatever its mode was.
+  await writeFile(dir.path('plain.txt'), 'old', { mode: 0o644 });
+  await writeFileAtomic(dir.path('plain.txt'), 'new', { mode: 0o600 });
+  assert.equal(await readFile(dir.path('plain.txt'), 'utf8'), 'new');
+  assert.equal((await stat(dir.path('plain.txt'))).mode & 0o777, 0o600);
+});
+
+test('isAtomicTemporary recognises the temporary names, and only them', async () => {
+  await using dir = await createTempProject({});
+  await mkdir(dir.path('x'));
+  let seen: string[] = [];
+  // Catch a temporary name in the act: a slow source keeps the write open while the folder is listed.
+  async function* slow() {
+    yield Buffer.from('a');
+    seen = await readdir(dir.path('x'));
+    yield Buffer.from('b');
+  }
+  await writeFileAtomic(join(dir.path('x'), 'entry.js'), slow());
+  assert.equal(seen.length, 1);
+  assert.ok(isAtomicTemporary(seen[0]!), `${seen[0]} is a temporary name`);
+  assert.ok(seen[0]!.startsWith('.entry.js.'), 'hidden, and named after its target');
+  for (const name of ['entry.js', 'releases.json', '.hidden', 'a.tmp', '.a.1.xyz.tmp']) {
+    assert.ok(!isAtomicTemporary(name), name);
+  }
+});
