@@ -4,12 +4,11 @@
  * load its modules over HTTP.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createHost, EvaluationError } from '../src/index.ts';
 import { createFerryServer, type FerryServer } from '../src/server/index.ts';
-import { CONFIG_TS, createRemoteProject, runFerry } from './helpers/build-fixture.ts';
+import { CONFIG_TS, createRemoteProject, runFerry, runProcess } from './helpers/build-fixture.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from './helpers/temp-project.ts';
 
 const CONFIG = CONFIG_TS.replace("'./other': { import: './src/other.ts' },", "'./lifetimes': './src/lifetimes.ts',");
@@ -115,20 +114,11 @@ describe('build, serve, load', () => {
       `,
     });
     try {
-      const output = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['host.mjs', `${server.url}mf-manifest.json`], { cwd: hostProject.dir });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => {
-          stdout += chunk;
-        });
-        child.stderr.on('data', (chunk) => {
-          stderr += chunk;
-        });
-        child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`exit ${code}: ${stderr}`))));
+      const run = await runProcess(process.execPath, ['host.mjs', `${server.url}mf-manifest.json`], {
+        cwd: hostProject.dir,
       });
-      assert.deepEqual(JSON.parse(output), { hasMs: 'MODULE_NOT_FOUND', twoHours: 7_200_000 });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), { hasMs: 'MODULE_NOT_FOUND', twoHours: 7_200_000 });
     } finally {
       await hostProject.remove();
     }

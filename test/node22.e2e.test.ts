@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { type CliResult, runProcess } from './helpers/build-fixture.ts';
 import { npmPackage } from './helpers/npm-packages.ts';
 import { createTempProject, FERRY_BIN, REPO_ROOT, type TempProject } from './helpers/temp-project.ts';
 
@@ -22,27 +23,9 @@ let remote: TempProject;
 let app: TempProject;
 const children = new Set<ReturnType<typeof spawn>>();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `args` with Node 22 to the end. */
-function run22(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(node22, args, { cwd, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run22(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return runProcess(node22, args, { cwd, env: { ...process.env, ...env } });
 }
 
 /** Starts `args` with Node 22 and resolves with the first match of `pattern` in its output. */

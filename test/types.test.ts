@@ -4,13 +4,12 @@
  * and the host's `tsc --noEmit` accepts correct calls and rejects wrong ones, for plain imports and `host.import()`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { integrityOf, MANIFEST_FILE, parseManifest } from '../src/manifest/index.ts';
 import { createFerryServer, type FerryServer } from '../src/server/index.ts';
-import { CONFIG_TS, runFerry, SOURCES } from './helpers/build-fixture.ts';
+import { CONFIG_TS, runFerry, runProcess, SOURCES } from './helpers/build-fixture.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from './helpers/temp-project.ts';
 
 const OUT = join('dist', 'federation');
@@ -107,19 +106,11 @@ async function hostProject(): Promise<TempProject> {
   return project;
 }
 
-function typecheck(cwd: string, tsconfig: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSC, '-p', tsconfig, '--pretty', 'false'], { cwd });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+async function typecheck(cwd: string, tsconfig: string): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runProcess(process.execPath, [TSC, '-p', tsconfig, '--pretty', 'false'], {
+    cwd,
   });
+  return { code, output: stdout + stderr };
 }
 
 async function readManifest(outDir: string) {

@@ -305,15 +305,7 @@ export function createHost(options: HostOptions): Host {
     remotes: () => availability.inspect(),
     loadedVersion: (alias) => loaded.get(alias)?.version,
     async exposes(alias) {
-      const remote = resolved.remotes.get(alias);
-      if (!remote) {
-        throw new UnknownRemoteError(
-          `Host "${resolved.name}" has no remote named "${alias}". Configured remotes: ` +
-            `${[...resolved.remotes.keys()].join(', ') || 'none'}.`,
-          { remote: alias },
-        );
-      }
-      const version = await versionOf(remote);
+      const version = await versionOf(requireRemote(alias));
       return Object.keys(version.manifest.ferry.exposes);
     },
     async live<T>(specifier: string): Promise<T> {

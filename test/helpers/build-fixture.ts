@@ -62,12 +62,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `ferry <args>` in a child process (the built CLI: run `npm run build` first). */
-export function runFerry(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+/** Runs `command args` in a child process to its end, collecting its output. */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...options.env };
-    if (options.env?.FERRY_SIGNING_KEY === undefined) delete env.FERRY_SIGNING_KEY;
-    const child = spawn(process.execPath, [FERRY_BIN, ...args], { cwd: options.cwd, env });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -79,4 +81,11 @@ export function runFerry(args: string[], options: { cwd: string; env?: NodeJS.Pr
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs `ferry <args>` in a child process (the built CLI: run `npm run build` first). */
+export function runFerry(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+  const env = { ...process.env, ...options.env };
+  if (options.env?.FERRY_SIGNING_KEY === undefined) delete env.FERRY_SIGNING_KEY;
+  return runProcess(process.execPath, [FERRY_BIN, ...args], { cwd: options.cwd, env });
 }
