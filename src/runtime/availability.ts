@@ -45,7 +45,13 @@ interface RemoteState {
 }
 
 /** The request options a caller gives; deadlines, retries and the transport come from the remote's policy. */
-export type RemoteFetchOptions = Pick<FetchBytesOptions, 'maxBytes' | 'what' | 'etag' | 'allowNotFound'>;
+export type RemoteFetchOptions = Pick<FetchBytesOptions, 'maxBytes' | 'what' | 'etag' | 'allowNotFound'> & {
+  /**
+   * One attempt, no retries: the caller has a verified copy to serve if this fails (stale-if-error), and the
+   * background refresh does the retrying, so an import does not wait out the backoff of a remote that is down.
+   */
+  once?: boolean;
+};
 
 const deadlines = new AsyncLocalStorage<number>();
 const registry = new WeakMap<ResolvedHostOptions, HostAvailability>();
@@ -124,15 +130,17 @@ export class HostAvailability {
    * One request to a remote: through its breaker, with retries, every attempt bounded by the phase deadlines and by
    * what is left of the import's deadline.
    */
-  async fetch(remote: ResolvedRemote, url: string, options: RemoteFetchOptions): Promise<FetchBytesResult> {
+  async fetch(remote: ResolvedRemote, url: string, fetchOptions: RemoteFetchOptions): Promise<FetchBytesResult> {
+    const { once, ...options } = fetchOptions;
     const policy = remote.availability;
+    const retry = once ? { ...policy.retry, attempts: 1 } : policy.retry;
     const deadlineAt = deadlines.getStore() ?? performance.now() + policy.importTimeout;
     const state = this.state(remote);
     // The breaker gates whole requests (with their retries): one failed request, however many attempts, is one
     // failure, and a probe is one request.
     state.breaker?.admit(remote.alias, url, state.lastFailure);
     try {
-      const result = await withRetries(policy.retry, deadlineAt, (remaining) =>
+      const result = await withRetries(retry, deadlineAt, (remaining) =>
         fetchBytes(url, {
           ...options,
           timeout: Math.max(1, Math.min(remote.timeout, remaining)),

@@ -138,6 +138,8 @@ async function fetchFromRemote(
     maxBytes: host.maxManifestBytes,
     what: 'manifest',
     etag: conditional ? cached?.record.etag : undefined,
+    // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries.
+    once: cached !== undefined && remote.availability.staleIfError,
   });
   channels.fetch.publish({
     host: host.name,
