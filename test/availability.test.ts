@@ -84,6 +84,16 @@ async function withRemote(run: (remote: SignedRemote, cacheDir: string) => Promi
   await run(remote, cache.dir);
 }
 
+/** Fills the cache: one host imports the remote once and is closed (its watchers would write into the cache later). */
+async function importOnce(options: Parameters<typeof createHost>[0]): Promise<void> {
+  const host = createHost(options);
+  try {
+    await host.import('authService/x');
+  } finally {
+    await host.close();
+  }
+}
+
 describe('the disk cache', () => {
   test('verified files are stored by content, atomically; an unchanged remote then costs a 304 and no file bytes', () =>
     withRemote(async (remote, cacheDir) => {
@@ -137,7 +147,7 @@ describe('the disk cache', () => {
           remotes: { authService: `${served.url}mf-manifest.json` },
           cacheDir,
         };
-        await createHost({ ...options, ...quiet }).import('authService/x');
+        await importOnce({ ...options, ...quiet });
         const manifest = JSON.parse(await readFile(join(remote.project.dir, 'mf-manifest.json'), 'utf8'));
         const file = manifest.ferry.exposes['./x'].file as string;
         const integrity = manifest.ferry.files[file].integrity as string;
@@ -180,7 +190,7 @@ describe('stale-if-error', () => {
         retry: { attempts: 2, baseDelay: 20, maxDelay: 100 },
         breaker: { failureThreshold: 2, cooldown: 200 },
       };
-      await createHost({ ...options, ...quiet }).import('authService/x');
+      await importOnce({ ...options, ...quiet });
       await served.close();
 
       const cache = collect<{ event: string; ageMs: number; version: string }>('ferry:cache');
@@ -260,7 +270,7 @@ describe('stale-if-error', () => {
     withRemote(async (remote, cacheDir) => {
       const served = await serveFolder(remote.project.dir);
       const url = `${served.url}mf-manifest.json`;
-      await createHost({ name: 'h', remotes: { authService: url }, cacheDir, ...quiet }).import('authService/x');
+      await importOnce({ name: 'h', remotes: { authService: url }, cacheDir, ...quiet });
       await served.close();
       const off = createHost({
         name: 'h',

@@ -53,6 +53,7 @@ describe('redirects', () => {
       assert.match(error.message, /allowedOrigins/);
       assert.deepEqual(elsewhere.requests, []);
       assert.equal(remote.runs(), 0);
+      await host.close(); // waits for files fetched beside the refused one, still on their way into the cache
     }
     const allowed = createHost({
       name: 'h',
@@ -63,6 +64,7 @@ describe('redirects', () => {
     });
     assert.equal((await allowed.import<{ answer: number }>('authService/x')).answer, 42);
     assert.deepEqual(elsewhere.requests, ['/remoteEntry.js']);
+    await allowed.close();
   });
 });
 
