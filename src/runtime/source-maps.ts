@@ -2,23 +2,53 @@
  * Stack traces for remote code. Node never applies source maps to code compiled with node:vm, so the runtime keeps
  * the verified map of every compiled file and maps frames itself, through an `Error.prepareStackTrace` that composes
  * with whatever hook was installed before it (another tool's, or none).
+ *
+ * A map is decoded (node:module `SourceMap`) the first time a stack trace passes through its file, not when the file
+ * is loaded: most loaded files never throw, and the first decode costs ~2 ms (Node loads its source-map support then).
  */
-import { SourceMap, type SourceMapPayload } from 'node:module';
+import type { SourceMap, SourceMapPayload } from 'node:module';
 
-const maps = new Map<string, SourceMap>();
+/** A registered map: its payload, decoded on first use. */
+export interface RegisteredSourceMap {
+  readonly payload: SourceMapPayload;
+  decoded?: SourceMap;
+}
+
+const maps = new Map<string, RegisteredSourceMap>();
 let installed = false;
 
-/** Remembers the map for a compiled file name (`ferry://remote@version/file.js`) and installs the hook once. */
-export function registerSourceMap(filename: string, payload: SourceMapPayload): SourceMap {
-  const map = new SourceMap(payload);
+/**
+ * Remembers the map for a compiled file name (`ferry://remote@version/file.js`) and installs the hook once.
+ *
+ * @example
+ * ```ts
+ * const map = registerSourceMap('ferry://authService@1.0.0/x.js', JSON.parse(mapText));
+ * unregisterSourceMap('ferry://authService@1.0.0/x.js', map);
+ * ```
+ */
+export function registerSourceMap(filename: string, payload: SourceMapPayload): RegisteredSourceMap {
+  const map: RegisteredSourceMap = { payload };
   maps.set(filename, map);
   install();
   return map;
 }
 
 /** Forgets the map of `filename` if it is still `map` (a newer build of the same version may have replaced it). */
-export function unregisterSourceMap(filename: string, map: SourceMap): void {
+export function unregisterSourceMap(filename: string, map: RegisteredSourceMap): void {
   if (maps.get(filename) === map) maps.delete(filename);
+}
+
+/** The decoded map, or undefined when the payload cannot be decoded (then frames keep their bundle positions). */
+function decode(map: RegisteredSourceMap): SourceMap | undefined {
+  if (!map.decoded) {
+    try {
+      const { SourceMap: Decoder } = process.getBuiltinModule('node:module') as typeof import('node:module');
+      map.decoded = new Decoder(map.payload);
+    } catch {
+      return undefined;
+    }
+  }
+  return map.decoded;
 }
 
 /** Forgets the maps of files whose name starts with `prefix` (a disposed remote version or a closed host). */
@@ -34,7 +64,9 @@ interface Position {
 
 function lookup(filename: string | undefined | null, line: number | null, column: number | null): Position | undefined {
   if (!filename || line === null || column === null) return undefined;
-  const map = maps.get(filename);
+  const registered = maps.get(filename);
+  if (!registered) return undefined;
+  const map = decode(registered);
   if (!map) return undefined;
   // findEntry takes and returns zero-based positions; findOrigin was measured off by columns.
   const entry = map.findEntry(line - 1, column - 1) as Partial<{

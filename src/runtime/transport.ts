@@ -13,7 +13,7 @@ import {
   ResponseTooLargeError,
   TimeoutError,
 } from '../common/errors.ts';
-import { ConnectTimeout, httpFetch } from './http-client.ts';
+import { ConnectTimeout, fromFetchResponse, type HttpResponse, httpFetch } from './http-client.ts';
 
 /** The subset of WHATWG fetch the runtime needs; Node's global `fetch` fits. */
 export type FetchLike = (input: URL, init: RequestInit) => Promise<Response>;
@@ -94,9 +94,9 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       { ...details, option: 'allowedOrigins' },
     );
   }
-  const send = (target: URL, headers: Record<string, string>): Promise<Response> =>
+  const send = (target: URL, headers: Record<string, string>): Promise<HttpResponse> =>
     options.fetch
-      ? options.fetch(target, { headers, signal: controller.signal, redirect: 'manual' })
+      ? options.fetch(target, { headers, signal: controller.signal, redirect: 'manual' }).then(fromFetchResponse)
       : httpFetch(target, {
           headers,
           signal: controller.signal,
@@ -110,9 +110,9 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       const response = await send(current, headers);
       clearTimeout(headersTimer);
       if (response.status >= 300 && response.status < 400 && response.status !== 304) {
-        await response.body?.cancel();
-        const location = response.headers.get('location');
-        const next = location === null ? undefined : new URL(location, current);
+        await response.cancel();
+        const location = response.header('location');
+        const next = location === undefined ? undefined : new URL(location, current);
         if (!next || !origins.has(next.origin) || hop >= MAX_REDIRECTS) {
           throw new RedirectError(
             `Remote "${options.remote}" redirected the request for its ${options.what} at ${current.href} ` +
@@ -127,16 +127,16 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
         continue;
       }
       if (response.status === 304 && options.etag) {
-        await response.body?.cancel();
+        await response.cancel();
         return { status: 304, bytes: new Uint8Array(0), etag: options.etag, url: current.href };
       }
       if (response.status === 404 && options.allowNotFound) {
-        await response.body?.cancel();
+        await response.cancel();
         return { status: 404, bytes: new Uint8Array(0), etag: undefined, url: current.href };
       }
       if (response.status < 200 || response.status > 299) {
-        await response.body?.cancel();
-        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+        await response.cancel();
+        const retryAfterMs = parseRetryAfter(response.header('retry-after') ?? null, Date.now());
         throw new HttpStatusError(
           `Remote "${options.remote}" answered ${response.status} ${response.statusText} for its ${options.what} at ` +
             `${current.href}; nothing from that response was used. Check that the remote is deployed and serves ` +
@@ -146,7 +146,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       }
       bodyTimer = deadline(options.bodyTimeout ?? options.timeout, 'body');
       const bytes = await readCapped(response, options, current.href);
-      return { status: response.status, bytes, etag: response.headers.get('etag') ?? undefined, url: current.href };
+      return { status: response.status, bytes, etag: response.header('etag'), url: current.href };
     }
   } catch (error) {
     if (controller.signal.aborted && phase !== undefined) {
@@ -206,31 +206,28 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-async function readCapped(response: Response, options: FetchBytesOptions, url: string): Promise<Uint8Array> {
+async function readCapped(response: HttpResponse, options: FetchBytesOptions, url: string): Promise<Uint8Array> {
   const tooLarge = (seen: string) =>
     new ResponseTooLargeError(
       `The ${options.what} of remote "${options.remote}" at ${url} is larger than the ${options.maxBytes} bytes ` +
         `allowed (${seen}); it was not used. If the remote really is that large, raise the host's limit.`,
       { remote: options.remote, url },
     );
-  const declared = Number(response.headers.get('content-length'));
+  const declared = Number(response.header('content-length'));
   if (Number.isFinite(declared) && declared > options.maxBytes) {
-    await response.body?.cancel();
+    await response.cancel();
     throw tooLarge(`Content-Length ${declared}`);
   }
   if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
     if (total > options.maxBytes) {
-      await reader.cancel();
+      await response.cancel();
       throw tooLarge(`at least ${total} bytes arrived`);
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks, total);
 }
