@@ -81,10 +81,13 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       ? { configSign: config.sign, configLabel: relative(config.root, config.configFile) }
       : {}),
   });
-  // tsc runs beside esbuild; its problems are warnings, never a failed build.
-  const [{ bundles, warnings }, typesResult] = await Promise.all([bundleExposes(config), emitExposeTypes(config)]);
+  // tsc (a child process) runs beside esbuild; its problems are warnings, never a failed build. The shared
+  // fallbacks need only the bundles (which shared packages they require), so they are bundled while tsc still runs.
+  const bundled = bundleExposes(config);
+  const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles));
+  fallbacks.catch(() => {}); // reported by the Promise.all below
+  const [{ bundles, warnings }, typesResult, shared] = await Promise.all([bundled, emitExposeTypes(config), fallbacks]);
   warnings.push(...typesResult.warnings);
-  const shared = await bundleSharedFallbacks(config, bundles);
 
   await mkdir(config.outDir, { recursive: true });
   const keep = await previousFiles(config.outDir);
