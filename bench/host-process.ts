@@ -1,6 +1,6 @@
 /**
  * Runs one host as a child process and measures it: time from spawn to the first 200 on /profile, RSS right after,
- * and (optionally) requests per second with autocannon in its own process. The host is spawned directly (no npm or
+ * (optionally) requests per second with autocannon in its own process, and how soon a changed answer appears. The host is spawned directly (no npm or
  * shell in between) so the pid read from /proc is the host's.
  *
  * @example
@@ -107,29 +107,28 @@ export async function runUntilExit(options: HostCommand): Promise<{ code: number
   return { code, ms: performance.now() - started, stderr: stderr.trim().split('\n').slice(0, 3).join(' | ') };
 }
 
-/** Spawns a host and returns the status of its first answer on /profile (a ferry host with its remote down). */
-export async function firstAnswer(options: HostCommand): Promise<{ status: number; body: string; ms: number }> {
+/**
+ * Calls `GET /profile` back to back until an answer's body passes `accept`; resolves with the wall-clock time (epoch
+ * ms, sub-millisecond) that answer arrived, and how many requests were made and how many were not 200 meanwhile.
+ */
+export async function waitForBody(
+  url: string,
+  token: string,
+  accept: (body: string) => boolean,
+  timeoutMs: number,
+): Promise<{ at: number; requests: number; failures: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, options.command, {
-    cwd: options.cwd,
-    env: { ...process.env, NODE_OPTIONS: '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.resume();
-  try {
-    const url = await Promise.race([
-      new Promise<string>((resolve) => {
-        createInterface({ input: child.stdout! }).on('line', (line) => {
-          const match = LISTENING.exec(line);
-          if (match) resolve(match[1]!);
-        });
-      }),
-      timeout(options.timeoutMs ?? 30_000, 'listening'),
-    ]);
-    const { status, body } = await getWithBody(`${url}/profile`, options.token);
-    return { status, body: body.slice(0, 200), ms: performance.now() - started };
-  } finally {
-    await stopChild(child);
+  let requests = 0;
+  let failures = 0;
+  for (;;) {
+    const answer = await getWithBody(`${url}/profile`, token).catch(() => ({ status: 0, body: '' }));
+    const at = performance.timeOrigin + performance.now();
+    requests += 1;
+    if (answer.status !== 200) failures += 1;
+    if (answer.status === 200 && accept(answer.body)) return { at, requests, failures };
+    if (performance.now() - started > timeoutMs) throw new Error(`no accepted answer from ${url}/profile in time`);
+    // A short pause: the host and the build being measured share the machine with this loop.
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
 

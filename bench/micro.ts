@@ -5,8 +5,8 @@
  *   signature-file canonical check the runtime does), parsing the manifest, and sha384 of every file the host
  *   fetches (remoteEntry.js, the expose bundle, its map), repeated many times per batch.
  * - `compileCost`: node:vm `compileFunction` of the remote's files in a fresh process (so V8's in-process
- *   compilation cache cannot help), without and with a V8 code cache produced by an earlier process. The runtime
- *   does not use a code cache yet; this says how much one could save on this remote.
+ *   compilation cache cannot help), without and with a V8 code cache (bench/code-cache.ts; the runtime does not use one) made by
+ *   an earlier process: what the code cache saves on this remote.
  *
  * @example
  * ```ts
@@ -37,9 +37,8 @@ export function verifyCost(
 ): VerifyCost {
   const manifestBytes = readFileSync(join(dir, MANIFEST_FILE));
   const signatureBytes = readFileSync(join(dir, SIGNATURE_FILE));
-  const manifest = parseManifest(manifestBytes, MANIFEST_FILE);
   // What a host fetches at start-up for ./tokenValidator: the container, the bundle and its map.
-  const files = Object.keys(manifest.ferry.files).filter((name) => !name.endsWith('.d.ts') && name !== 'package.json');
+  const files = startupFiles(dir, './tokenValidator').fetched;
   const contents = files.map((name) => readFileSync(join(dir, name)));
   const details = { remote: 'authService', url: 'http://127.0.0.1/mf-manifest.json' };
   const result: VerifyCost = {
@@ -80,61 +79,81 @@ export function verifyCost(
   return result;
 }
 
-/** Compile times in a fresh process, in milliseconds: without a code cache, and with one made beforehand. */
+/** Compile times in a fresh process, in milliseconds: without a code cache, and with bench/code-cache.ts. */
 export interface CompileCost {
   files: string[];
   bytes: number;
   coldMs: number[];
   cachedMs: number[];
-  rejected: number;
+  /** Cache outcomes of the `cachedMs` compiles (all `hit` when V8 accepted every cache). */
+  outcomes: Record<string, number>;
 }
 
+const CODE_CACHE = join(import.meta.dirname, 'code-cache.ts');
+
+// Runs in a fresh process (so V8's in-memory compilation cache cannot help): compiles the files the way the runtime
+// does, with node:vm compileFunction, either plainly or through code-cache.ts with a slot under `cacheDir`.
 const PROBE = `
-const { compileFunction } = require('node:vm');
-const { readFileSync, writeFileSync } = require('node:fs');
-const [mode, cacheFile, ...files] = process.argv.slice(1);
+import { compileFunction } from 'node:vm';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { codeCacheSlot, compileWithCodeCache, flushCodeCache } from ${JSON.stringify(CODE_CACHE)};
+const [mode, cacheDir, ...files] = process.argv.slice(1);
 const params = ['exports', 'require', 'module', '__filename', '__dirname'];
 const sources = files.map((f) => readFileSync(f, 'utf8'));
-const caches = mode === 'cached' ? JSON.parse(readFileSync(cacheFile, 'utf8')).map((b) => Buffer.from(b, 'base64')) : [];
-let rejected = 0;
-const produced = [];
+const outcomes = [];
+// A host has hashed and read files before it compiles: warm node:crypto and node:fs up the same way here.
+createHash('sha256').update('warm-up').digest();
+readFileSync(files[0]);
 const t0 = performance.now();
 sources.forEach((source, i) => {
-  const options = { filename: 'ferry://bench/' + i + '.js' };
-  if (mode === 'cached') options.cachedData = caches[i];
-  if (mode === 'produce') options.produceCachedData = true;
-  const fn = compileFunction(source, params, options);
-  if (mode === 'cached' && fn.cachedDataRejected) rejected++;
-  if (mode === 'produce') produced.push(fn.cachedData.toString('base64'));
+  const filename = 'ferry://bench/' + i + '.js';
+  if (mode === 'cold') compileFunction(source, params, { filename });
+  else compileWithCodeCache(source, params, filename, codeCacheSlot(cacheDir, 'sha384-bench' + i, params), (o) => outcomes.push(o));
 });
 const ms = performance.now() - t0;
-if (mode === 'produce') writeFileSync(cacheFile, JSON.stringify(produced));
-process.stdout.write(JSON.stringify({ ms, rejected }));
+await flushCodeCache();
+process.stdout.write(JSON.stringify({ ms, outcomes }));
 `;
 
-/** Compiles the remote's JavaScript files in fresh processes, `runs` times each way (interleaved). */
-export function compileCost(dir: string, cacheFile: string, runs: number): CompileCost {
-  const manifest = parseManifest(readFileSync(join(dir, MANIFEST_FILE)), MANIFEST_FILE);
-  const files = Object.keys(manifest.ferry.files).filter((name) => name.endsWith('.js'));
+/**
+ * Compiles `files` (names in the build output folder `dir`) in fresh processes, `runs` times each way (interleaved):
+ * plainly, and through the runtime's code cache kept in `cacheDir` (written by a first process beforehand).
+ */
+export function compileCost(dir: string, files: string[], cacheDir: string, runs: number): CompileCost {
   const paths = files.map((name) => join(dir, name));
   const probe = (mode: string) => {
-    const out = spawnSync(process.execPath, ['-e', PROBE, mode, cacheFile, ...paths], { encoding: 'utf8' });
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE, mode, cacheDir, ...paths], {
+      encoding: 'utf8',
+    });
     if (out.status !== 0) throw new Error(`compile probe failed: ${out.stderr}`);
-    return JSON.parse(out.stdout) as { ms: number; rejected: number };
+    return JSON.parse(out.stdout) as { ms: number; outcomes: string[] };
   };
-  probe('produce');
+  probe('cached');
   const result: CompileCost = {
     files,
     bytes: paths.reduce((sum, path) => sum + readFileSync(path).byteLength, 0),
     coldMs: [],
     cachedMs: [],
-    rejected: 0,
+    outcomes: {},
   };
   for (let i = 0; i < runs; i++) {
     result.coldMs.push(probe('cold').ms);
     const cached = probe('cached');
     result.cachedMs.push(cached.ms);
-    result.rejected += cached.rejected;
+    for (const outcome of cached.outcomes) result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
   }
   return result;
+}
+
+/**
+ * What a host fetches and compiles at start-up for `exposeKey`: remoteEntry.js, the expose bundle (and its map,
+ * fetched and hashed but not compiled).
+ */
+export function startupFiles(dir: string, exposeKey: string): { fetched: string[]; compiled: string[] } {
+  const manifest = parseManifest(readFileSync(join(dir, MANIFEST_FILE)), MANIFEST_FILE);
+  const expose = manifest.ferry.exposes[exposeKey];
+  if (!expose) throw new Error(`the bench remote does not expose ${exposeKey}`);
+  const compiled = [manifest.ferry.remoteEntry, expose.file];
+  return { fetched: [...compiled, ...(expose.map ? [expose.map] : [])], compiled };
 }

@@ -58,8 +58,8 @@ export function staticHandler(dir: string): Handler {
   };
 }
 
-/** ferry's request handler for a build output folder. */
-export function ferryHandler(dir: string): Handler {
+/** ferry's request handler for a build output folder; `close()` ends its event streams and folder watch. */
+export function ferryHandler(dir: string): Handler & { close(): void } {
   return createRequestHandler({ dir });
 }
 

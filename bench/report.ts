@@ -12,6 +12,27 @@ import type { FetchCounts } from './remote-server.ts';
 import { ratio, round, type Summary, summarize } from './stats.ts';
 
 export type VariantName = 'local' | 'ferry' | 'webpack';
+/** The builds timed: webpack's, ferry's as the demo configures it, and ferry's with `dts: false`. */
+export type BuildVariant = 'webpack' | 'ferry' | 'ferryNoDts';
+
+/** One live update: from the new manifest's mtime to the first /profile answer from the new validator. */
+export interface LiveUpdateRun {
+  run: number;
+  latencyMs: number;
+  requestsDuringSwap: number;
+  /** Answers other than 200 while the update happened (must be 0). */
+  failedRequests: number;
+}
+
+/** bench/soak.ts's result (its JSON line), and whether it passed (heap growth < 5 MiB, no listener left). */
+export interface SoakResult {
+  versions: number;
+  passed: boolean;
+  seconds?: number;
+  heapAfterGcMiB?: { baseline: number; peak: number; final: number; growth: number };
+  processListenersLeft?: number;
+  error?: string;
+}
 
 /** One host start of one variant in one run. */
 export interface VariantRun {
@@ -46,17 +67,23 @@ export interface Results {
     loadavgAtEnd: number[];
   };
   webpack: { included: boolean; why?: string };
-  buildMs: { webpack: number[]; ferry: number[] };
+  buildMs: Record<BuildVariant, number[]>;
+  /** bench/build-phases.ts: milliseconds per phase of `ferry build`, one record per run. */
+  buildPhases: Record<string, number>[];
   webpackHostBuildMs: number | undefined;
   distBytes: { ferry: number; webpack?: number };
+  /** Cold starts with the remotes up (fresh ferry cache folder each). */
   hostRuns: VariantRun[];
+  /** Starts with the remotes stopped: local again, and ferry from the cache its cold start of the same run left. */
+  fromCacheRuns: VariantRun[];
+  /** The webpack host's start with its remote stopped, per run: it exits. */
+  webpackDown: { code: number | null; ms: number; stderr: string }[];
+  liveUpdates: LiveUpdateRun[];
+  soak: SoakResult;
   instrumented: unknown[];
-  remoteDown: {
-    ferry: { supported: false; observed: { status: number; body: string; ms: number } };
-    webpack?: { code: number | null; ms: number; stderr: string };
-  };
   verify: VerifyCost;
-  compile: CompileCost;
+  /** Compile cost of the files the host compiles at start-up, and of every JavaScript file of the build. */
+  compile: { startup: CompileCost; all: CompileCost };
   notes: string[];
   benchSeconds: number;
 }
@@ -102,14 +129,31 @@ export function derive(results: Results) {
   const rps = figure(runs, (r) => r.load?.rps);
   const bytes = figure(runs, (r) => r.fetched?.wireBytes);
   const requests = figure(runs, (r) => r.fetched?.requests);
+  const b = results.buildMs;
+  // Paired by run: webpack's time over ferry's in the same iteration.
+  const speedup = (ferry: number[]) =>
+    b.webpack.length ? summarize(ferry.map((ms, i) => ratio(b.webpack[i], ms) ?? Number.NaN)) : undefined;
   const build = {
-    ferry: results.buildMs.ferry.length ? summarize(results.buildMs.ferry) : undefined,
-    webpack: results.buildMs.webpack.length ? summarize(results.buildMs.webpack) : undefined,
-    // Paired by run: webpack's time over ferry's in the same iteration.
-    speedup: results.buildMs.webpack.length
-      ? summarize(results.buildMs.ferry.map((ms, i) => ratio(results.buildMs.webpack[i], ms) ?? Number.NaN))
-      : undefined,
+    ferry: b.ferry.length ? summarize(b.ferry) : undefined,
+    ferryNoDts: b.ferryNoDts.length ? summarize(b.ferryNoDts) : undefined,
+    webpack: b.webpack.length ? summarize(b.webpack) : undefined,
+    speedup: speedup(b.ferry),
+    speedupNoDts: speedup(b.ferryNoDts),
   };
+  const fromCache = figure(results.fromCacheRuns, (r) => r.coldStartMs);
+  const webpackDown = results.webpackDown.length
+    ? {
+        ms: summarize(results.webpackDown.map((d) => d.ms)),
+        codes: [...new Set(results.webpackDown.map((d) => d.code))],
+      }
+    : undefined;
+  const live = results.liveUpdates.length
+    ? {
+        latencyMs: summarize(results.liveUpdates.map((u) => u.latencyMs)),
+        failed: results.liveUpdates.reduce((sum, u) => sum + u.failedRequests, 0),
+        requests: results.liveUpdates.reduce((sum, u) => sum + u.requestsDuringSwap, 0),
+      }
+    : undefined;
   const coldFerryToWebpack = pairedRatio(runs, 'ferry', 'webpack', (r) => r.coldStartMs);
   const instrumented = results.instrumented as InstrumentedStart[];
   const share = instrumented.length
@@ -123,7 +167,7 @@ export function derive(results: Results) {
         ),
       }
     : undefined;
-  return { cold, rss, rps, bytes, requests, build, coldFerryToWebpack, share };
+  return { cold, rss, rps, bytes, requests, build, coldFerryToWebpack, share, fromCache, webpackDown, live };
 }
 
 function pairedRatio(
@@ -148,11 +192,10 @@ const showRatio = (s: Summary | undefined) =>
   s === undefined ? '—' : `${round(s.median)}× (${round(s.min)}–${round(s.max)})`;
 const verdict = (met: boolean | undefined) => (met === undefined ? 'n/a' : met ? '**met**' : '**missed**');
 
-/** The markdown report: machine, the figures table, the targets, and what is not measurable yet. */
+/** The markdown report: machine, the figures table, the targets, and the breakdowns. */
 export function renderMarkdown(results: Results): string {
   const d = derive(results);
   const m = results.machine;
-  const wp = results.webpack.included;
   const lines: string[] = [];
   lines.push(`# ferry benchmarks${results.quick ? ' (quick mode: indicative only)' : ''}`, '');
   lines.push(
@@ -168,14 +211,21 @@ export function renderMarkdown(results: Results): string {
   lines.push(
     `| remote build, wall (ms) | — | ${show(d.build.ferry)} | ${show(d.build.webpack)} | ` +
       `webpack ÷ ferry: ${showRatio(d.build.speedup)} | — |`,
+    `| remote build without type declarations (\`dts: false\`), wall (ms) | — | ${show(d.build.ferryNoDts)} | — | ` +
+      `webpack ÷ ferry: ${showRatio(d.build.speedupNoDts)} | — |`,
   );
-  const row = (name: string, f: ReturnType<typeof derive>['cold'], unit = '') =>
-    `| ${name} | ${show(f.by.local, unit)} | ${show(f.by.ferry, unit)} | ${show(f.by.webpack, unit)} | ` +
-    `${showRatio(f.ratioToLocal.ferry)} | ${showRatio(f.ratioToLocal.webpack)} |`;
+  const row = (name: string, f: ReturnType<typeof derive>['cold'], unit = '', webpackCell?: string) =>
+    `| ${name} | ${show(f.by.local, unit)} | ${show(f.by.ferry, unit)} | ${webpackCell ?? show(f.by.webpack, unit)} | ` +
+    `${showRatio(f.ratioToLocal.ferry)} | ${webpackCell ? '—' : showRatio(f.ratioToLocal.webpack)} |`;
   lines.push(row('cold start to first 200 on /profile, remote up (ms)', d.cold));
+  const down = d.webpackDown;
   lines.push(
-    `| start from cache, remote down | — | not supported yet (no disk cache) | ` +
-      `${results.remoteDown.webpack ? `exits (code ${results.remoteDown.webpack.code} after ${round(results.remoteDown.webpack.ms)} ms)` : '—'} | — | — |`,
+    row(
+      'start to first 200 with the remote down (ms; ferry from its cache)',
+      d.fromCache,
+      '',
+      down ? `exits (code ${down.codes.join(', ')}) after ${show(down.ms, ' ms')}` : '—',
+    ),
   );
   lines.push(row('RSS after first 200 (MiB)', d.rss));
   lines.push(
@@ -190,17 +240,21 @@ export function renderMarkdown(results: Results): string {
     `| remote build output (bytes) | — | ${results.distBytes.ferry} | ${results.distBytes.webpack ?? '—'} | — | — |`,
   );
   const v = results.verify;
+  const cs = results.compile.startup;
   lines.push(
     `| signature + hash verification per load (µs) | — | ${show(summarize(v.totalUs))} | none | — | — |`,
-    '| new manifest served → host serves it | — | not supported yet (live updates not built) | never (restart) | — | — |',
-    '| heap growth over repeated version swaps | — | not supported yet | — | — | — |',
+    `| compiling remote code at start-up, without → with V8 code cache (ms) | — | ` +
+      `${show(summarize(cs.coldMs))} → ${show(summarize(cs.cachedMs))} | — | — | — |`,
+    `| new manifest served → host serves it (ms) | — | ${d.live ? `${show(d.live.latencyMs)}; ${d.live.failed} of ${d.live.requests} requests failed during the swaps` : '—'} | never (restart) | — | — |`,
+    `| heap growth over ${results.soak.versions} version swaps (MiB after GC) | — | ${soakCell(results.soak)} | — | — | — |`,
     '',
   );
 
+  const fromCacheFerry = d.fromCache.ratioToLocal.ferry;
   const targets: [string, string, boolean | undefined][] = [
     [
       'Remote build ≥ 10× faster than webpack',
-      `${showRatio(d.build.speedup)} faster`,
+      `${showRatio(d.build.speedup)} faster (without d.ts: ${showRatio(d.build.speedupNoDts)})`,
       d.build.speedup ? d.build.speedup.median >= 10 : undefined,
     ],
     [
@@ -213,7 +267,13 @@ export function renderMarkdown(results: Results): string {
       showRatio(d.coldFerryToWebpack),
       d.coldFerryToWebpack ? d.coldFerryToWebpack.median <= 0.6 : undefined,
     ],
-    ['Start from cache, remote down: works, ≤ 1.1× local', 'not supported yet (no disk cache)', false],
+    [
+      'Start from cache, remote down: works, ≤ 1.1× local',
+      fromCacheFerry
+        ? `works in ${d.fromCache.by.ferry?.n ?? 0} of ${results.settings.runs} runs; ${showRatio(fromCacheFerry)}`
+        : 'did not work',
+      fromCacheFerry ? d.fromCache.by.ferry?.n === results.settings.runs && fromCacheFerry.median <= 1.1 : false,
+    ],
     [
       'RSS ≤ 8 MiB above local',
       `${show(d.rss.diffToLocal.ferry, ' MiB')} above`,
@@ -229,45 +289,103 @@ export function renderMarkdown(results: Results): string {
   for (const [target, value, met] of targets) lines.push(`| ${target} | ${value} | ${verdict(met)} |`);
   lines.push('');
 
-  lines.push('## Where ferry spends its start-up, and what a V8 code cache could save', '');
+  if (results.buildPhases.length > 0) {
+    lines.push(
+      '## Where `ferry build` spends its time',
+      '',
+      `bench/build-phases.ts: the build's own steps, in \`buildRemote()\`'s order, in a fresh process in the demo remote's ` +
+        `folder, ${results.buildPhases.length} times (ms):`,
+      '',
+      '| phase | ms |',
+      '|---|---|',
+    );
+    for (const phase of Object.keys(results.buildPhases[0]!)) {
+      const samples = results.buildPhases.map((p) => p[phase]).filter((x): x is number => x !== undefined);
+      lines.push(`| ${phase} | ${show(summarize(samples))} |`);
+    }
+    lines.push('');
+  }
+  lines.push('## Where ferry spends its start-up, and what the V8 code cache saves', '');
   if (d.share) {
     lines.push(
       `Instrumented ferry starts (separate from the timed ones): cold start ${show(d.share.coldStartMs, ' ms')}, ` +
         `of which host.import ${show(d.share.importMs, ' ms')} (ferry:import:end durationMs), fetching ` +
-        `${show(d.share.fetchMs, ' ms')} (ferry:fetch), compiling remote code with node:vm ` +
-        `${show(d.share.compileMs, ' ms')} = ${show(mapSummary(d.share.compileShareOfColdStart, 100), ' %')} of the ` +
-        'cold start.',
+        `${show(d.share.fetchMs, ' ms')} (ferry:fetch, summed over parallel requests), compiling remote code with ` +
+        `node:vm ${show(d.share.compileMs, ' ms')} = ${show(mapSummary(d.share.compileShareOfColdStart, 100), ' %')} ` +
+        'of the cold start.',
+      '',
     );
   }
-  const c = results.compile;
+  const ca = results.compile.all;
+  const outcomes = (c: CompileCost) =>
+    Object.entries(c.outcomes)
+      .map(([outcome, n]) => `${n} ${outcome}`)
+      .join(', ');
   lines.push(
-    `Compiling the remote's ${c.files.length} JavaScript files (${c.bytes} bytes) in a fresh process: ` +
-      `${show(summarize(c.coldMs), ' ms')} without a code cache, ${show(summarize(c.cachedMs), ' ms')} with one ` +
-      `(${c.rejected} rejected).`,
+    `Compiling in a fresh process, without and with a V8 code cache (bench/code-cache.ts, which the runtime does not use; read ` +
+      `from disk included): the ${cs.files.length} files the host compiles at start-up (${cs.files.join(', ')}, ` +
+      `${cs.bytes} bytes) ${show(summarize(cs.coldMs), ' ms')} → ${show(summarize(cs.cachedMs), ' ms')} ` +
+      `(${outcomes(cs)}); every JavaScript file of the build (${ca.files.length} files, ${ca.bytes} bytes, with ` +
+      `the shared-package fallbacks) ${show(summarize(ca.coldMs), ' ms')} → ${show(summarize(ca.cachedMs), ' ms')} ` +
+      `(${outcomes(ca)}).`,
+    '',
     `Verification per load: Ed25519 signature + canonical check ${show(summarize(v.signatureUs), ' µs')}, ` +
       `parseManifest ${show(summarize(v.parseUs), ' µs')}, sha384 of the manifest and ${v.files.join(', ')} ` +
       `(${v.bytesHashed} bytes in all) ${show(summarize(v.hashUs), ' µs')}.`,
     '',
   );
+
   lines.push('## Remote down at host start', '');
-  const fd = results.remoteDown.ferry.observed;
   lines.push(
-    `- ferry: start from cache is not supported yet. Observed: the demo host starts and its first /profile ` +
-      `answers ${fd.status} after ${round(fd.ms)} ms (${fd.body.replace(/\|/g, '\\|')}).`,
+    `- ferry: each run starts the demo host again with the cache folder its cold start left and the remote stopped; ` +
+      `first 200 after ${show(d.fromCache.by.ferry, ' ms')} (${showRatio(fromCacheFerry)} the local baseline ` +
+      `started in the same phase, ${show(d.fromCache.by.local, ' ms')}).`,
   );
-  if (results.remoteDown.webpack) {
-    const w = results.remoteDown.webpack;
+  if (results.webpackDown.length > 0) {
+    const w = results.webpackDown[0]!;
     lines.push(
-      `- webpack: the host exits with code ${w.code} after ${round(w.ms)} ms (${w.stderr.replace(/\|/g, '/')}).`,
+      `- webpack: the host exits (codes ${down?.codes.join(', ')}) after ${show(down?.ms, ' ms')} ` +
+        `(${w.stderr.replace(/\|/g, '/')}).`,
     );
   }
   lines.push('');
-  if (!wp) lines.push(`webpack variant not included: ${results.webpack.why}`, '');
+  if (d.live) {
+    lines.push(
+      '## Live update',
+      '',
+      `A ferry host serves version N; \`ferry build\` of a changed validator writes version N+1 into the folder the ` +
+        `remote serves (every file, then the manifest, then its signature); the remote announces it on \`mf-manifest.events\`. ` +
+        `From the new manifest's mtime to the first /profile answer from the new validator (a client calls /profile ` +
+        `back to back): ${show(d.live.latencyMs, ' ms')} over ${results.liveUpdates.length} updates; ` +
+        `${d.live.failed} of ${d.live.requests} requests during the updates were not 200.`,
+      '',
+    );
+  }
+  const soak = results.soak;
+  lines.push(
+    '## Heap across version swaps',
+    '',
+    `bench/soak.ts (\`node --expose-gc --max-old-space-size=64\`), ${soak.versions} versions of a remote that ` +
+      'allocates ~1 MB, sets an interval and adds a `process` listener, each activated with host.update() and ' +
+      `called through a live binding: ${soakCell(soak)}; ${soak.passed ? 'passed' : 'FAILED'} (limit: growth < 5 MiB, ` +
+      'no listener left). `npm run soak` runs 500 versions.',
+    '',
+  );
+  if (!results.webpack.included) lines.push(`webpack variant not included: ${results.webpack.why}`, '');
   if (results.webpackHostBuildMs !== undefined) {
     lines.push(`webpack host build (once, not a target): ${round(results.webpackHostBuildMs)} ms.`, '');
   }
   for (const note of results.notes) lines.push(`Note: ${note}`, '');
   return `${lines.join('\n').trimEnd()}\n`;
+}
+
+function soakCell(soak: SoakResult): string {
+  const heap = soak.heapAfterGcMiB;
+  if (!heap) return `did not run (${(soak.error ?? '').slice(0, 120)})`;
+  return (
+    `${round(heap.growth)} (after warm-up ${round(heap.baseline)}, peak ${round(heap.peak)}, final ` +
+    `${round(heap.final)}; ${soak.processListenersLeft} listener left)`
+  );
 }
 
 function mapSummary(s: Summary, factor: number): Summary {

@@ -13,16 +13,25 @@
  * ```
  */
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { firstAnswer, type HostCommand, measureRps, runUntilExit, startHost } from './host-process.ts';
-import { compileCost, verifyCost } from './micro.ts';
+import { MANIFEST_FILE, parseManifest } from '../src/manifest/index.ts';
+import { type HostCommand, measureRps, runUntilExit, startHost, waitForBody } from './host-process.ts';
+import { compileCost, startupFiles, verifyCost } from './micro.ts';
 import { type CountingServer, ferryHandler, startCountingServer, staticHandler } from './remote-server.ts';
-import { type Results, renderMarkdown, type VariantName, type VariantRun } from './report.ts';
-import { BENCH, BENCH_MODULES, createLayout, REPO } from './setup.ts';
+import {
+  type BuildVariant,
+  type LiveUpdateRun,
+  type Results,
+  renderMarkdown,
+  type SoakResult,
+  type VariantName,
+  type VariantRun,
+} from './report.ts';
+import { BENCH, BENCH_MODULES, createLayout, REPO, writeNextValidator } from './setup.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,19 +71,21 @@ if (!webpack.ok) {
   notes.push(message);
 }
 
-// 1. Remote builds, interleaved: the article's `webpack` against `ferry build`, each as a CLI process.
-const buildMs: Record<'webpack' | 'ferry', number[]> = { webpack: [], ferry: [] };
+// 1. Remote builds, interleaved: the article's `webpack` against `ferry build` (and, for the breakdown, `ferry build`
+// with `dts: false`), each as a CLI process; the order rotates every run.
+const buildMs: Record<BuildVariant, number[]> = { webpack: [], ferry: [], ferryNoDts: [] };
+const buildOrder: BuildVariant[] = ['webpack', 'ferry', 'ferryNoDts'];
 for (let i = 0; i < runs; i++) {
-  const order: ('webpack' | 'ferry')[] = i % 2 === 0 ? ['webpack', 'ferry'] : ['ferry', 'webpack'];
+  const order = buildOrder.map((_, k) => buildOrder[(k + i) % buildOrder.length]!);
   for (const which of order) {
     if (which === 'webpack' && !webpack.ok) continue;
     const result =
       which === 'webpack'
         ? await timed([WEBPACK_CLI, '--config', 'webpack.config.js'], layout.webpackRemote)
-        : await timed([FERRY_CLI, 'build'], layout.ferryRemote);
+        : await timed([FERRY_CLI, 'build'], which === 'ferry' ? layout.ferryRemote : layout.ferryRemoteNoDts);
     if (result.code !== 0) {
       const message = `${which} build failed (exit ${result.code}): ${result.output.slice(-800)}`;
-      if (which === 'ferry' || !quick) fail(message);
+      if (which !== 'webpack' || !quick) fail(message);
       webpack = { ok: false, why: message };
       notes.push(`webpack variant skipped: ${message}`);
       log(notes.at(-1)!);
@@ -82,13 +93,29 @@ for (let i = 0; i < runs; i++) {
     }
     buildMs[which].push(result.ms);
   }
-  log(`build run ${i + 1}/${runs}: webpack ${fmt(buildMs.webpack.at(-1))} ms, ferry ${fmt(buildMs.ferry.at(-1))} ms`);
+  log(
+    `build run ${i + 1}/${runs}: webpack ${fmt(buildMs.webpack.at(-1))} ms, ferry ${fmt(buildMs.ferry.at(-1))} ms, ` +
+      `ferry without d.ts ${fmt(buildMs.ferryNoDts.at(-1))} ms`,
+  );
+}
+// Where ferry build's time goes (bench/build-phases.ts, the build's own steps in a fresh process), a few times.
+const buildPhases: Record<string, number>[] = [];
+for (let i = 0; i < Math.min(runs, 5); i++) {
+  const result = await timed([join(BENCH, 'build-phases.ts')], layout.ferryRemote);
+  const line = result.output.split('\n').find((text) => text.startsWith('{'));
+  if (result.code === 0 && line) buildPhases.push(JSON.parse(line) as Record<string, number>);
+  else notes.push(`build-phases.ts failed: ${result.output.slice(-300)}`);
 }
 const ferryDist = join(layout.ferryRemote, 'dist', 'federation');
 const webpackDist = join(layout.webpackRemote, 'dist');
+const distBytes = {
+  ferry: await folderBytes(ferryDist),
+  ...(webpack.ok ? { webpack: await folderBytes(webpackDist) } : {}),
+};
 
 // 2. The remotes' servers (in this process, counting what hosts fetch) and the webpack host's build.
-const ferryRemote = await startCountingServer(ferryHandler(ferryDist));
+const ferryRequests = ferryHandler(ferryDist);
+const ferryRemote = await startCountingServer(ferryRequests);
 const webpackRemote = webpack.ok ? await startCountingServer(staticHandler(webpackDist)) : undefined;
 let webpackHostBuildMs: number | undefined;
 if (webpackRemote) {
@@ -99,7 +126,8 @@ if (webpackRemote) {
 }
 
 let cacheDirs = 0;
-const hostCommand = (variant: VariantName): HostCommand => {
+const freshCacheDir = () => join(layout.root, 'ferry-cache', `${++cacheDirs}`);
+const hostCommand = (variant: VariantName, cacheDir = freshCacheDir()): HostCommand => {
   if (variant === 'local')
     return { command: ['server.js'], cwd: layout.local, env: { PORT: '0' }, token: layout.token };
   if (variant === 'webpack') {
@@ -113,23 +141,30 @@ const hostCommand = (variant: VariantName): HostCommand => {
       USER_SERVICE_PORT: '0',
       AUTH_SERVICE_URL: `http://127.0.0.1:${ferryRemote.port}`,
       FERRY_AUTH_PUBLIC_KEY: layout.ferryPublicKey,
-      // A fresh cache folder per start: every start is a cold one.
-      FERRY_CACHE_DIR: join(layout.root, 'ferry-cache', `${++cacheDirs}`),
+      // A fresh cache folder per start (every start is a cold one), unless one is given (start from cache).
+      FERRY_CACHE_DIR: cacheDir,
     },
   };
 };
 const remoteOf = (variant: VariantName): CountingServer | undefined =>
   variant === 'ferry' ? ferryRemote : variant === 'webpack' ? webpackRemote : undefined;
 
-// 3. Hosts: cold start to the first 200, RSS, bytes fetched, requests per second; order rotates every run.
+// 3. Hosts, per run: (a) cold start to the first 200 with the remotes up, RSS, bytes fetched, requests per second;
+// (b) with the remotes stopped: the local baseline again, the ferry host from the cache its cold start of (a) left,
+// and the webpack host (which exits). The order rotates every run.
 const variants: VariantName[] = webpack.ok ? ['local', 'ferry', 'webpack'] : ['local', 'ferry'];
 const hostRuns: VariantRun[] = [];
+const fromCacheRuns: VariantRun[] = [];
+const webpackDown: { code: number | null; ms: number; stderr: string }[] = [];
 for (let i = 0; i < runs; i++) {
   const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
+  let warmCache: string | undefined;
   for (const variant of order) {
     const remote = remoteOf(variant);
     remote?.reset();
-    const host = await startHost(hostCommand(variant));
+    const cacheDir = freshCacheDir();
+    if (variant === 'ferry') warmCache = cacheDir;
+    const host = await startHost(hostCommand(variant, cacheDir));
     const fetched = remote?.counts();
     const run: VariantRun = {
       run: i,
@@ -150,6 +185,32 @@ for (let i = 0; i < runs; i++) {
         (run.fetched ? `, fetched ${run.fetched.wireBytes} B in ${run.fetched.requests} requests` : ''),
     );
   }
+
+  await ferryRemote.stop();
+  await webpackRemote?.stop();
+  for (const variant of order) {
+    if (variant === 'webpack') {
+      const down = await runUntilExit({ ...hostCommand('webpack'), timeoutMs: 60_000 });
+      webpackDown.push(down);
+      log(`run ${i + 1}/${runs} webpack, remote down: exited with ${down.code} after ${fmt(down.ms)} ms`);
+      continue;
+    }
+    try {
+      const host = await startHost({
+        ...hostCommand(variant, variant === 'ferry' ? warmCache : undefined),
+        timeoutMs: 15_000,
+      });
+      await host.stop();
+      fromCacheRuns.push({ run: i, variant, coldStartMs: host.coldStartMs, rssMiB: host.rssMiB });
+      log(`run ${i + 1}/${runs} ${variant}, remote down: first 200 after ${fmt(host.coldStartMs)} ms`);
+    } catch (error) {
+      // Recorded, not fatal: the table says in how many runs the start from cache worked.
+      notes.push(`run ${i + 1}: ${variant} with the remote down gave no 200: ${(error as Error).message}`);
+      log(notes.at(-1)!);
+    }
+  }
+  await ferryRemote.start();
+  await webpackRemote?.start();
 }
 
 // 4. Where ferry's cold start goes: instrumented starts (not among the timed ones).
@@ -168,18 +229,60 @@ for (let i = 0; i < Math.max(2, Math.ceil(runs / 2)); i++) {
   }
 }
 
-// 5. Host start with the remote down. ferry has no disk cache yet; the webpack host exits.
-await ferryRemote.stop();
-await webpackRemote?.stop();
-const ferryDown = await firstAnswer(hostCommand('ferry'));
-const webpackDown = webpack.ok ? await runUntilExit({ ...hostCommand('webpack'), timeoutMs: 60_000 }) : undefined;
-
-// 6. Micro-benchmarks: verification cost per load, and compile cost with and without a V8 code cache.
+// 5. Micro-benchmarks: verification cost per load, and compile cost with and without the runtime's V8 code cache,
+// for the files the demo host compiles at start-up and for every JavaScript file of the build.
 const verify = verifyCost(ferryDist, layout.ferryPublicKey, {
   batches: Math.max(5, runs),
   iterations: quick ? 200 : 2000,
 });
-const compile = compileCost(ferryDist, join(layout.root, 'code-cache.json'), Math.max(5, runs));
+const builtFiles = parseManifest(await readFile(join(ferryDist, MANIFEST_FILE)), MANIFEST_FILE).ferry.files;
+const allJs = Object.keys(builtFiles).filter((file) => file.endsWith('.js'));
+const compile = {
+  startup: compileCost(
+    ferryDist,
+    startupFiles(ferryDist, './tokenValidator').compiled,
+    join(layout.root, 'code-cache', 'startup'),
+    Math.max(5, runs),
+  ),
+  all: compileCost(ferryDist, allJs, join(layout.root, 'code-cache', 'all'), Math.max(5, runs)),
+};
+
+// 6. Live updates, per run: a ferry host serving version N; `ferry build` of a changed validator (version N+1) into
+// the folder the remote serves; the time from the new manifest's mtime to the first /profile answer of the new
+// validator, while a client calls /profile back to back. (webpack: the remote's new build is used after a restart.)
+const liveUpdates: LiveUpdateRun[] = [];
+for (let i = 0; i < runs; i++) {
+  const marker = `bench-${i + 1}`;
+  await writeNextValidator(layout, marker, `1.1.${i + 1}`);
+  const host = await startHost(hostCommand('ferry'));
+  try {
+    const seen = waitForBody(host.url, layout.token, (body) => body.includes(`"validator":"${marker}"`), 30_000);
+    const build = await timed([FERRY_CLI, 'build', '--out', ferryDist], layout.ferryRemoteNext);
+    if (build.code !== 0) fail(`ferry build of the next version failed: ${build.output.slice(-800)}`);
+    const manifestAt = statSync(join(ferryDist, MANIFEST_FILE)).mtimeMs;
+    const answer = await seen;
+    liveUpdates.push({
+      run: i,
+      latencyMs: answer.at - manifestAt,
+      requestsDuringSwap: answer.requests,
+      failedRequests: answer.failures,
+    });
+    log(
+      `run ${i + 1}/${runs} live update: new validator served ${fmt(answer.at - manifestAt)} ms after the new ` +
+        `manifest was written (${answer.requests} requests, ${answer.failures} not 200)`,
+    );
+  } finally {
+    await host.stop();
+  }
+}
+
+// 7. Heap across repeated version swaps: bench/soak.ts in short form (npm run soak runs 500 versions).
+const soak = await runSoak(quick ? 30 : 100);
+log(`soak: ${soak.versions} versions, heap after GC ${JSON.stringify(soak.heapAfterGcMiB ?? soak.error)}`);
+
+await ferryRemote.stop();
+await webpackRemote?.stop();
+ferryRequests.close();
 
 const results: Results = {
   generatedAt: new Date().toISOString(),
@@ -196,17 +299,15 @@ const results: Results = {
   },
   webpack: webpack.ok ? { included: true } : { included: false, why: webpack.why },
   buildMs,
+  buildPhases,
   webpackHostBuildMs,
-  distBytes: {
-    ferry: await folderBytes(ferryDist),
-    ...(webpack.ok ? { webpack: await folderBytes(webpackDist) } : {}),
-  },
+  distBytes,
   hostRuns,
+  fromCacheRuns,
+  webpackDown,
+  liveUpdates,
+  soak,
   instrumented,
-  remoteDown: {
-    ferry: { supported: false, observed: ferryDown },
-    ...(webpackDown ? { webpack: webpackDown } : {}),
-  },
   verify,
   compile,
   notes,
@@ -244,6 +345,15 @@ async function timed(
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
   return { code, ms: performance.now() - started, output };
+}
+
+/** Runs bench/soak.ts in its own process (it needs --expose-gc and a small heap) and reads its JSON line. */
+async function runSoak(versions: number): Promise<SoakResult> {
+  const args = ['--expose-gc', '--max-old-space-size=64', join(BENCH, 'soak.ts'), '--versions', `${versions}`];
+  const result = await timed(args, REPO);
+  const line = result.output.split('\n').find((text) => text.startsWith('{"versions"'));
+  if (!line) return { versions, passed: false, error: result.output.trim().slice(-500) };
+  return { ...(JSON.parse(line) as Omit<SoakResult, 'passed'>), passed: result.code === 0 };
 }
 
 async function folderBytes(dir: string): Promise<number> {

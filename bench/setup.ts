@@ -9,9 +9,16 @@
  * The hosts run as plain JavaScript, like the webpack host's bundle: the TypeScript sources are copied with their
  * types stripped (node:module stripTypeScriptTypes), so no variant pays for Node's type stripping at start-up.
  *
+ * - `ferry/remote-nodts`: the same remote with `dts: false` (the build figure without type declarations, shown beside
+ *   the default one);
+ * - `ferry/remote-next`: the same remote's sources, rebuilt into the served folder with a changed validator for the
+ *   live-update figure (see {@link writeNextValidator}).
+ *
  * All use one JWT key pair (the validators check ES256 tokens against its public key) and get a `node_modules` of
- * symlinks into bench/node_modules (plus `ferry` -> the repository), so nothing is installed per run and
- * webpack-node-externals finds the packages where the article's project has them.
+ * symlinks into bench/node_modules, so nothing is installed per run and webpack-node-externals finds the packages
+ * where the article's project has them. The remotes link `ferry` to the repository (they need its build tooling);
+ * the ferry host gets ferry laid out as `npm install ferry` would (package.json and dist/ inside its node_modules,
+ * its dependency semver resolved from the host's node_modules, deduplicated with jsonwebtoken's as npm does).
  *
  * @example
  * ```ts
@@ -21,7 +28,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,6 +45,10 @@ export interface Layout {
   webpackRemote: string;
   webpackHost: string;
   ferryRemote: string;
+  /** The same remote with `dts: false`. */
+  ferryRemoteNoDts: string;
+  /** The remote's sources for the live-update builds (written with {@link writeNextValidator}). */
+  ferryRemoteNext: string;
   /** The demo's user service as JavaScript: run `server.js` here. */
   ferryHost: string;
   /** The local-require baseline: run `server.js` here. */
@@ -80,6 +91,13 @@ export async function createLayout(): Promise<Layout> {
   const signing = generateSigningKeys();
   await writeFile(join(ferryRemote, '.keys', 'ferry-signing-key.pem'), signing.privateKeyPem, { mode: 0o600 });
   await writeFile(join(ferryRemote, 'package.json'), '{ "private": true, "type": "module" }\n');
+  const ferryRemoteNoDts = join(root, 'ferry', 'remote-nodts');
+  const ferryRemoteNext = join(root, 'ferry', 'remote-next');
+  for (const copy of [ferryRemoteNoDts, ferryRemoteNext]) await cp(ferryRemote, copy, { recursive: true });
+  const config = await readFile(join(ferryRemote, 'ferry.config.ts'), 'utf8');
+  const noDts = config.replace("outDir: 'dist/federation',", "outDir: 'dist/federation',\n  dts: false,");
+  if (noDts === config) throw new Error('examples/auth-service/ferry.config.ts changed shape: update bench/setup.ts');
+  await writeFile(join(ferryRemoteNoDts, 'ferry.config.ts'), noDts);
 
   const ferryHost = join(root, 'ferry', 'user-service');
   const demo = join(REPO, 'examples');
@@ -95,8 +113,37 @@ export async function createLayout(): Promise<Layout> {
   await copyAsJs(join(examples, 'src', 'tokenValidator.ts'), join(local, 'tokenValidator.js'));
   await writeFile(join(local, 'jwt-public-key.generated.js'), tsKeyModule);
 
-  for (const dir of [webpackRemote, webpackHost, ferryRemote, ferryHost, local]) await linkModules(dir);
-  return { root, webpackRemote, webpackHost, ferryRemote, ferryHost, local, token, ferryPublicKey: signing.publicKey };
+  for (const dir of [webpackRemote, webpackHost, ferryRemote, ferryRemoteNoDts, ferryRemoteNext, ferryHost, local]) {
+    await linkModules(dir);
+  }
+  await installFerry(ferryHost);
+  return {
+    root,
+    webpackRemote,
+    webpackHost,
+    ferryRemote,
+    ferryRemoteNoDts,
+    ferryRemoteNext,
+    ferryHost,
+    local,
+    token,
+    ferryPublicKey: signing.publicKey,
+  };
+}
+
+/**
+ * Rewrites the live-update project's validator so that the users it returns carry `validator: marker` (shown by
+ * /profile), and its version to `version`. Build it with `ferry build --out <served folder>`.
+ */
+export async function writeNextValidator(layout: Layout, marker: string, version: string): Promise<void> {
+  const source = await readFile(join(REPO, 'examples', 'auth-service', 'src', 'tokenValidator.ts'), 'utf8');
+  const anchor = 'user: { sub: claims.sub, username: claims.username, role: claims.role }';
+  const changed = source.replace(anchor, `${anchor.slice(0, -2)}, validator: ${JSON.stringify(marker)} }`);
+  if (changed === source) throw new Error('the demo validator changed shape: update bench/setup.ts');
+  await writeFile(join(layout.ferryRemoteNext, 'src', 'tokenValidator.ts'), changed);
+  const config = join(layout.ferryRemoteNext, 'ferry.config.ts');
+  const text = (await readFile(config, 'utf8')).replace(/version: '[^']*'/, `version: '${version}'`);
+  await writeFile(config, text);
 }
 
 /** Copies a TypeScript module as JavaScript: types stripped, relative `.ts` imports pointed at `.js`. */
@@ -117,8 +164,17 @@ async function linkModules(dir: string): Promise<void> {
   }
   // Without bench/node_modules (its install failed; --quick goes on without webpack), the ferry and local
   // variants still run on the repository's own express and jsonwebtoken (the same versions).
-  for (const name of ['express', 'jsonwebtoken']) {
+  for (const name of ['express', 'jsonwebtoken', 'semver']) {
     if (!entries.includes(name)) await symlink(join(REPO, 'node_modules', name), join(modules, name));
   }
   await symlink(REPO, join(modules, 'ferry'));
+}
+
+/** Replaces the host's `ferry` link with the package as an install lays it out: package.json and dist/, no node_modules. */
+async function installFerry(dir: string): Promise<void> {
+  const target = join(dir, 'node_modules', 'ferry');
+  await rm(target, { force: true });
+  await mkdir(target);
+  await cp(join(REPO, 'package.json'), join(target, 'package.json'));
+  await cp(join(REPO, 'dist'), join(target, 'dist'), { recursive: true });
 }
