@@ -87,18 +87,26 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
       throw error;
     }
     availability.servedStale(remote, trusted.manifest.ferry.version, cached.record.fetchedAt, error as FerryError, () =>
-      refresh(remote, context, availability),
+      refresh(remote, context, availability, trusted.integrity),
     );
     return trusted;
   }
 }
 
-/** The background refresh of a remote served from the cache: one conditional request, reported either way. */
-async function refresh(remote: ResolvedRemote, context: TrustContext, availability: HostAvailability): Promise<void> {
-  const before = (await availability.cache.readRecord(remote.name, remote.manifestUrl))?.manifest;
+/**
+ * The background refresh of a remote served from the cache (`served`: the integrity of that copy): one conditional
+ * request, reported either way.
+ */
+async function refresh(
+  remote: ResolvedRemote,
+  context: TrustContext,
+  availability: HostAvailability,
+  served: string,
+): Promise<void> {
   const trusted = await fetchTrustedManifest(remote, context);
   if (trusted.source === 'cache') return;
-  const changed = trusted.integrity !== before;
+  // Compared with the copy that was served stale (the push channel may have swapped a new version in meanwhile).
+  const changed = trusted.integrity !== served;
   // Unchanged: the copy in use is confirmed (its record gets the new time and ETag). Changed: the new manifest goes
   // through live updates' verify-then-swap, which commits it if it becomes current.
   if (!changed) await trusted.commit();
@@ -152,7 +160,7 @@ async function fetchFromRemote(
   if (response.status === 304 && cached) {
     const trusted = {
       ...(await accept(remote, context, cached.bytes, cached.signature, 'network', () =>
-        writeRecord(availability, remote, cached.bytes, cached.signature, response.etag),
+        availability.track(writeRecord(availability, remote, cached.bytes, cached.signature, response.etag)),
       )),
       notModified: true,
     };
@@ -165,7 +173,7 @@ async function fetchFromRemote(
     signature = sig.status === 404 ? undefined : sig.bytes;
   }
   return accept(remote, context, response.bytes, signature, 'network', () =>
-    writeRecord(availability, remote, response.bytes, signature, response.etag),
+    availability.track(writeRecord(availability, remote, response.bytes, signature, response.etag)),
   );
 }
 
@@ -209,7 +217,7 @@ async function accept(
   bytes: Uint8Array,
   signature: Uint8Array | undefined,
   source: TrustedManifest['source'],
-  writeCacheRecord: () => Promise<void> | void,
+  writeCacheRecord: () => unknown,
 ): Promise<TrustedManifest> {
   const { host } = context;
   const details = { remote: remote.alias, url: remote.manifestUrl };
@@ -238,6 +246,7 @@ async function accept(
   const integrity = integrityOf(bytes);
   context.releases.check(key, manifest.ferry.release, integrity, details);
   const commit = async () => {
+    // Both are on disk before the version runs: a host restarted a moment later starts from this version.
     await context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined);
     await writeCacheRecord();
   };

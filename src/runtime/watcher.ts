@@ -32,6 +32,7 @@ export interface Watcher {
 // A server sends a comment every 15 s; silence for longer than this means the connection is dead.
 const IDLE_MS = 45_000;
 const MAX_BACKOFF_MS = 60_000;
+const FIRST_CONNECT_DELAY_MS = 100;
 
 /**
  * Starts watching a remote.
@@ -130,8 +131,15 @@ export function watchRemote(options: WatcherOptions): Watcher {
     req.end();
   };
 
-  if (options.push) connect();
-  else schedulePoll();
+  if (options.push) {
+    // The first subscription waits a moment so it does not compete with the host's first load of the remote. Nothing
+    // is missed: a new subscriber is sent the current manifest at once.
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      connect();
+    }, FIRST_CONNECT_DELAY_MS);
+    reconnectTimer.unref();
+  } else schedulePoll();
 
   return {
     get pushConnected() {
