@@ -9,7 +9,9 @@ import { buildRemote, formatBuildSummary } from '../build/index.ts';
 const HELP = `Usage: ferry build [options]
 
 Bundles the exposed modules listed in ferry.config.(ts|mts|mjs|js|json) and writes remoteEntry.js, one
-content-hashed bundle and source map per expose, mf-manifest.json and (when signing) mf-manifest.json.sig.
+content-hashed bundle, source map and type declaration (.d.ts, unless \`dts: false\`) per expose, one
+content-hashed fallback copy per shared package, mf-manifest.json listing every file with its size and sha384,
+and (when signing) mf-manifest.json.sig.
 
 Options:
   -c, --config <file>   config file (default: ferry.config.* in the project root)
