@@ -140,25 +140,18 @@ const SPECIFIER = /^([A-Za-z_$][A-Za-z0-9_$]*)(?:\/(.+))?$/;
  */
 export function createHost(options: HostOptions): Host {
   const resolved = resolveHostOptions(options);
-  const warned = new Set<string>();
-  const warn = (code: string, message: string, remote?: string) => {
-    if (warned.has(message)) return;
-    warned.add(message);
-    channels.warning.publish({ host: resolved.name, remote, code, message });
-    resolved.onWarning({ code, message, ...(remote === undefined ? {} : { remote }) });
-  };
+  const availability = availabilityOf(resolved);
+  // One warning path for the whole host (once per message, on `ferry:warning` and to `onWarning`).
+  const warn = (code: string, message: string, remote?: string) => availability.warn(code, message, remote);
   const sharing = createSharing(resolved, warn, () =>
     Promise.allSettled([...resolved.remotes.values()].map((remote) => versionOf(remote))),
   );
   const scope = sharing.scope('default');
   // Read once, now: the highest releases accepted before this host started (rollback protection across restarts).
-  const releases = ReleaseStore.open(resolved.cacheDir, (code, message) =>
-    availabilityOf(resolved).warn(code, message),
-  );
+  const releases = ReleaseStore.open(resolved.cacheDir, warn);
 
   const versions = new Map<string, Promise<RemoteVersion>>();
   const loaded = new Map<string, RemoteVersion>();
-  const availability = availabilityOf(resolved);
   const fetchManifest = (remote: ResolvedRemote) =>
     fetchTrustedManifest(remote, { host: resolved, releases, warn }).then((trusted) => {
       const { manifest, signedBy } = trusted;
@@ -254,14 +247,7 @@ export function createHost(options: HostOptions): Host {
 
   async function importModule<T>(specifier: string): Promise<T> {
     if (closed) throw closedError(specifier);
-    const match = typeof specifier === 'string' ? SPECIFIER.exec(specifier) : null;
-    if (!match) {
-      throw new InvalidSpecifierError(
-        `"${String(specifier)}" is not a remote module specifier; use "<remote>/<expose>", e.g. "authService/tokenValidator".`,
-        { expose: String(specifier) },
-      );
-    }
-    const [, alias, path] = match as unknown as [string, string, string | undefined];
+    const { alias, exposeKey } = parseSpecifier(specifier);
     const remote = resolved.remotes.get(alias);
     if (!remote) {
       throw new UnknownRemoteError(
@@ -270,22 +256,22 @@ export function createHost(options: HostOptions): Host {
         { remote: alias, expose: specifier },
       );
     }
-    const exposeKey = path === undefined ? '.' : `./${path}`;
     const started = performance.now();
     const message = { host: resolved.name, remote: alias, expose: exposeKey };
     channels.importStart.publish(message);
     try {
       await refreshing.get(alias)?.catch(() => {});
       // The import's deadline bounds every request, retry and wait below it.
-      let version = await availability.withDeadline(started + remote.availability.importTimeout, () =>
-        versionOf(remote),
+      const { version, exports } = await availability.withDeadline(
+        started + remote.availability.importTimeout,
+        async () => {
+          let current = await versionOf(remote);
+          if (closed) throw closedError(specifier);
+          // Swapped out (and disposed) while this import waited: the current version answers instead.
+          if (current.disposed) current = await versionOf(resolved.remotes.get(alias) ?? remote);
+          return { version: current, exports: (await current.import(exposeKey)) as T };
+        },
       );
-      if (closed) throw closedError(specifier);
-      // Swapped out (and disposed) while this import waited: the current version answers instead.
-      if (version.disposed) version = await versionOf(resolved.remotes.get(alias) ?? remote);
-      const exports = (await availability.withDeadline(started + remote.availability.importTimeout, () =>
-        version.import(exposeKey),
-      )) as T;
       channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
       return exports;
     } catch (error) {
@@ -313,8 +299,7 @@ export function createHost(options: HostOptions): Host {
       // One binding per specifier: `host.live(x).fn === host.live(x).fn`, as for a module.
       const known = bindings.get(specifier);
       if (known) return known as T;
-      const [, alias, path] = SPECIFIER.exec(specifier) as unknown as [string, string, string | undefined];
-      const exposeKey = path === undefined ? '.' : `./${path}`;
+      const { alias, exposeKey } = parseSpecifier(specifier);
       let last = loaded.get(alias)!;
       const binding = createLiveBinding<T>(() => {
         const version = loaded.get(alias);
@@ -400,6 +385,19 @@ export function createHost(options: HostOptions): Host {
       await availability.idle();
     },
   };
+}
+
+/** `authService/tokenValidator` -> the remote's alias and the expose key (`./tokenValidator`; `.` without a path). */
+function parseSpecifier(specifier: string): { alias: string; exposeKey: string } {
+  const match = typeof specifier === 'string' ? SPECIFIER.exec(specifier) : null;
+  if (!match) {
+    throw new InvalidSpecifierError(
+      `"${String(specifier)}" is not a remote module specifier; use "<remote>/<expose>", e.g. "authService/tokenValidator".`,
+      { expose: String(specifier) },
+    );
+  }
+  const [, alias, path] = match as unknown as [string, string, string | undefined];
+  return { alias, exposeKey: path === undefined ? '.' : `./${path}` };
 }
 
 /**
