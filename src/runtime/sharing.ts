@@ -108,8 +108,7 @@ export function createSharing(
     if (!uses.has(id)) uses.set(id, []);
     uses.get(id)!.push({ use: entry, source });
   };
-  /** Every fallback copy registered, kept or not, by `scope\0key\0version`, in order: the next one steps in. */
-  const candidates = new Map<string, SharedProvider[]>();
+  /** Every fallback copy registered, kept in the scope or not, per source, in the order they were registered. */
   const registered = new Map<
     FallbackSource,
     Array<{ scope: string; key: string; version: string; provider: SharedProvider }>
@@ -138,9 +137,6 @@ export function createSharing(
         if (entry.fallback === false) continue;
         const provider = fallbackProvider(source, key, entry, entry.fallback);
         const kept = provide(scopeOf(entry.shareScope), key, entry.version, provider);
-        const id = `${entry.shareScope}\0${key}\0${entry.version}`;
-        if (!candidates.has(id)) candidates.set(id, []);
-        candidates.get(id)!.push(provider);
         if (!registered.has(source)) registered.set(source, []);
         registered.get(source)!.push({ scope: entry.shareScope, key, version: entry.version, provider });
         // eager (MF: in the initial chunk): fetched and verified now; a failure shows again if it is chosen.
@@ -148,18 +144,19 @@ export function createSharing(
       }
     },
     unregister(source) {
-      for (const { scope: name, key, version, provider } of registered.get(source) ?? []) {
-        const id = `${name}\0${key}\0${version}`;
-        const rest = (candidates.get(id) ?? []).filter((candidate) => candidate !== provider);
-        if (rest.length === 0) candidates.delete(id);
-        else candidates.set(id, rest);
+      const own = registered.get(source) ?? [];
+      registered.delete(source);
+      for (const { scope: name, key, version, provider } of own) {
         const versions = scopes.get(name)?.[key];
         if (!versions || versions[version] !== provider || provider.loaded) continue;
-        if (rest[0]) versions[version] = rest[0];
+        // The next copy of the same version registered by another source steps in, in registration order.
+        const next = [...registered.values()]
+          .flat()
+          .find((entry) => entry.scope === name && entry.key === key && entry.version === version);
+        if (next) versions[version] = next.provider;
         else delete versions[version];
         if (Object.keys(versions).length === 0) delete scopes.get(name)![key];
       }
-      registered.delete(source);
       for (const [id, list] of uses) {
         const kept = list.filter((entry) => entry.source !== source);
         if (kept.length === 0) uses.delete(id);
