@@ -21,7 +21,7 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTemporary, writeFileAtomic } from '../common/atomic-write.ts';
-import { type FileCache, isCacheKey } from './file-cache.ts';
+import { entryNameOf, type FileCache, isCacheKey } from './file-cache.ts';
 
 /** Unreferenced files younger than this are kept: a concurrent host may have stored them and not yet its record. */
 export const PRUNE_GRACE_MS = 10 * 60_000;
@@ -144,8 +144,7 @@ export async function pruneCache(cache: FileCache, options: PruneOptions = {}): 
     keep.add(integrity);
     for (const file of await manifestFiles(cache, integrity)) keep.add(file);
   }
-  // Compared by file name: the store's name of an integrity is the last part of its path.
-  const keepNames = new Set([...keep].map((integrity) => cache.pathOf(integrity).slice(-64)));
+  const keepNames = new Set([...keep].map(entryNameOf));
 
   const result: PruneResult = { removed: 0, removedBytes: 0, kept: 0 };
   const cutoff = now() - graceMs;

@@ -59,6 +59,11 @@ export function isCacheKey(value: unknown): value is string {
   return typeof value === 'string' && INTEGRITY.test(value);
 }
 
+/** The file name of a content entry: the integrity's digest in base64url (`sha384-` dropped). */
+export function entryNameOf(integrity: string): string {
+  return integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
+}
+
 function isVersion(value: unknown): value is ManifestVersion {
   const version = value as Partial<ManifestVersion> | null;
   return (
@@ -102,9 +107,9 @@ export class FileCache {
     return join(this.dir, 'remotes');
   }
 
-  /** The path of a content entry: the integrity in base64url, split by its first two characters. */
+  /** The path of a content entry: its {@link entryNameOf name}, in a folder named by the name's first two characters. */
   pathOf(integrity: string): string {
-    const name = integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
+    const name = entryNameOf(integrity);
     return join(this.filesDir, name.slice(0, 2), name);
   }
 
