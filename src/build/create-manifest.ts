@@ -2,13 +2,10 @@
  * Building the `mf-manifest.json` document: Module Federation 2.0 fields for MF tooling, plus the `ferry` section
  * hosts verify (sizes and `sha384-` integrities of every file, version, release, expiry).
  */
-import { readFileSync } from 'node:fs';
+import { ferryVersion } from '../common/ferry-version.ts';
 import { FORMAT_VERSION, type Manifest, type SharedEntry } from '../manifest/index.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { SharedModule } from './shared-fallbacks.ts';
-
-/** ferry's own version, recorded as MF's `pluginVersion`. */
-const FERRY_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 /** An output file the manifest lists. */
 export interface OutputFile {
@@ -86,7 +83,7 @@ export function createManifest(
       remoteEntry: { name: config.filename, path: '', type: 'commonjs-module' },
       types: { path: '', name: '', zip: '', api: '' },
       globalName: name,
-      pluginVersion: FERRY_VERSION,
+      pluginVersion: ferryVersion(),
       publicPath: 'auto',
     },
     shared: modules.map(({ key: pkg, options: entry, fallback }) => ({

@@ -4,6 +4,7 @@
  * Each command lives in its own file and is loaded only when it runs, so `ferry serve` never loads esbuild.
  */
 import { FerryError } from '../common/errors.ts';
+import { ferryVersion } from '../common/ferry-version.ts';
 
 /** A command: takes its own arguments, writes to stdout/stderr, resolves to the process exit code. */
 export type Command = (args: string[]) => Promise<number>;
@@ -51,9 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${ferryVersion()}\n`);
     return 0;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;

@@ -1,0 +1,115 @@
+/**
+ * The built package (dist/, written by scripts/build.ts): every entry package.json and bin/ferry.js name exists, the
+ * bundles share one copy of the runtime and of the error classes, and what a host loads never reaches build tooling,
+ * checked on the built chunks themselves (test/architecture.test.ts checks the same on src/).
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { runProcess } from './helpers/build-fixture.ts';
+import { REPO_ROOT } from './helpers/temp-project.ts';
+
+const DIST = join(REPO_ROOT, 'dist');
+const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  exports: Record<string, string | { types: string; default: string }>;
+};
+
+if (!existsSync(join(DIST, 'index.js'))) {
+  throw new Error('dist/ is missing: run `npm run build` before this test (npm test does).');
+}
+
+async function jsFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await jsFiles(path)));
+    else if (entry.name.endsWith('.js')) found.push(path);
+  }
+  return found;
+}
+
+/** The specifiers of a built file's static imports and re-exports (`import(…)` is left out: it loads on call). */
+function staticImports(code: string): string[] {
+  const found: string[] = [];
+  for (const match of code.matchAll(/^(?:import|export)\s(?:[^'"()]*?\sfrom\s*)?["']([^"']+)["'];?$/gms)) {
+    found.push(match[1]!);
+  }
+  return found;
+}
+
+/** Every bare (package) specifier an entry loads when imported, through its chunks. */
+async function packagesLoadedBy(entry: string): Promise<Set<string>> {
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of staticImports(await readFile(file, 'utf8'))) {
+      if (specifier.startsWith('.')) queue.push(resolve(dirname(file), specifier));
+      else packages.add(specifier);
+    }
+  }
+  return packages;
+}
+
+test('every entry package.json exports and bin/ferry.js imports is built', async () => {
+  const targets = Object.values(pkg.exports).flatMap((target) =>
+    typeof target === 'string' ? [target] : [target.default, target.types],
+  );
+  for (const target of targets) assert.ok(existsSync(join(REPO_ROOT, target)), `${target} (package.json exports)`);
+  const bin = await readFile(join(REPO_ROOT, 'bin', 'ferry.js'), 'utf8');
+  for (const specifier of staticImports(bin)) {
+    assert.ok(existsSync(join(REPO_ROOT, 'bin', specifier)), `${specifier} (bin/ferry.js)`);
+  }
+});
+
+test('the bundles share one runtime and one set of error classes', async () => {
+  // esbuild writes `class X` as `var X = class _X` where it keeps names.
+  const definitions = new Map<RegExp, string[]>([
+    [/\bclass FerryError\b|\bFerryError = class\b/, []],
+    [/\bfunction createHost\(/, []],
+  ]);
+  for (const file of await jsFiles(DIST)) {
+    const code = await readFile(file, 'utf8');
+    for (const [pattern, where] of definitions) if (pattern.test(code)) where.push(file);
+  }
+  for (const [pattern, where] of definitions) {
+    assert.equal(
+      where.length,
+      1,
+      `${pattern} is in ${where.map((file) => relative(DIST, file)).join(', ') || 'no file'}`,
+    );
+  }
+  // And the entries that present them import that one copy.
+  const [root, build] = await Promise.all([import(join(DIST, 'index.js')), import(join(DIST, 'build', 'index.js'))]);
+  assert.equal(root.defineRemote, build.defineRemote);
+});
+
+test('what a host or a server loads never reaches build tooling, through any chunk', async () => {
+  for (const entry of ['index.js', 'server/index.js', 'manifest/index.js', 'register/index.js']) {
+    const packages = await packagesLoadedBy(join(DIST, entry));
+    for (const tool of ['esbuild', 'oxc-transform', 'typescript']) {
+      assert.ok(!packages.has(tool), `dist/${entry} loads ${tool}`);
+    }
+    assert.deepEqual(
+      [...packages].filter((name) => !name.startsWith('node:')),
+      ['semver'].filter((name) => packages.has(name)),
+      `dist/${entry} loads only Node builtins and semver: ${[...packages].join(', ')}`,
+    );
+  }
+  // The build entry does load esbuild: the walk above would have seen it.
+  assert.ok((await packagesLoadedBy(join(DIST, 'build', 'index.js'))).has('esbuild'));
+});
+
+test('ferry --version prints the version of its package.json, from the bundled CLI', async () => {
+  const result = await runProcess(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), '--version'], {
+    cwd: REPO_ROOT,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.trim(), pkg.version);
+});
