@@ -65,7 +65,7 @@ describe('host.import', () => {
     const canary = canaryModule('exports.validate = (t) => t === "ok";');
     const { server, cleanup } = await setup({ './tokenValidator': { code: canary.code } });
     cleanups.push(cleanup);
-    const host = createHost({
+    await using host = createHost({
       name: 'userService',
       remotes: { authService: `authService@${server.url}mf-manifest.json` },
       ...quiet,
@@ -89,7 +89,7 @@ describe('host.import', () => {
     const canary = canaryModule('exports.answer = 42;');
     const { server, cleanup } = await setup({ './tokenValidator': { code: canary.code } });
     cleanups.push(cleanup);
-    const host = createHost({
+    await using host = createHost({
       name: 'userService',
       remotes: { authService: `authService@${server.url}mf-manifest.json` },
       ...quiet,
@@ -115,7 +115,7 @@ describe('host.import', () => {
       res.writeHead(404, { 'content-type': 'text/html' }).end('<html>globalThis.x = 1</html>');
       return true;
     };
-    const host = createHost({
+    await using host = createHost({
       name: 'userService',
       remotes: { authService: `${server.url}mf-manifest.json` },
       ...quiet,
@@ -138,7 +138,7 @@ describe('host.import', () => {
       res.writeHead(500).end('oops');
       return true;
     };
-    const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+    await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
     await assert.rejects(
       host.import('authService/x'),
       (e: unknown) => e instanceof HttpStatusError && e.status === 500,
@@ -158,7 +158,7 @@ describe('host.import', () => {
         res.writeHead(200, { 'content-length': body.byteLength }).end(body);
         return true;
       };
-      const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+      await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
       const error = await host.import('authService/x').catch((e: unknown) => e);
       assert.ok(error instanceof IntegrityError, String(error));
       assert.equal(error.file, file);
@@ -177,7 +177,7 @@ describe('host.import', () => {
       res.end(Buffer.alloc(10 * 1024 * 1024, 0x20));
       return true;
     };
-    const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+    await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
     await assert.rejects(host.import('authService/x'), ResponseTooLargeError);
     assert.equal(canary.ran(), false);
   });
@@ -187,7 +187,7 @@ describe('host.import', () => {
     const silent = createServer((socket) => sockets.add(socket)).listen(0, '127.0.0.1');
     await once(silent, 'listening');
     const { port } = silent.address() as import('node:net').AddressInfo;
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: `http://127.0.0.1:${port}/mf-manifest.json` },
       timeout: 300,
@@ -210,7 +210,7 @@ describe('host.import', () => {
       if (down) req.socket.destroy();
       return down;
     };
-    const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+    await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
     await assert.rejects(host.import('authService/x'), NetworkError);
     down = false;
     assert.deepEqual({ ...(await host.import('authService/x')) }, { answer: 42 });
@@ -219,7 +219,7 @@ describe('host.import', () => {
   test('remote code cannot reach packages that are not builtins or shared', async () => {
     const { server, cleanup } = await setup({ './x': { code: 'exports.semver = require("semver");' } });
     cleanups.push(cleanup);
-    const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+    await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
     const error = await host.import('authService/x').catch((e: unknown) => e);
     assert.ok(error instanceof UndeclaredDependencyError, String(error));
     assert.match(error.message, /"semver"/);
@@ -227,7 +227,11 @@ describe('host.import', () => {
       './y': { code: 'exports.sep = require("node:path").sep; exports.fs = typeof require("fs").readFile;' },
     });
     cleanups.push(ok.cleanup);
-    const host2 = createHost({ name: 'h', remotes: { authService: `${ok.server.url}mf-manifest.json` }, ...quiet });
+    await using host2 = createHost({
+      name: 'h',
+      remotes: { authService: `${ok.server.url}mf-manifest.json` },
+      ...quiet,
+    });
     assert.deepEqual({ ...(await host2.import('authService/y')) }, { sep: '/', fs: 'function' });
   });
 
@@ -236,7 +240,7 @@ describe('host.import', () => {
     const shared = { jsonwebtoken: { version: '9.0.3', requiredVersion: '^9.0.0', singleton: true } };
     const { server, cleanup } = await setup({ './x': { code, shared: ['jsonwebtoken'] } }, { shared });
     cleanups.push(cleanup);
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: `${server.url}mf-manifest.json` },
       shared: { jsonwebtoken: { singleton: true } },
@@ -247,7 +251,7 @@ describe('host.import', () => {
     assert.equal(mod.jwt, createRequire(`${REPO_ROOT}x.js`)('jsonwebtoken'));
     assert.ok(host.shareScope.jsonwebtoken?.['9.0.3']?.loaded);
 
-    const bare = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+    await using bare = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
     const error = await bare.import('authService/x').catch((e: unknown) => e);
     assert.ok(error instanceof SharedUnavailableError, String(error));
     assert.equal(error.package, 'jsonwebtoken');
@@ -256,7 +260,7 @@ describe('host.import', () => {
   test('an error thrown by remote code is an EvaluationError with the original as cause', async () => {
     const { server, cleanup } = await setup({ './x': { code: 'throw new RangeError("boom");' } });
     cleanups.push(cleanup);
-    const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+    await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
     const error = await host.import('authService/x').catch((e: unknown) => e);
     assert.ok(error instanceof EvaluationError, String(error));
     assert.ok(error.cause instanceof RangeError);
@@ -266,7 +270,7 @@ describe('host.import', () => {
   test("bad specifiers, unknown remotes and exposes, and another remote's manifest are typed errors", async () => {
     const { server, cleanup } = await setup({ './x': { code: 'exports.a = 1;' } });
     cleanups.push(cleanup);
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: `${server.url}mf-manifest.json`, other: `other@${server.url}mf-manifest.json` },
       ...quiet,
@@ -313,7 +317,7 @@ describe('host.import', () => {
     };
     for (const [name, fn] of Object.entries(listeners)) diagnosticsChannel.subscribe(name, fn);
     try {
-      const host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
+      await using host = createHost({ name: 'h', remotes: { authService: `${server.url}mf-manifest.json` }, ...quiet });
       await host.import('authService/x');
       await host.import('authService/missing').catch(() => {});
     } finally {
@@ -337,7 +341,7 @@ Object.defineProperty(e, Symbol.for('ferry.error'), { value: true }); throw e;`,
     });
     const server = await startLoopback(project.dir);
     try {
-      const host = createHost({
+      await using host = createHost({
         name: 'h',
         remotes: { authService: `${server.url}mf-manifest.json` },
         onWarning: () => {},

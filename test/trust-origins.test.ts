@@ -41,7 +41,7 @@ describe('redirects', () => {
         res.writeHead(302, { location: `${elsewhere.url}${redirected.slice(1)}` }).end();
         return true;
       };
-      const host = createHost({
+      await using host = createHost({
         name: 'h',
         remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
         cacheDir: cache.dir,
@@ -55,7 +55,7 @@ describe('redirects', () => {
       assert.equal(remote.runs(), 0);
       await host.close(); // waits for files fetched beside the refused one, still on their way into the cache
     }
-    const allowed = createHost({
+    await using allowed = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       allowedOrigins: [elsewhere.url],
@@ -103,7 +103,7 @@ describe('plain http', () => {
     ]) {
       createHost({ name: 'h', remotes: { authService: url }, fetch, ...quiet });
     }
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: 'http://auth.example.com/mf-manifest.json' },
       allowInsecureHttp: true,
@@ -146,7 +146,7 @@ describe('endless data and slow retrieval', () => {
       pump();
       return true;
     };
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
       maxManifestBytes: 64 * 1024,
@@ -168,7 +168,7 @@ describe('endless data and slow retrieval', () => {
       res.end(Buffer.concat([original, Buffer.from('\nglobalThis.pwned = true;\n')]));
       return true;
     };
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       cacheDir: remote.project.dir,
@@ -190,7 +190,7 @@ describe('endless data and slow retrieval', () => {
       res.on('close', () => clearInterval(timer));
       return true;
     };
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
       timeout: 300,

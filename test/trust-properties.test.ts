@@ -81,7 +81,7 @@ describe('any changed byte is refused and never run', () => {
     original = await remote.files();
     assert.deepEqual(original.size, 5, 'manifest, signature, container, expose and its map');
     // The control: unchanged, it loads and runs (container and expose).
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       cacheDir: cache.dir,
@@ -121,7 +121,7 @@ describe('any changed byte is refused and never run', () => {
     await check(
       fc.asyncProperty(mutations([...original.keys()]), async (m) => {
         serveMutated(m);
-        const host = createHost({
+        await using host = createHost({
           name: 'h',
           remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
           cacheDir: cache.dir,
@@ -144,7 +144,7 @@ describe('any changed byte is refused and never run', () => {
     await check(
       fc.asyncProperty(mutations(files), async (m) => {
         serveMutated(m);
-        const host = createHost({
+        await using host = createHost({
           name: 'h',
           remotes: { authService: remote.manifestUrl },
           cacheDir: cache.dir,

@@ -83,7 +83,7 @@ describe('rollback', () => {
     await using cache = await createTempProject({});
     const accepted = await remote.files();
     const key = `authService@${new URL(remote.server.url).origin}`;
-    const host = createHost({
+    await using host = createHost({
       name: 'userService',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       cacheDir: cache.dir,
@@ -129,7 +129,7 @@ describe('rollback', () => {
     await using cache = await createTempProject({});
     const script = `
       import { createHost } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'src/index.ts')).href)};
-      const host = createHost({
+      await using host = createHost({
         name: 'userService',
         remotes: { authService: { url: process.env.URL, publicKey: process.env.KEY } },
         cacheDir: process.env.CACHE,
@@ -173,7 +173,7 @@ describe('rollback', () => {
     await using remote = await createSignedRemote({ release: 7 });
     await using cache = await createTempProject({ 'releases.json': '{"formatVersion": 1, "remotes": {"a@b": 12' });
     const warnings: Array<{ code: string; message: string }> = [];
-    const host = createHost({
+    await using host = createHost({
       name: 'userService',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       cacheDir: cache.dir,
@@ -197,7 +197,7 @@ describe('rollback', () => {
     await using remote = await createSignedRemote();
     await using cache = await createTempProject({ 'not-a-folder': 'x' });
     const warnings: string[] = [];
-    const host = createHost({
+    await using host = createHost({
       name: 'userService',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       cacheDir: cache.path('not-a-folder'),
@@ -218,7 +218,7 @@ describe('rollback', () => {
     process.env['FERRY_CACHE_DIR'] = fromEnv.dir;
     try {
       await signedHost(remote, { root: root.dir }).import('authService/x');
-      const unsigned = createHost({ name: 'h', remotes: { authService: remote.manifestUrl }, ...quiet });
+      await using unsigned = createHost({ name: 'h', remotes: { authService: remote.manifestUrl }, ...quiet });
       await unsigned.import('authService/x');
     } finally {
       if (previous === undefined) delete process.env['FERRY_CACHE_DIR'];
@@ -255,7 +255,7 @@ describe('freeze', () => {
       signedHost(remote, { cacheDir: cache.dir, now: later }).import('authService/x'),
       ManifestExpiredError,
     );
-    const unsigned = createHost({
+    await using unsigned = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
       now: later,

@@ -98,7 +98,7 @@ describe('signature failures on the host', () => {
     const { remote, cache } = await setup();
     const billing = newKeys();
     await remote.publish({ signWith: billing.privateKey });
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: {
         authService: { url: remote.manifestUrl, publicKey: remote.publicKey },
@@ -119,7 +119,7 @@ describe('signature failures on the host', () => {
         res.end(full.subarray(0, length));
         return true;
       };
-      const host = createHost({
+      await using host = createHost({
         name: 'h',
         remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
         cacheDir: cache.dir,
@@ -132,7 +132,7 @@ describe('signature failures on the host', () => {
   test('a missing signature with a key pinned is refused (fail closed)', async () => {
     const { remote, cache } = await setup();
     await remote.publish({ signWith: null });
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       cacheDir: cache.dir,
@@ -159,7 +159,7 @@ describe('signature failures on the host', () => {
         res.end(edited);
         return true;
       };
-      const host = createHost({
+      await using host = createHost({
         name: 'h',
         remotes: { authService: { url: remote.manifestUrl, publicKey: [remote.publicKey, other] } },
         cacheDir: cache.dir,
@@ -173,7 +173,7 @@ describe('signature failures on the host', () => {
     const { remote, cache } = await setup();
     const next = newKeys();
     await remote.publish({ signWith: next.privateKey, release: 2 });
-    const host = createHost({
+    await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: [remote.publicKey, next.publicKey] } },
       cacheDir: cache.dir,
@@ -220,7 +220,7 @@ describe('requireSignatures', () => {
   test('with every remote pinned the host loads; without the option an unsigned remote loads with a warning', async () => {
     await using remote = await createSignedRemote();
     await using cache = await cacheDir();
-    const strict = createHost({
+    await using strict = createHost({
       name: 'h',
       requireSignatures: true,
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
@@ -230,7 +230,7 @@ describe('requireSignatures', () => {
     assert.equal((await strict.import<{ answer: number }>('authService/x')).answer, 42);
 
     const warnings: string[] = [];
-    const lax = createHost({
+    await using lax = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
       cacheDir: cache.dir,

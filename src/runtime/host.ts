@@ -121,6 +121,8 @@ export interface Host {
   pointRemote(alias: string, options: RemoteOptions | string): Promise<UpdateOutcome>;
   /** Releases what the host holds; later imports reject with {@link HostClosedError}. */
   close(): Promise<void>;
+  /** {@link close}, for `await using host = createHost(…)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const SPECIFIER = /^([A-Za-z_$][A-Za-z0-9_$]*)(?:\/(.+))?$/;
@@ -184,13 +186,18 @@ export function createHost(options: HostOptions): Host {
   });
   let closed = false;
 
-  function createVersion(remote: ResolvedRemote, { manifest }: { manifest: RemoteVersion['manifest'] }): RemoteVersion {
+  function createVersion(
+    remote: ResolvedRemote,
+    { manifest }: { manifest: RemoteVersion['manifest'] },
+    ready?: Promise<void>,
+  ): RemoteVersion {
     const version = new RemoteVersion(manifest, {
       host: resolved,
       remote,
       scope: sharing.scope(containerScopeOf(manifest)),
       sharing,
       warn: (code, message) => warn(code, message, remote.alias),
+      ...(ready ? { ready } : {}),
     });
     // Its fallback copies join the share scopes now, before anything is resolved (MF: init of the container).
     sharing.register(version, manifest);
@@ -205,8 +212,9 @@ export function createHost(options: HostOptions): Host {
     // close() ran while the manifest was on its way: nothing of this remote may be created after it.
     if (closed) throw closedError(remote.alias);
     checkVersionRange(remote, trusted.manifest);
-    await trusted.commit();
-    const version = createVersion(remote, trusted);
+    // The version is current from here: its release and cache record are written while its files are fetched, and
+    // it runs no code before both are on disk (a host restarted a moment later starts from it).
+    const version = createVersion(remote, trusted, availability.track(trusted.commit()));
     updates.integrity.set(version, trusted.integrity);
     loaded.set(remote.alias, version);
     updates.watch(remote);
@@ -383,6 +391,9 @@ export function createHost(options: HostOptions): Host {
       versions.clear();
       // Files fetched beside one that failed may still be on their way into the cache: nothing is written after this.
       await availability.idle();
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
     },
   };
 }

@@ -39,6 +39,11 @@ export interface VersionContext {
   /** The host's share scopes: resolves the shared modules the remote's code requires (sharing.ts). */
   sharing: Sharing;
   warn(code: string, message: string): void;
+  /**
+   * Settles when the version may run code: its release and cache record are on disk (`TrustedManifest.commit()`,
+   * which never rejects). Its files are fetched meanwhile. Absent: it may run at once.
+   */
+  ready?: Promise<void>;
 }
 
 export class RemoteVersion {
@@ -69,9 +74,14 @@ export class RemoteVersion {
     return this.context.remote.alias;
   }
 
-  /** Fetches one file of this version's manifest, checked against its size and integrity (its fallback copies). */
-  fetchVerified(name: string): Promise<Uint8Array> {
-    return this.#fetch(name);
+  /**
+   * Fetches one file of this version's manifest, checked against its size and integrity, to run it (its fallback
+   * copies): resolves once the version may run code (`ready`).
+   */
+  async fetchVerified(name: string): Promise<Uint8Array> {
+    const bytes = await this.#fetch(name);
+    await this.context.ready;
+    return bytes;
   }
 
   get version(): string {
@@ -146,13 +156,22 @@ export class RemoteVersion {
         { remote: remote.alias, url: remote.manifestUrl, expose: exposeKey },
       );
     }
-    const [, , map] = await Promise.all([
+    const files = Promise.all([
       this.#fetch(ferry.remoteEntry),
       this.#fetch(entry.file),
       entry.map ? this.#fetch(entry.map) : undefined,
     ]);
+    // The shared modules are chosen (and the host's own packages required, some ms of synchronous work) while the
+    // files are on their way: one turn of the event loop later, once the requests are out. A file's error still
+    // comes first; a choice made for a load that then fails stays made (it is what the next attempt would choose).
+    // A fallback copy chosen here runs only once the version is `ready` (fetchVerified waits for it).
+    const shared = new Promise((turn) => setImmediate(turn)).then(async () => {
+      for (const pkg of entry.shared) await this.#resolveShared(pkg, exposeKey);
+    });
+    shared.catch(() => {}); // awaited below, after the files
+    const [, , map] = await files;
     if (map && entry.map) this.#registerMap(entry.file, entry.map, map);
-    for (const pkg of entry.shared) await this.#resolveShared(pkg, exposeKey);
+    await shared;
     const container = await this.#containerOnce();
     return this.#evaluating(exposeKey, async () => {
       const factory = await container.get(exposeKey);
@@ -231,6 +250,7 @@ export class RemoteVersion {
 
   #containerOnce(): Promise<Container> {
     this.#container ??= this.#evaluating('remoteEntry', async () => {
+      await this.context.ready;
       const container = this.#requireFile(this.manifest.ferry.remoteEntry) as Partial<Container>;
       if (typeof container?.init !== 'function' || typeof container.get !== 'function') {
         throw new TypeError(`${this.manifest.ferry.remoteEntry} does not export init() and get()`);

@@ -187,8 +187,10 @@ async function writeRecord(
 ): Promise<void> {
   const manifest = integrityOf(bytes);
   const signatureIntegrity = signature && integrityOf(signature);
-  await availability.store(manifest, bytes);
-  if (signature && signatureIntegrity) await availability.store(signatureIntegrity, signature);
+  await Promise.all([
+    availability.store(manifest, bytes),
+    signature && signatureIntegrity ? availability.store(signatureIntegrity, signature) : undefined,
+  ]);
   const record: ManifestRecord = {
     formatVersion: 1,
     url: remote.manifestUrl,
@@ -246,9 +248,13 @@ async function accept(
   const integrity = integrityOf(bytes);
   context.releases.check(key, manifest.ferry.release, integrity, details);
   const commit = async () => {
-    // Both are on disk before the version runs: a host restarted a moment later starts from this version.
-    await context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined);
-    await writeCacheRecord();
+    // Both are on disk before the version runs: a host restarted a moment later starts from this version. They are
+    // independent files, written side by side: a crash between the two leaves at most a cache record newer than the
+    // release floor, which a restarted host accepts (and then records).
+    await Promise.all([
+      context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined),
+      writeCacheRecord(),
+    ]);
   };
   return { manifest, signedBy, source, integrity, notModified: false, commit };
 }
