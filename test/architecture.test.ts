@@ -128,8 +128,11 @@ test('every folder of src/ is a known layer, and imports flow one way', async ()
     assert.ok(allowed !== undefined, `${file}: src/${layer} is not a layer ARCHITECTURE.md and this test know`);
     if (allowed === 'anything') continue;
     const text = await readFile(join(REPO_ROOT, file), 'utf8');
-    for (const { specifier } of runtimeImports(text)) {
+    for (const { specifier, dynamic } of runtimeImports(text)) {
       if (specifier === 'esbuild' && layer !== 'build') violations.push(`${file} imports esbuild`);
+      if (specifier === 'oxc-transform' && (layer !== 'build' || !dynamic)) {
+        violations.push(`${file} imports oxc-transform (only src/build may, with a lazy import())`);
+      }
       if (!specifier.startsWith('.')) continue;
       const target = toPosix(relative(join(REPO_ROOT, 'src'), join(REPO_ROOT, dirname(file), specifier)));
       const targetLayer = target.includes('/') ? target.split('/')[0]! : '';
@@ -153,7 +156,7 @@ test('biome.json enforces the direction for every layer below cli with noRestric
   }
 });
 
-test('the entries a host loads never reach esbuild, even indirectly', async () => {
+test('the entries a host loads never reach esbuild or oxc-transform, even indirectly', async () => {
   const entries = ['src/index.ts', 'src/runtime/index.ts', 'src/server/index.ts', 'src/manifest/index.ts'];
   if (existsSync(join(REPO_ROOT, 'src/register/index.ts'))) entries.push('src/register/index.ts');
   for (const entry of entries) {
@@ -168,6 +171,7 @@ test('the entries a host loads never reach esbuild, even indirectly', async () =
       for (const { specifier, dynamic } of runtimeImports(text)) {
         if (dynamic) continue;
         assert.notEqual(specifier, 'esbuild', `${entry} loads esbuild through ${file}`);
+        assert.notEqual(specifier, 'oxc-transform', `${entry} loads oxc-transform through ${file}`);
         if (specifier.startsWith('.'))
           queue.push(toPosix(relative(REPO_ROOT, join(REPO_ROOT, dirname(file), specifier))));
       }

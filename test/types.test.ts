@@ -2,6 +2,10 @@
  * Types for remote modules, end to end with the real CLI: `ferry build` emits one self-contained declaration file
  * per expose (listed and hashed in the manifest), `ferry types` on a host fetches them verified into ferry-types/,
  * and the host's `tsc --noEmit` accepts correct calls and rejects wrong ones, for plain imports and `host.import()`.
+ *
+ * The fixture's sources follow TypeScript's isolatedDeclarations rules, so `ferry build` takes the fast path
+ * (oxc-transform, no tsc) even though the remote has typescript installed: 'a remote without typescript gets the
+ * same declarations' checks that. The tests at the end cover the tsc path, which sources that break the rules take.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -214,6 +218,20 @@ describe('types for remote modules', () => {
     assert.ok(!files.some((name) => name.endsWith('.tmp')));
   });
 
+  test('a remote without typescript gets the same declarations, byte for byte: the fast path needs no tsc', async () => {
+    // The same bytes also show that the remote above, which has typescript, took the fast path: tsc's output is
+    // formatted differently (4-space indents, the source's quotes), so its files would hash differently.
+    await using bare = await createTypedRemote([]);
+    const built = await runFerry(['build'], { cwd: bare.dir });
+    assert.equal(built.code, 0, built.stderr);
+    assert.doesNotMatch(built.stderr, /warning/, built.stderr);
+    const [withTsc, without] = [await readManifest(remote.path(OUT)), await readManifest(bare.path(OUT))];
+    for (const key of ['./tokenValidator', './other']) {
+      assert.ok(without.ferry.exposes[key]?.types, `exposes[${key}].types`);
+      assert.equal(without.ferry.exposes[key]?.types, withTsc.ferry.exposes[key]?.types, key);
+    }
+  });
+
   test('a declaration file that does not match the manifest is refused with exit 1 and the integrity error', async () => {
     await using host = await hostProject();
     const manifest = await readManifest(remote.path(OUT));
@@ -230,8 +248,10 @@ describe('types for remote modules', () => {
   });
 });
 
-test('a remote without typescript still builds, with one warning; ferry types then warns naming it', async () => {
+test('a remote without typescript whose sources break the isolatedDeclarations rules builds, with one warning; ferry types then warns naming it', async () => {
   await using remote = await createTypedRemote([]);
+  // An exported function whose return type only tsc can infer (from `a * 2`), and tsc is not installed.
+  await remote.write('src/other.ts', 'export function answer(a: number) {\n  return a * 2;\n}\n');
   const built = await runFerry(['build'], { cwd: remote.dir });
   assert.equal(built.code, 0, built.stderr);
   const warnings = built.stderr.split('\n').filter((line) => line.startsWith('ferry build: warning:'));
@@ -266,13 +286,36 @@ test('dts: false turns declarations off; a non-boolean dts is an invalid option'
   assert.match(invalid.stderr, /dts must be true or false.*ERR_FERRY_INVALID_OPTION/);
 });
 
-test('type errors in the remote are a warning, and the declarations are still emitted', async () => {
+test('on the tsc path, type errors in the remote are a warning, and the declarations are still emitted', async () => {
   await using remote = await createTypedRemote();
+  // The return type is left to inference from a variable, which the isolatedDeclarations rules do not allow
+  // (TS9007), so the build runs tsc, which type-checks.
+  await remote.write(
+    'src/other.ts',
+    "export function answer() {\n  const n: number = 'not a number';\n  return n;\n}\n",
+  );
+  const built = await runFerry(['build'], { cwd: remote.dir });
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stderr, /warning: type errors in the remote's sources.*\n.*src\/other\.ts\(2,9\): error TS2322/);
+  // The summary says why this build needed tsc (the slow path), naming the file and the rule.
+  assert.match(built.stdout, /Type declarations written by tsc, because src\/other\.ts: .*\n/);
+  const manifest = await readManifest(remote.path(OUT));
+  const text = await readFile(remote.path(OUT, manifest.ferry.exposes['./other']!.types!), 'utf8');
+  assert.match(text, /export function answer\(\): number;/);
+});
+
+test('on the fast path ferry build does not type-check: a type error in annotated sources passes silently', async () => {
+  await using remote = await createTypedRemote();
+  // Annotated as the isolatedDeclarations rules ask, so no tsc runs and nothing reports the error: run
+  // `tsc --noEmit` in CI for that. Hosts see the types as written.
   await remote.write('src/other.ts', "export const answer: number = 'not a number';\n");
   const built = await runFerry(['build'], { cwd: remote.dir });
   assert.equal(built.code, 0, built.stderr);
-  assert.match(built.stderr, /warning: type errors in the remote's sources.*\n.*src\/other\.ts\(1,14\): error TS2322/);
-  assert.ok((await readManifest(remote.path(OUT))).ferry.exposes['./other']?.types);
+  assert.doesNotMatch(built.stderr, /warning/, built.stderr);
+  assert.doesNotMatch(built.stdout, /written by tsc/);
+  const manifest = await readManifest(remote.path(OUT));
+  const text = await readFile(remote.path(OUT, manifest.ferry.exposes['./other']!.types!), 'utf8');
+  assert.match(text, /export const answer: number;/);
 });
 
 test('a remote that cannot be fetched fails ferry types with its typed error', async () => {

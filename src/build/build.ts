@@ -20,7 +20,7 @@ import { configRoot, loadConfig } from './config.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
 import { createRemoteEntry } from './remote-entry.ts';
-import { bundleSharedFallbacks } from './shared-fallbacks.ts';
+import { bundleSharedFallbacks, startSharedFallbacks } from './shared-fallbacks.ts';
 import { loadSigningKey } from './signing-key.ts';
 import { emitExposeTypes } from './types.ts';
 
@@ -52,6 +52,11 @@ export interface BuildResult {
   removed: string[];
   /** esbuild's warnings, formatted, and one line per problem with the type declarations. */
   warnings: string[];
+  /**
+   * How the type declarations were written: `isolated` (oxc-transform, in process) or `tsc`, with the reason the
+   * fast path was not taken; absent when there are none (`dts: false`, JavaScript sources, no typescript).
+   */
+  declarations?: { by: 'isolated' | 'tsc'; slowReason?: string };
   durationMs: number;
 }
 
@@ -81,10 +86,12 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       ? { configSign: config.sign, configLabel: relative(config.root, config.configFile) }
       : {}),
   });
-  // tsc (a child process) runs beside esbuild; its problems are warnings, never a failed build. The shared
-  // fallbacks need only the bundles (which shared packages they require), so they are bundled while tsc still runs.
+  // The declarations (in process, or a tsc child process) are made beside esbuild; their problems are warnings, never
+  // a failed build. Each shared package's fallback for its own request alone is bundled at the same time as the
+  // exposes; once the bundles say which requests each key serves, that result is used or the key is bundled again.
   const bundled = bundleExposes(config);
-  const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles));
+  const ahead = startSharedFallbacks(config);
+  const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
   fallbacks.catch(() => {}); // reported by the Promise.all below
   const [{ bundles, warnings }, typesResult, shared] = await Promise.all([bundled, emitExposeTypes(config), fallbacks]);
   warnings.push(...typesResult.warnings);
@@ -144,6 +151,14 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
     ...(signing ? { publicKey: publicKeyOf(signing.key) } : {}),
     removed,
     warnings,
+    ...(typesResult.by
+      ? {
+          declarations: {
+            by: typesResult.by,
+            ...(typesResult.slowReason !== undefined ? { slowReason: typesResult.slowReason } : {}),
+          },
+        }
+      : {}),
     durationMs: performance.now() - started,
   };
 }
@@ -170,6 +185,13 @@ export function formatBuildSummary(result: BuildResult, cwd: string = process.cw
     `  ${`${result.files.length} files`.padEnd(width)}  ${formatSize(total).padStart(9)} total in ${Math.round(result.durationMs)} ms`,
   ];
   if (result.removed.length > 0) lines.push(`Removed ${result.removed.length} file(s) of older builds.`);
+  if (result.declarations?.by === 'tsc') {
+    // The slow path, said once so a slow build says why; not a warning: the declarations are right either way.
+    lines.push(
+      `Type declarations written by tsc, because ${result.declarations.slowReason ?? 'the fast path was not available'}. ` +
+        "Sources that follow TypeScript's isolatedDeclarations rules get theirs in process, without tsc, in ms.",
+    );
+  }
   lines.push(`Expires ${manifest.ferry.expires}.`);
   if (result.signed) {
     lines.push(`Signed. Hosts verify it with the public key ${result.publicKey} (pin it as the remote's publicKey).`);

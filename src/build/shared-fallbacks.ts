@@ -5,6 +5,10 @@
  *
  * A fallback exports one lazy getter per request the exposes make (`{ lodash: () => require('lodash'),
  * 'lodash/fp': () => … }`), so deep imports of a package come from the same copy as the package.
+ *
+ * Which requests a key serves is known only once the expose bundles are done, but most keys serve just themselves:
+ * {@link startSharedFallbacks} bundles each declared package key for that request alone while the exposes are
+ * bundled, and {@link bundleSharedFallbacks} uses that result when the requests turn out to be exactly that one.
  */
 import { createHash } from 'node:crypto';
 import { build, formatMessages, type Message } from 'esbuild';
@@ -53,7 +57,10 @@ function fallbackName(key: string, code: Uint8Array): string {
   return `shared-${key.replaceAll('/', '-')}.${hash}.js`;
 }
 
-async function bundleFallback(config: ResolvedConfig, module: SharedModule): Promise<Uint8Array> {
+async function bundleFallback(
+  config: ResolvedConfig,
+  module: Pick<SharedModule, 'key' | 'options' | 'requests'>,
+): Promise<Uint8Array> {
   const getters = module.requests.map(
     (request) => `  ${JSON.stringify(request)}: () => require(${JSON.stringify(request)}),`,
   );
@@ -87,8 +94,39 @@ async function bundleFallback(config: ResolvedConfig, module: SharedModule): Pro
   }
 }
 
+/** A fallback bundled ahead for the request set `[key]`: its bytes, or the BuildError that bundling it threw. */
+export type SpeculativeFallback = { ok: true; code: Uint8Array } | { ok: false; error: unknown };
+
 /**
- * The shared modules of a build, each with its fallback bundle unless its options say `import: false`.
+ * Starts bundling, for each key of `shared` that is a package or deep import (not a `pkg/` prefix) and brings a
+ * copy, the fallback that serves that key alone. Run beside the expose bundles; the promises never reject.
+ *
+ * @example
+ * ```ts
+ * const ahead = startSharedFallbacks(config);
+ * const { bundles } = await bundleExposes(config);
+ * const shared = await bundleSharedFallbacks(config, bundles, ahead);
+ * ```
+ */
+export function startSharedFallbacks(config: ResolvedConfig): Map<string, Promise<SpeculativeFallback>> {
+  const started = new Map<string, Promise<SpeculativeFallback>>();
+  for (const [key, options] of Object.entries(config.shared)) {
+    if (key.endsWith('/') || !options.import) continue;
+    started.set(
+      key,
+      bundleFallback(config, { key, options, requests: [key] }).then(
+        (code): SpeculativeFallback => ({ ok: true, code }),
+        (error: unknown): SpeculativeFallback => ({ ok: false, error }),
+      ),
+    );
+  }
+  return started;
+}
+
+/**
+ * The shared modules of a build, each with its fallback bundle unless its options say `import: false`. A fallback
+ * from {@link startSharedFallbacks} is used when the key's requests are exactly `[key]`, the same bundle this would
+ * make; otherwise the key is bundled again for its real requests and the early result is discarded.
  *
  * @example
  * ```ts
@@ -99,14 +137,30 @@ async function bundleFallback(config: ResolvedConfig, module: SharedModule): Pro
 export async function bundleSharedFallbacks(
   config: ResolvedConfig,
   bundles: readonly ExposeBundle[],
+  ahead: ReadonlyMap<string, Promise<SpeculativeFallback>> = new Map(),
 ): Promise<SharedModule[]> {
   const modules = sharedModules(config, bundles);
-  await Promise.all(
-    modules.map(async (module) => {
-      if (!module.options.import) return;
-      const code = await bundleFallback(config, module);
-      module.fallback = { file: fallbackName(module.key, code), code };
-    }),
-  );
+  try {
+    await Promise.all(
+      modules.map(async (module) => {
+        if (!module.options.import) return;
+        const early =
+          module.requests.length === 1 && module.requests[0] === module.key ? ahead.get(module.key) : undefined;
+        let code: Uint8Array;
+        if (early === undefined) {
+          code = await bundleFallback(config, module);
+        } else {
+          // The same esbuild call as bundleFallback(config, module) would make: its failure is this key's failure.
+          const result = await early;
+          if (!result.ok) throw result.error;
+          code = result.code;
+        }
+        module.fallback = { file: fallbackName(module.key, code), code };
+      }),
+    );
+  } finally {
+    // Discarded early bundles still finish before the build returns, so no esbuild work outlives it.
+    await Promise.all(ahead.values());
+  }
   return modules;
 }

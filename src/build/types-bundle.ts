@@ -11,8 +11,12 @@ import { posix } from 'node:path';
 /** Stands for the remote's name in built declaration files; `ferry types` substitutes the host's alias. */
 export const REMOTE_PLACEHOLDER = '__FERRY_REMOTE__';
 
-/** Relative module specifiers in `from '…'`, `import '…'`, `import('…')` and `require('…')`. */
-const RELATIVE_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)(["'])(\.{1,2}\/[^"'\n]*)\2/g;
+/**
+ * Relative module specifiers (`./x`, `../x`, `.`, `..`) in `from '…'`, `import '…'`, `import('…')` and
+ * `require('…')` (`import x = require('…')`).
+ */
+const RELATIVE_SPECIFIER =
+  /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)(["'])(\.{1,2}(?:\/[^"'\n]*)?)\2/g;
 const REFERENCE = /^\/\/\/\s*<reference\s+[^>]*\/>\s*$/;
 const DECLARATION_EXTENSION = /\.d\.(?:m|c)?ts$/;
 const SOURCE_EXTENSION = /\.(?:d\.)?(?:[mc]?ts|tsx|[mc]?js|jsx)$/;
@@ -22,9 +26,41 @@ function moduleId(file: string): string {
   return file.replace(DECLARATION_EXTENSION, '');
 }
 
-/** The emitted declaration file a relative specifier in `from` points at, if tsc emitted one. */
-function resolveRelative(from: string, specifier: string, files: ReadonlyMap<string, string>): string | undefined {
-  const base = posix.normalize(posix.join(posix.dirname(from), specifier)).replace(SOURCE_EXTENSION, '');
+/**
+ * The relative module specifiers in a declaration file's text, in order, as {@link bundleExposeTypes} rewrites them.
+ *
+ * @example
+ * ```ts
+ * relativeSpecifiers('import type { U } from "./user.ts";\nexport * from "../x";'); // ['./user.ts', '../x']
+ * ```
+ */
+export function relativeSpecifiers(text: string): string[] {
+  return [...text.matchAll(RELATIVE_SPECIFIER)].map((match) => match[3]!);
+}
+
+/**
+ * The declaration file among `files` (paths relative to the project root) that a relative specifier in `from`
+ * points at, as the packaging resolves it: the specifier without its extension, plus `.d.ts`, `.d.mts`, `.d.cts` or
+ * `/index.d.ts`.
+ *
+ * @example
+ * ```ts
+ * resolveRelative('src/a.d.ts', './b.ts', new Map([['src/b.d.ts', '']])); // 'src/b.d.ts'
+ * ```
+ */
+export function resolveRelative(
+  from: string,
+  specifier: string,
+  files: ReadonlyMap<string, string>,
+): string | undefined {
+  // `.`, `..`, `./x/..` and `./x/` name a folder, as in TypeScript: only its index.
+  const folderOnly = /(?:^|\/)\.{0,2}$/.test(specifier);
+  const path = posix.normalize(posix.join(posix.dirname(from), specifier)).replace(/\/$/, '');
+  if (folderOnly) {
+    const index = path === '.' ? 'index.d.ts' : `${path}/index.d.ts`;
+    return files.has(index) ? index : undefined;
+  }
+  const base = path.replace(SOURCE_EXTENSION, '');
   for (const candidate of [`${base}.d.ts`, `${base}.d.mts`, `${base}.d.cts`, `${base}/index.d.ts`]) {
     if (files.has(candidate)) return candidate;
   }

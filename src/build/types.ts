@@ -1,8 +1,12 @@
 /**
- * Declaration files for the exposes: the remote project's own `typescript` runs (its `tsc` binary, as a child process
- * of this Node) over a generated tsconfig with `emitDeclarationOnly`, and the output is packaged per expose by
- * {@link bundleExposeTypes}. Types are a convenience for hosts, never a reason to fail a build: no TypeScript
- * installed, JavaScript sources, type errors or a crashing tsc each become one warning line.
+ * Declaration files for the exposes, packaged per expose by {@link bundleExposeTypes}. Two ways to the declarations:
+ * - the fast path (isolated-declarations.ts): when every file the exposes' declarations reach follows TypeScript's
+ *   isolatedDeclarations rules, oxc-transform writes them in process. It does not type-check, and needs no
+ *   `typescript` installed.
+ * - otherwise, for the whole build: the remote project's own `typescript` runs (its `tsc` binary, as a child process
+ *   of this Node) over a generated tsconfig with `emitDeclarationOnly`.
+ * Types are a convenience for hosts, never a reason to fail a build: no TypeScript installed (when tsc is needed),
+ * JavaScript sources, type errors found by tsc or a crashing tsc each become one warning line.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ResolvedConfig } from './config.ts';
+import { isolatedExposeDeclarations } from './isolated-declarations.ts';
 import { bundleExposeTypes } from './types-bundle.ts';
 
 /** One expose's packaged declaration file, ready to write. */
@@ -24,6 +29,12 @@ export interface ExposeTypes {
 export interface TypesResult {
   types: ExposeTypes[];
   warnings: string[];
+  /**
+   * Who wrote the declarations: oxc-transform in process (`isolated`), or the project's `tsc`, with the reason the
+   * fast path could not be taken (`slowReason`, shown by `ferry build` so a slow build says why). Absent: none.
+   */
+  by?: 'isolated' | 'tsc';
+  slowReason?: string;
 }
 
 const TS_SOURCE = /\.(?:[mc]?ts|tsx)$/;
@@ -114,8 +125,33 @@ function typesHash(code: Uint8Array): string {
   return createHash('sha256').update(code).digest('hex').slice(0, 10);
 }
 
+/** Packages the declarations of each expose found among `files`; `entries` maps expose keys to their file. */
+function packageTypes(
+  config: ResolvedConfig,
+  files: ReadonlyMap<string, string>,
+  entries: ReadonlyMap<string, string>,
+  warnings: string[],
+): ExposeTypes[] {
+  const types: ExposeTypes[] = [];
+  for (const expose of config.exposes) {
+    const entry = entries.get(expose.key)!;
+    if (!files.has(entry)) {
+      warnings.push(`tsc emitted no declarations for exposes[${JSON.stringify(expose.key)}] (${entry}); skipped.`);
+      continue;
+    }
+    const code = new TextEncoder().encode(bundleExposeTypes({ key: expose.key, name: expose.name, entry, files }));
+    types.push({ key: expose.key, file: `${expose.name}.${typesHash(code)}.d.ts`, code });
+  }
+  return types;
+}
+
+function none(why: string): TypesResult {
+  return { types: [], warnings: [`no type declarations for hosts: ${why}`] };
+}
+
 /**
- * Emits and packages the declaration files of every expose of `config`.
+ * Emits and packages the declaration files of every expose of `config`: through oxc-transform when the sources
+ * follow the isolatedDeclarations rules, else through the project's tsc.
  *
  * @example
  * ```ts
@@ -124,13 +160,30 @@ function typesHash(code: Uint8Array): string {
  * ```
  */
 export async function emitExposeTypes(config: ResolvedConfig): Promise<TypesResult> {
-  const none = (why: string): TypesResult => ({ types: [], warnings: [`no type declarations for hosts: ${why}`] });
   if (config.dts === false) return none('`dts` is false in the config.');
   if (!config.exposes.every((expose) => TS_SOURCE.test(expose.import))) {
     return none(
       'the exposed sources are not all TypeScript (.ts, .mts, .cts, .tsx); set `dts: false` to silence this.',
     );
   }
+  const isolated = await isolatedExposeDeclarations(config);
+  if (isolated.ok) {
+    const warnings: string[] = [];
+    return { types: packageTypes(config, isolated.files, isolated.entries, warnings), warnings, by: 'isolated' };
+  }
+  return { ...(await emitTypesWithTsc(config)), slowReason: isolated.reason };
+}
+
+/**
+ * The tsc path alone (what {@link emitExposeTypes} falls back to): the project's own tsc emits the declarations of
+ * every source the exposes reach, type-checking them on the way.
+ *
+ * @example
+ * ```ts
+ * const { types, warnings } = await emitTypesWithTsc(config); // warnings name type errors, if any
+ * ```
+ */
+export async function emitTypesWithTsc(config: ResolvedConfig): Promise<TypesResult> {
   const tsc = await findTsc(config.root);
   if (tsc === undefined) {
     return none(
@@ -160,20 +213,16 @@ export async function emitExposeTypes(config: ResolvedConfig): Promise<TypesResu
     } else if (code !== 0) {
       warnings.push(`tsc (${tsc.bin}) exited with ${code}: ${output.trim().split('\n').slice(0, 5).join(' ')}`);
     }
-    const types: ExposeTypes[] = [];
-    for (const expose of config.exposes) {
-      const entry = relative(config.root, expose.import)
-        .split(sep)
-        .join('/')
-        .replace(/\.([mc]?)tsx?$/, '.d.$1ts');
-      if (!files.has(entry)) {
-        warnings.push(`tsc emitted no declarations for exposes[${JSON.stringify(expose.key)}] (${entry}); skipped.`);
-        continue;
-      }
-      const code = new TextEncoder().encode(bundleExposeTypes({ key: expose.key, name: expose.name, entry, files }));
-      types.push({ key: expose.key, file: `${expose.name}.${typesHash(code)}.d.ts`, code });
-    }
-    return { types, warnings };
+    const entries = new Map(
+      config.exposes.map((expose) => [
+        expose.key,
+        relative(config.root, expose.import)
+          .split(sep)
+          .join('/')
+          .replace(/\.([mc]?)tsx?$/, '.d.$1ts'),
+      ]),
+    );
+    return { types: packageTypes(config, files, entries, warnings), warnings, by: 'tsc' };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
