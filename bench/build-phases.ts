@@ -1,11 +1,12 @@
 /**
  * Where `ferry build` spends its time, phase by phase, in a fresh process run in the remote's folder: loading the
- * build modules (esbuild's JavaScript API, semver, ferry's build layer — what the CLI loads), reading the config
- * (a ferry.config.ts is bundled by esbuild and imported), the signing key, the expose bundles (esbuild) and the type
- * declarations (the project's `tsc`, a child process) side by side as `buildRemote()` runs them, then the
- * shared-package fallback bundles, which `buildRemote()` runs after both. It runs the build's own functions from
- * dist/ in `buildRemote()`'s order but writes nothing; `ferry build` also writes and signs the output (a few ms).
- * Prints one JSON line.
+ * build layer (`dist/build/index.js`, what the CLI loads: esbuild's JavaScript API, semver, ferry's bundled build
+ * code), reading the config (a ferry.config.ts is bundled by esbuild and imported), the signing key, then side by
+ * side as `buildRemote()` runs them: the expose bundles (esbuild), the type declarations (oxc-transform in process
+ * when the sources follow the isolatedDeclarations rules, else the project's `tsc` as a child process) and the
+ * shared-package fallbacks (started with the bundles, finished once they say which requests each key serves).
+ * dist/ is bundled (scripts/build.ts), so the phases' own functions are taken from src/ (loaded outside the timed
+ * phases). It writes nothing; `ferry build` also writes and signs the output (a few ms). Prints one JSON line.
  *
  * @example
  * ```sh
@@ -17,16 +18,17 @@ const since = (t: number) => Math.round((performance.now() - t) * 10) / 10;
 const phases: Record<string, number> = {};
 
 let t = performance.now();
-const dist = new URL('../dist/build/', import.meta.url);
-const [{ loadConfig }, { bundleExposes }, { emitExposeTypes }, { bundleSharedFallbacks }, { loadSigningKey }] =
-  await Promise.all([
-    import(new URL('config.js', dist).href) as Promise<typeof import('../src/build/config.ts')>,
-    import(new URL('bundle.js', dist).href) as Promise<typeof import('../src/build/bundle.ts')>,
-    import(new URL('types.js', dist).href) as Promise<typeof import('../src/build/types.ts')>,
-    import(new URL('shared-fallbacks.js', dist).href) as Promise<typeof import('../src/build/shared-fallbacks.ts')>,
-    import(new URL('signing-key.js', dist).href) as Promise<typeof import('../src/build/signing-key.ts')>,
-  ]);
+const { loadConfig } = (await import(
+  new URL('../dist/build/index.js', import.meta.url).href
+)) as typeof import('../src/build/index.ts');
 phases['load build modules'] = since(t);
+const [{ bundleExposes }, { emitExposeTypes }, { bundleSharedFallbacks, startSharedFallbacks }, { loadSigningKey }] =
+  await Promise.all([
+    import('../src/build/bundle.ts'),
+    import('../src/build/types.ts'),
+    import('../src/build/shared-fallbacks.ts'),
+    import('../src/build/signing-key.ts'),
+  ]);
 
 t = performance.now();
 const config = await loadConfig({ root: process.cwd() });
@@ -42,19 +44,20 @@ phases['signing key'] = since(t);
 
 t = performance.now();
 const bundling = bundleExposes(config).then((result) => {
-  phases['expose bundles (esbuild), beside d.ts'] = since(t);
+  phases['expose bundles (esbuild)'] = since(t);
   return result;
 });
 const typing = emitExposeTypes(config).then((result) => {
-  phases['type declarations (tsc), beside bundles'] = since(t);
+  phases[`type declarations (${result.by === 'isolated' ? 'oxc-transform, in process' : 'tsc'})`] = since(t);
   return result;
 });
-const [{ bundles }] = await Promise.all([bundling, typing]);
-phases['bundles and d.ts together'] = since(t);
-
-t = performance.now();
-await bundleSharedFallbacks(config, bundles);
-phases['shared fallbacks (esbuild), after both'] = since(t);
+const ahead = startSharedFallbacks(config);
+const fallbacks = bundling.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
+fallbacks.then(() => {
+  phases['shared fallbacks (esbuild)'] = since(t);
+});
+await Promise.all([bundling, typing, fallbacks]);
+phases['bundles, declarations and fallbacks together'] = since(t);
 
 phases['total in process'] = since(started);
 phases['process uptime'] = Math.round(process.uptime() * 10000) / 10;
