@@ -1,7 +1,8 @@
 /**
  * The local-require baseline: the demo's user service (examples/user-service/server.ts) with the validator as a
- * local module instead of a remote one. Same express app, same middleware and answers, same validator source
- * (the bench copies examples/auth-service/src/tokenValidator.ts beside this file, with its generated public key).
+ * local module instead of a remote one. Same express app (its routes too), same middleware and answers, same
+ * validator source (the bench copies examples/auth-service/src/tokenValidator.ts beside this file, with its generated
+ * public key).
  *
  * Environment: PORT (0 picks a free one). Prints `user-service listening on <url>`.
  */
@@ -35,6 +36,14 @@ async function authenticate(req: AuthenticatedRequest, res: Response, next: Next
 
 const app = express();
 app.disable('x-powered-by');
+// The demo's two diagnostic routes come before its auth middleware: the same route table here (answering what a
+// host with no remotes would), so that every /profile request walks the same express layers in both apps.
+app.get('/federation/shared', (_req, res) => {
+  res.json({ default: {} });
+});
+app.get('/federation/remotes', (_req, res) => {
+  res.json({});
+});
 app.use(authenticate);
 app.get('/profile', (req: AuthenticatedRequest, res) => {
   const user = req.user!;
