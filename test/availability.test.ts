@@ -234,6 +234,43 @@ describe('stale-if-error', () => {
       }
     }));
 
+  test('a remote that comes back with a new build is published as refreshed once, also when a poll finds it first', () =>
+    withRemote(async (remote, cacheDir) => {
+      let served = await serveFolder(remote.project.dir);
+      const url = `${served.url}mf-manifest.json`;
+      // Polling every 50 ms, no push: a live-update poll reaches the returning remote long before the background
+      // refresh (its first attempt is 0.5–1 s after the stale start).
+      const options = { name: 'h', remotes: { authService: url }, cacheDir, retry: false as const, ...quiet };
+      await importOnce(options);
+      await served.close();
+      const cache = collect<{ event: string; version: string }>('ferry:cache');
+      const host = createHost({ ...options, push: false, pollInterval: 50 });
+      try {
+        assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
+        await remote.publish({
+          release: 2,
+          version: '1.1.0',
+          exposes: { './x': { code: `${remote.canary}exports.answer = 43;\n` } },
+        });
+        served = await serveFolder(remote.project.dir, served.port);
+        for (const deadline = Date.now() + 10_000; host.loadedVersion('authService') !== '1.1.0'; ) {
+          assert.ok(Date.now() < deadline, `not picked up: ${JSON.stringify(cache.messages)}`);
+          await sleep(20);
+        }
+        // Long enough for the background refresh to have run too, had it not been called off.
+        await sleep(1200);
+        assert.deepEqual(
+          cache.messages.map((m) => `${m.event} ${m.version}`),
+          ['stale 1.0.0', 'refreshed 1.1.0'],
+        );
+        assert.equal(host.remotes().authService!.source, 'network');
+      } finally {
+        cache.stop();
+        await host.close();
+        await served.close();
+      }
+    }));
+
   test('a remote that comes back unchanged is revalidated with a 304, costing no file bytes', () =>
     withRemote(async (remote, cacheDir) => {
       let served = await serveFolder(remote.project.dir);

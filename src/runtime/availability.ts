@@ -37,6 +37,8 @@ interface RemoteState {
   breaker: Breaker | undefined;
   source: RemoteStatus['source'];
   cachedAt?: number;
+  /** The integrity of the manifest served from the cache while `source` is `cache`. */
+  staleIntegrity?: string;
   lastError?: RemoteStatus['lastError'];
   /** The last unavailability failure, the cause of an open breaker. */
   lastFailure?: FerryError;
@@ -243,15 +245,17 @@ export class HostAvailability {
    */
   servedStale(
     remote: ResolvedRemote,
-    version: string,
+    served: { version: string; integrity: string },
     fetchedAt: number,
     error: FerryError,
     refresh: () => Promise<unknown>,
   ): void {
+    const { version } = served;
     const state = this.state(remote);
     const firstTime = state.source !== 'cache';
     state.source = 'cache';
     state.cachedAt = fetchedAt;
+    state.staleIntegrity = served.integrity;
     const ageMs = Math.max(0, Date.now() - fetchedAt);
     channels.cache.publish({
       host: this.host.name,
@@ -274,20 +278,35 @@ export class HostAvailability {
     this.#scheduleRefresh(remote, refresh);
   }
 
-  /** Publishes a completed background refresh; `changed` means a new manifest replaced the cached one. */
-  refreshed(remote: ResolvedRemote, version: string, changed: boolean): void {
+  /**
+   * The remote served or confirmed its manifest (`manifest`: its version and integrity). When the host was serving
+   * the cached copy, it is back on the network: published as `revalidated` (the same manifest) or `refreshed`
+   * (another one), whichever request got there first — the background refresh, a live-update check (push or
+   * poll) or an import. Returns whether it came back with another manifest.
+   */
+  backOnline(remote: ResolvedRemote, manifest: { version: string; integrity: string }): boolean {
     const state = this.state(remote);
+    const wasStale = state.source === 'cache';
+    const changed = wasStale && manifest.integrity !== state.staleIntegrity;
     const ageMs = state.cachedAt === undefined ? 0 : Math.max(0, Date.now() - state.cachedAt);
     this.servedFresh(remote);
-    channels.cache.publish({
-      host: this.host.name,
-      remote: remote.alias,
-      event: changed ? 'refreshed' : 'revalidated',
-      url: remote.manifestUrl,
-      version,
-      ageMs,
-    });
-    if (changed) for (const listener of this.#changed) listener(remote.alias);
+    state.staleIntegrity = undefined;
+    if (wasStale) {
+      channels.cache.publish({
+        host: this.host.name,
+        remote: remote.alias,
+        event: changed ? 'refreshed' : 'revalidated',
+        url: remote.manifestUrl,
+        version: manifest.version,
+        ageMs,
+      });
+    }
+    return changed;
+  }
+
+  /** Tells the {@link onChanged} listeners that the background refresh found a new manifest for `remote`. */
+  changed(remote: ResolvedRemote): void {
+    for (const listener of this.#changed) listener(remote.alias);
   }
 
   /** Calls `listener(alias)` when a background refresh found a new manifest for a remote served from the cache. */
@@ -306,7 +325,7 @@ export class HostAvailability {
     state.refreshDelay = Math.min(state.refreshDelay * 2, 30_000);
     state.refreshTimer = setTimeout(() => {
       state.refreshTimer = undefined;
-      // The refresh reports its own outcome (refreshed / servedStale, which schedules the next one).
+      // The refresh reports its own outcome (backOnline / servedStale, which schedules the next one).
       this.withDeadline(performance.now() + remote.availability.importTimeout, refresh).catch(() => {
         if (state.source === 'cache') this.#scheduleRefresh(remote, refresh);
       });

@@ -72,7 +72,7 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
   const cached = await readCachedCopy(availability, remote);
   try {
     const trusted = await fetchFromRemote(remote, context, availability, cached);
-    availability.servedFresh(remote);
+    availability.backOnline(remote, { version: trusted.manifest.ferry.version, integrity: trusted.integrity });
     return trusted;
   } catch (error) {
     const unavailable = isUnavailable(error) || error instanceof CircuitOpenError;
@@ -86,8 +86,12 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
       // The cached copy no longer passes (expired, rolled back, key rotated): the remote's error is the answer.
       throw error;
     }
-    availability.servedStale(remote, trusted.manifest.ferry.version, cached.record.fetchedAt, error as FerryError, () =>
-      refresh(remote, context, availability, trusted.integrity),
+    availability.servedStale(
+      remote,
+      { version: trusted.manifest.ferry.version, integrity: trusted.integrity },
+      cached.record.fetchedAt,
+      error as FerryError,
+      () => refresh(remote, context, availability, trusted.integrity),
     );
     return trusted;
   }
@@ -95,7 +99,8 @@ export async function fetchTrustedManifest(remote: ResolvedRemote, context: Trus
 
 /**
  * The background refresh of a remote served from the cache (`served`: the integrity of that copy): one conditional
- * request, reported either way.
+ * request. Its outcome is published by `backOnline()` when the remote answers (or by a live-update check that got
+ * there first); a new manifest is handed to live updates' verify-then-swap through the `changed` listeners.
  */
 async function refresh(
   remote: ResolvedRemote,
@@ -110,7 +115,7 @@ async function refresh(
   // Unchanged: the copy in use is confirmed (its record gets the new time and ETag). Changed: the new manifest goes
   // through live updates' verify-then-swap, which commits it if it becomes current.
   if (!changed) await trusted.commit();
-  availability.refreshed(remote, trusted.manifest.ferry.version, changed);
+  else availability.changed(remote);
 }
 
 async function readCachedCopy(availability: HostAvailability, remote: ResolvedRemote): Promise<CachedCopy | undefined> {
