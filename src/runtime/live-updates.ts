@@ -151,6 +151,9 @@ export class LiveUpdates {
         manifestUrl: remote.manifestUrl,
         pollInterval: remote.live.pollInterval,
         push: remote.live.push,
+        // The push channel goes through the host's own transport and origin policy, as every other request does.
+        fetch: this.#deps.host.fetch,
+        origins: this.#deps.host.origins,
         check: (trigger, integrity) => this.check(remote.alias, trigger, integrity),
       }),
     );

@@ -91,7 +91,10 @@ export interface HostOptions extends AvailabilityOptions, LiveHostOptions {
   allowedOrigins?: string[];
   /** Allow plain `http:` to hosts that are not loopback (default false: only https, or http on loopback). */
   allowInsecureHttp?: boolean;
-  /** The fetch implementation (default: Node's global `fetch`). */
+  /**
+   * A fetch implementation every manifest, file and event-stream request goes through (a proxy, mTLS, extra
+   * headers). Default: ferry's own node:http client (http-client.ts), which does not load undici.
+   */
   fetch?: FetchLike;
   /** The clock, for manifest expiry (default `Date.now`). */
   now?: () => number;
