@@ -85,6 +85,26 @@ async function withRemote(run: (remote: SignedRemote, cacheDir: string) => Promi
 }
 
 /** Fills the cache: one host imports the remote once and is closed (its watchers would write into the cache later). */
+/** Publishes release 2 (version 1.1.0, `answer` 43), serves the folder again on `port`, waits until `host` runs it. */
+async function comeBackWithNewRelease(
+  remote: SignedRemote,
+  port: number,
+  host: ReturnType<typeof createHost>,
+  events: unknown[],
+): Promise<Awaited<ReturnType<typeof serveFolder>>> {
+  await remote.publish({
+    release: 2,
+    version: '1.1.0',
+    exposes: { './x': { code: `${remote.canary}exports.answer = 43;\n` } },
+  });
+  const served = await serveFolder(remote.project.dir, port);
+  for (const deadline = Date.now() + 10_000; host.loadedVersion('authService') !== '1.1.0'; ) {
+    assert.ok(Date.now() < deadline, `not picked up: ${JSON.stringify(events)}`);
+    await sleep(20);
+  }
+  return served;
+}
+
 async function importOnce(options: Parameters<typeof createHost>[0]): Promise<void> {
   const host = createHost(options);
   try {
@@ -214,16 +234,7 @@ describe('stale-if-error', () => {
 
         // The remote comes back on the same port with a new release: the background refresh (or the push channel,
         // whichever reconnects first) finds it, and it goes live through verify-then-swap.
-        await remote.publish({
-          release: 2,
-          version: '1.1.0',
-          exposes: { './x': { code: `${remote.canary}exports.answer = 43;\n` } },
-        });
-        served = await serveFolder(remote.project.dir, served.port);
-        for (const deadline = Date.now() + 10_000; host.loadedVersion('authService') !== '1.1.0'; ) {
-          assert.ok(Date.now() < deadline, `not picked up: ${JSON.stringify(cache.messages)}`);
-          await sleep(50);
-        }
+        served = await comeBackWithNewRelease(remote, served.port, host, cache.messages);
         assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 43);
         assert.equal(host.remotes().authService!.source, 'network');
         assert.equal(host.remotes().authService!.breaker?.state, 'closed');
@@ -247,16 +258,7 @@ describe('stale-if-error', () => {
       const host = createHost({ ...options, push: false, pollInterval: 50 });
       try {
         assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
-        await remote.publish({
-          release: 2,
-          version: '1.1.0',
-          exposes: { './x': { code: `${remote.canary}exports.answer = 43;\n` } },
-        });
-        served = await serveFolder(remote.project.dir, served.port);
-        for (const deadline = Date.now() + 10_000; host.loadedVersion('authService') !== '1.1.0'; ) {
-          assert.ok(Date.now() < deadline, `not picked up: ${JSON.stringify(cache.messages)}`);
-          await sleep(20);
-        }
+        served = await comeBackWithNewRelease(remote, served.port, host, cache.messages);
         // Long enough for the background refresh to have run too, had it not been called off.
         await sleep(1200);
         assert.deepEqual(
