@@ -16,7 +16,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type * as Oxc from 'oxc-transform';
 import type { ResolvedConfig } from './config.ts';
-import { relativeSpecifiers, resolveRelative } from './types-bundle.ts';
+import { DECLARATION_EXTENSION, namesFolder, relativeSpecifiers, resolveRelative } from './types-bundle.ts';
 
 /** The declaration files of every expose, or why they cannot be made without tsc. */
 export type IsolatedDeclarations =
@@ -32,12 +32,12 @@ export type IsolatedDeclarations =
 /** Thrown inside the walk to stop it; turned into `{ ok: false, reason }`. */
 class NotIsolated extends Error {}
 
-const DECLARATION_FILE = /\.d\.[mc]?ts$/;
-const TS_FILE = /\.(?:[mc]?ts|tsx)$/;
+/** A TypeScript source (or declaration) file: `.ts`, `.mts`, `.cts`, `.tsx`. */
+export const TS_SOURCE = /\.(?:[mc]?ts|tsx)$/;
 
 /** `src/a.ts` -> `src/a.d.ts`, `a.mts` -> `a.d.mts`, `a.cts` -> `a.d.cts`, `a.tsx` -> `a.d.ts`; `.d.ts` stays. */
-function declarationPath(file: string): string {
-  return DECLARATION_FILE.test(file) ? file : file.replace(/\.([mc]?)tsx?$/, '.d.$1ts');
+export function declarationPath(file: string): string {
+  return DECLARATION_EXTENSION.test(file) ? file : file.replace(/\.([mc]?)tsx?$/, '.d.$1ts');
 }
 
 let oxc: Promise<typeof Oxc> | undefined;
@@ -106,8 +106,7 @@ export async function resolveDeclarationSource(
 ): Promise<string | undefined> {
   const path = resolve(dirname(from), specifier);
   const candidates: string[] = [];
-  // `.`, `..`, `./x/..` and `./x/` name a folder.
-  if (!/(?:^|\/)\.{0,2}$/.test(specifier)) {
+  if (!namesFolder(specifier)) {
     const name = path.slice(path.lastIndexOf(sep) + 1);
     const extension =
       /\.d\.[mc]?ts$|\.[mc]?[jt]s$|\.[jt]sx$/.exec(name)?.[0] ??
@@ -155,7 +154,7 @@ export async function isolatedExposeDeclarations(config: ResolvedConfig): Promis
   const keyOf = (source: string): string => {
     const path = projectPath(config.root, source);
     if (path === undefined) throw new NotIsolated(`${source} is outside the project ${config.root}`);
-    if (!TS_FILE.test(path)) throw new NotIsolated(`${path} is not a TypeScript file`);
+    if (!TS_SOURCE.test(path)) throw new NotIsolated(`${path} is not a TypeScript file`);
     const key = declarationPath(path);
     const other = sourceOf.get(key);
     if (other !== undefined && other !== source) throw new NotIsolated(`${other} and ${source} both declare ${key}`);
@@ -167,7 +166,7 @@ export async function isolatedExposeDeclarations(config: ResolvedConfig): Promis
     const key = keyOf(source);
     const text = await readFile(source, 'utf8');
     let declarations = text;
-    if (!DECLARATION_FILE.test(source)) {
+    if (!DECLARATION_EXTENSION.test(source)) {
       const result = transform.isolatedDeclarationSync(source, text);
       if (result.errors.length > 0) {
         const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : '';
@@ -190,7 +189,7 @@ export async function isolatedExposeDeclarations(config: ResolvedConfig): Promis
 
   try {
     for (const expose of config.exposes) {
-      if (!TS_FILE.test(expose.import)) {
+      if (!TS_SOURCE.test(expose.import)) {
         throw new NotIsolated(`exposes[${JSON.stringify(expose.key)}] is not TypeScript`);
       }
     }

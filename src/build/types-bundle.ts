@@ -18,7 +18,8 @@ export const REMOTE_PLACEHOLDER = '__FERRY_REMOTE__';
 const RELATIVE_SPECIFIER =
   /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)(["'])(\.{1,2}(?:\/[^"'\n]*)?)\2/g;
 const REFERENCE = /^\/\/\/\s*<reference\s+[^>]*\/>\s*$/;
-const DECLARATION_EXTENSION = /\.d\.(?:m|c)?ts$/;
+/** A declaration file's extension: `.d.ts`, `.d.mts`, `.d.cts`. */
+export const DECLARATION_EXTENSION = /\.d\.(?:m|c)?ts$/;
 const SOURCE_EXTENSION = /\.(?:d\.)?(?:[mc]?ts|tsx|[mc]?js|jsx)$/;
 
 /** `src/helper.d.ts` -> `src/helper`. */
@@ -39,6 +40,20 @@ export function relativeSpecifiers(text: string): string[] {
 }
 
 /**
+ * Whether a relative specifier names a folder, as TypeScript reads it (`.`, `..`, `./x/..`, `./x/`): it resolves to
+ * the folder's index only.
+ *
+ * @example
+ * ```ts
+ * namesFolder('./x/'); // true
+ * namesFolder('./x'); // false: x.ts first, then x/index.ts
+ * ```
+ */
+export function namesFolder(specifier: string): boolean {
+  return /(?:^|\/)\.{0,2}$/.test(specifier);
+}
+
+/**
  * The declaration file among `files` (paths relative to the project root) that a relative specifier in `from`
  * points at, as the packaging resolves it: the specifier without its extension, plus `.d.ts`, `.d.mts`, `.d.cts` or
  * `/index.d.ts`.
@@ -53,10 +68,8 @@ export function resolveRelative(
   specifier: string,
   files: ReadonlyMap<string, string>,
 ): string | undefined {
-  // `.`, `..`, `./x/..` and `./x/` name a folder, as in TypeScript: only its index.
-  const folderOnly = /(?:^|\/)\.{0,2}$/.test(specifier);
   const path = posix.normalize(posix.join(posix.dirname(from), specifier)).replace(/\/$/, '');
-  if (folderOnly) {
+  if (namesFolder(specifier)) {
     const index = path === '.' ? 'index.d.ts' : `${path}/index.d.ts`;
     return files.has(index) ? index : undefined;
   }

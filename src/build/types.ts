@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ResolvedConfig } from './config.ts';
-import { isolatedExposeDeclarations } from './isolated-declarations.ts';
+import { declarationPath, isolatedExposeDeclarations, TS_SOURCE } from './isolated-declarations.ts';
 import { bundleExposeTypes } from './types-bundle.ts';
 
 /** One expose's packaged declaration file, ready to write. */
@@ -36,8 +36,6 @@ export interface TypesResult {
   by?: 'isolated' | 'tsc';
   slowReason?: string;
 }
-
-const TS_SOURCE = /\.(?:[mc]?ts|tsx)$/;
 
 /**
  * The `tsc` script of the `typescript` package installed for `root` (found as Node would, walking up), and the
@@ -216,10 +214,7 @@ export async function emitTypesWithTsc(config: ResolvedConfig): Promise<TypesRes
     const entries = new Map(
       config.exposes.map((expose) => [
         expose.key,
-        relative(config.root, expose.import)
-          .split(sep)
-          .join('/')
-          .replace(/\.([mc]?)tsx?$/, '.d.$1ts'),
+        declarationPath(relative(config.root, expose.import).split(sep).join('/')),
       ]),
     );
     return { types: packageTypes(config, files, entries, warnings), warnings, by: 'tsc' };
