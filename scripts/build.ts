@@ -27,7 +27,7 @@ const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
 
 /** The package entries, by the path under dist/ that package.json's `exports` (and bin/ferry.js) name. */
-export const ENTRIES: Record<string, string> = {
+const ENTRIES: Record<string, string> = {
   index: 'src/index.ts',
   'build/index': 'src/build/index.ts',
   'server/index': 'src/server/index.ts',

@@ -282,26 +282,24 @@ export class HostAvailability {
    * The remote served or confirmed its manifest (`manifest`: its version and integrity). When the host was serving
    * the cached copy, it is back on the network: published as `revalidated` (the same manifest) or `refreshed`
    * (another one), whichever request got there first — the background refresh, a live-update check (push or
-   * poll) or an import. Returns whether it came back with another manifest.
+   * poll) or an import.
    */
-  backOnline(remote: ResolvedRemote, manifest: { version: string; integrity: string }): boolean {
+  backOnline(remote: ResolvedRemote, manifest: { version: string; integrity: string }): void {
     const state = this.state(remote);
     const wasStale = state.source === 'cache';
-    const changed = wasStale && manifest.integrity !== state.staleIntegrity;
+    const changed = manifest.integrity !== state.staleIntegrity;
     const ageMs = state.cachedAt === undefined ? 0 : Math.max(0, Date.now() - state.cachedAt);
     this.servedFresh(remote);
     state.staleIntegrity = undefined;
-    if (wasStale) {
-      channels.cache.publish({
-        host: this.host.name,
-        remote: remote.alias,
-        event: changed ? 'refreshed' : 'revalidated',
-        url: remote.manifestUrl,
-        version: manifest.version,
-        ageMs,
-      });
-    }
-    return changed;
+    if (!wasStale) return;
+    channels.cache.publish({
+      host: this.host.name,
+      remote: remote.alias,
+      event: changed ? 'refreshed' : 'revalidated',
+      url: remote.manifestUrl,
+      version: manifest.version,
+      ageMs,
+    });
   }
 
   /** Tells the {@link onChanged} listeners that the background refresh found a new manifest for `remote`. */
