@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { test } from 'node:test';
+import { packagesLoadedBy, runtimeImports } from './helpers/import-graph.ts';
 import { REPO_ROOT } from './helpers/temp-project.ts';
 
 const DOC = 'ARCHITECTURE.md';
@@ -61,25 +62,6 @@ async function sourceFiles(): Promise<string[]> {
 function layerOf(file: string): string {
   const parts = file.split('/');
   return parts.length > 2 ? parts[1]! : '';
-}
-
-/**
- * The modules a source file imports when it runs: static `import`/`export … from`, side-effect imports and dynamic
- * `import()`. `import type`/`export type` are left out because type stripping erases them; an `import { type X }`
- * counts, because verbatimModuleSyntax keeps the statement.
- */
-function runtimeImports(text: string): Array<{ specifier: string; dynamic: boolean }> {
-  const found: Array<{ specifier: string; dynamic: boolean }> = [];
-  for (const statement of text.matchAll(/^(?:import|export)\b[^;]*;/gm)) {
-    const source = statement[0];
-    if (/^(?:import|export)\s+type\b/.test(source)) continue;
-    const from = /\bfrom\s+['"]([^'"]+)['"]/.exec(source) ?? /^import\s+['"]([^'"]+)['"]/.exec(source);
-    if (from) found.push({ specifier: from[1]!, dynamic: false });
-  }
-  for (const call of text.matchAll(/(?<![.\w$])import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-    found.push({ specifier: call[1]!, dynamic: true });
-  }
-  return found;
 }
 
 test('every file under src/ has exactly one row in ARCHITECTURE.md, and every src/ row is a file', async () => {
@@ -160,21 +142,10 @@ test('the entries a host loads never reach esbuild or oxc-transform, even indire
   const entries = ['src/index.ts', 'src/runtime/index.ts', 'src/server/index.ts', 'src/manifest/index.ts'];
   if (existsSync(join(REPO_ROOT, 'src/register/index.ts'))) entries.push('src/register/index.ts');
   for (const entry of entries) {
-    const seen = new Set<string>();
-    const queue = [entry];
-    while (queue.length > 0) {
-      const file = queue.pop()!;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      const text = await readFile(join(REPO_ROOT, file), 'utf8');
-      // Dynamic imports are left out: they load only when called (the CLI's commands), not with the entry.
-      for (const { specifier, dynamic } of runtimeImports(text)) {
-        if (dynamic) continue;
-        assert.notEqual(specifier, 'esbuild', `${entry} loads esbuild through ${file}`);
-        assert.notEqual(specifier, 'oxc-transform', `${entry} loads oxc-transform through ${file}`);
-        if (specifier.startsWith('.'))
-          queue.push(toPosix(relative(REPO_ROOT, join(REPO_ROOT, dirname(file), specifier))));
-      }
+    const packages = await packagesLoadedBy(join(REPO_ROOT, entry));
+    for (const tool of ['esbuild', 'oxc-transform']) {
+      const through = packages.get(tool);
+      assert.equal(through, undefined, `${entry} loads ${tool} through ${through && relative(REPO_ROOT, through)}`);
     }
   }
 });
