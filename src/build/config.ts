@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import semver from 'semver';
 import { InvalidOptionError } from '../common/errors.ts';
+import * as semver from '../common/semver.ts';
 import { isSafeFileName, MANIFEST_FILE, REMOTE_NAME, SIGNATURE_FILE } from '../manifest/index.ts';
 import { findConfigFile, loadConfigFile } from './config-file.ts';
 import { type ResolvedExpose, resolveExposes } from './exposes.ts';

@@ -49,7 +49,9 @@ export function createManifest(
 ): Manifest {
   const { name } = config;
   const files: Manifest['ferry']['files'] = {};
-  for (const file of [...build.files].sort((a, b) => a.name.localeCompare(b.name))) {
+  // Code-unit order, as every other list ferry writes: locale-independent, and unlike localeCompare it does not
+  // load ICU's collator (~13 ms of a build).
+  for (const file of [...build.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     files[file.name] = { size: file.size, integrity: file.integrity };
   }
   const shared: Record<string, SharedEntry> = {};

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
-import semver from 'semver';
+import * as semver from '../common/semver.ts';
 import { invalidOption, isPlainObject, type OptionSource, optionPath, rejectUnknownKeys } from './options.ts';
 
 /** One shared package after validation, with every default filled in. */

@@ -144,7 +144,7 @@ class Report {
 }
 
 async function checkFiles(source: Source, manifest: Manifest, report: Report): Promise<void> {
-  for (const [name, entry] of Object.entries(manifest.ferry.files).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, entry] of Object.entries(manifest.ferry.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     let found: Found | undefined;
     try {
       found = await source.read(name, entry.size, manifest.name);

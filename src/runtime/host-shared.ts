@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import semver from 'semver';
 import { SharedVersionError } from '../common/errors.ts';
+import * as semver from '../common/semver.ts';
 import type { ResolvedHostOptions } from './options.ts';
 import { provide, type SharedProvider, type ShareScope, setDeepLoader } from './share-scope.ts';
 

@@ -4,8 +4,9 @@
  * Validated once (a wrong value is an InvalidOptionError naming the option); a remote inherits the host's detection
  * settings and may override each one.
  */
-import semver from 'semver';
+
 import { InvalidOptionError } from '../common/errors.ts';
+import * as semver from '../common/semver.ts';
 import type { UpdateMessage } from './channels.ts';
 
 /** What a health check sees of a candidate version before it becomes current. */

@@ -6,7 +6,7 @@
  * through a live binding gets it. A candidate that fails any step never becomes current; the `refused` event says why.
  * The replaced version drains (calls through live bindings finish on it, up to `drainTimeout`) and is disposed.
  */
-import semver from 'semver';
+
 import {
   CircuitOpenError,
   FerryError,
@@ -15,6 +15,7 @@ import {
   IntegrityError,
   UpdateRefusedError,
 } from '../common/errors.ts';
+import * as semver from '../common/semver.ts';
 import type { Manifest } from '../manifest/index.ts';
 import { channels, type UpdateMessage } from './channels.ts';
 import type { ResolvedHostOptions, ResolvedRemote } from './options.ts';

@@ -8,8 +8,9 @@
  * - a non-singleton gets a version inside its range: the highest (`version-first`) or, with `loaded-first`, a loaded
  *   one if any is in range; when nothing provided fits, its own fallback copy.
  */
-import semver from 'semver';
+
 import { SharedUnavailableError, SharedVersionError } from '../common/errors.ts';
+import * as semver from '../common/semver.ts';
 
 /** One provided version of a shared module (MF container contract). */
 export interface SharedProvider {

@@ -4,7 +4,7 @@
  * the choice for each consumer with the host's `shareStrategy`, and a record of who uses what and why, which
  * `host.shared()` reports.
  */
-import semver from 'semver';
+import * as semver from '../common/semver.ts';
 import type { Manifest } from '../manifest/index.ts';
 import { provideHostPackages, provideHostRequest } from './host-shared.ts';
 import type { ResolvedHostOptions } from './options.ts';

@@ -31,7 +31,7 @@ export function runtimeImports(text: string): Array<{ specifier: string; dynamic
 }
 
 /**
- * Every package (bare specifier, `node:` builtins included) that loading `entry` (an absolute path) loads, following
+ * Every package (by name, `node:` builtins included) that loading `entry` (an absolute path) loads, following
  * its relative static imports; dynamic imports are left out, they load only when called. Each package maps to the
  * first file found importing it.
  *
@@ -52,7 +52,12 @@ export async function packagesLoadedBy(entry: string): Promise<Map<string, strin
     for (const { specifier, dynamic } of runtimeImports(await readFile(file, 'utf8'))) {
       if (dynamic) continue;
       if (specifier.startsWith('.')) queue.push(resolve(dirname(file), specifier));
-      else if (!packages.has(specifier)) packages.set(specifier, file);
+      else {
+        // A package by its name: `semver/functions/valid.js` is semver.
+        const parts = specifier.split('/');
+        const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        if (!packages.has(name)) packages.set(name, file);
+      }
     }
   }
   return packages;
