@@ -121,8 +121,10 @@ async function refresh(
 async function readCachedCopy(availability: HostAvailability, remote: ResolvedRemote): Promise<CachedCopy | undefined> {
   const record = await availability.cache.readRecord(remote.name, remote.manifestUrl);
   if (!record) return undefined;
-  const bytes = await availability.cachedFile(record.manifest);
-  const signature = record.signature === undefined ? undefined : await availability.cachedFile(record.signature);
+  const [bytes, signature] = await Promise.all([
+    availability.cachedFile(record.manifest),
+    record.signature === undefined ? undefined : availability.cachedFile(record.signature),
+  ]);
   if (!bytes || (record.signature !== undefined && !signature)) return undefined;
   return { record, bytes, signature };
 }
