@@ -167,7 +167,18 @@ export function derive(results: Results) {
         ),
       }
     : undefined;
-  return { cold, rss, rps, bytes, requests, build, coldFerryToWebpack, share, fromCache, webpackDown, live };
+  // The local app's second start of each run (the remote-down phase) over its first: the noise floor of a ratio.
+  const localAgain = (pick: (run: VariantRun) => number | undefined) => {
+    const ratios: number[] = [];
+    for (const again of results.fromCacheRuns.filter((r) => r.variant === 'local')) {
+      const first = runs.find((r) => r.variant === 'local' && r.run === again.run);
+      const value = first ? ratio(pick(again), pick(first)) : undefined;
+      if (value !== undefined) ratios.push(value);
+    }
+    return ratios.length ? summarize(ratios) : undefined;
+  };
+  const noise = { cold: localAgain((r) => r.coldStartMs), rps: localAgain((r) => r.load?.rps) };
+  return { cold, rss, rps, bytes, requests, build, coldFerryToWebpack, share, fromCache, webpackDown, live, noise };
 }
 
 function pairedRatio(
@@ -288,6 +299,17 @@ export function renderMarkdown(results: Results): string {
   lines.push('## Targets (issue 8), ferry', '', '| target | figure | verdict |', '|---|---|---|');
   for (const [target, value, met] of targets) lines.push(`| ${target} | ${value} | ${verdict(met)} |`);
   lines.push('');
+  if (d.noise.cold || d.noise.rps) {
+    lines.push(
+      '## Noise: the same app measured twice in each run',
+      '',
+      'The local baseline is started a second time in every run (in the remote-down phase) and loaded the same way. ' +
+        'Its second figure over its first is what a ratio of two identical apps looks like on this machine: ' +
+        `cold start ${showRatio(d.noise.cold)}, requests per second ${showRatio(d.noise.rps)}. ` +
+        "A ferry ratio inside that band cannot be told apart from the baseline's own spread.",
+      '',
+    );
+  }
 
   if (results.buildPhases.length > 0) {
     lines.push(

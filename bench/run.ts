@@ -200,9 +200,21 @@ for (let i = 0; i < runs; i++) {
         ...hostCommand(variant, variant === 'ferry' ? warmCache : undefined),
         timeoutMs: 15_000,
       });
-      await host.stop();
-      fromCacheRuns.push({ run: i, variant, coldStartMs: host.coldStartMs, rssMiB: host.rssMiB });
-      log(`run ${i + 1}/${runs} ${variant}, remote down: first 200 after ${fmt(host.coldStartMs)} ms`);
+      const run: VariantRun = { run: i, variant, coldStartMs: host.coldStartMs, rssMiB: host.rssMiB };
+      try {
+        // The same app's second start in this run, loaded the same way: how far two measurements of one app
+        // differ on this machine (the report's noise floor).
+        if (rps && variant === 'local') {
+          run.load = await measureRps(AUTOCANNON_CLI, host.url, layout.token, seconds, connections);
+        }
+      } finally {
+        await host.stop();
+      }
+      fromCacheRuns.push(run);
+      log(
+        `run ${i + 1}/${runs} ${variant}, remote down: first 200 after ${fmt(host.coldStartMs)} ms` +
+          (run.load ? `, ${fmt(run.load.rps)} req/s` : ''),
+      );
     } catch (error) {
       // Recorded, not fatal: the table says in how many runs the start from cache worked.
       notes.push(`run ${i + 1}: ${variant} with the remote down gave no 200: ${(error as Error).message}`);
