@@ -77,8 +77,23 @@ test('what a host or a server loads never reaches build tooling, through any chu
       `dist/${entry} loads only Node builtins and semver: ${[...packages.keys()].join(', ')}`,
     );
   }
-  // The build entry does load esbuild: the walk above would have seen it.
-  assert.ok((await packagesLoadedBy(join(DIST, 'build', 'index.js'))).has('esbuild'));
+  // Nor does the build entry or the CLI, before a build starts: esbuild is an optional dependency, imported on first
+  // use. The walk does see it when it follows dynamic imports, so the checks above would catch a static one.
+  for (const entry of ['build/index.js', 'cli/main.js']) {
+    assert.ok(!(await packagesLoadedBy(join(DIST, entry))).has('esbuild'), `dist/${entry} imports esbuild statically`);
+  }
+  assert.ok((await packagesLoadedBy(join(DIST, 'build', 'index.js'), { dynamic: true })).has('esbuild'));
+  // The CLI's other commands work where the build tools are not installed, whatever they import when run.
+  const commands = (await readdir(join(DIST, 'chunks'))).filter((name) =>
+    /^(serve|verify|keygen|types)-command-\w+\.js$/.test(name),
+  );
+  assert.equal(commands.length, 4, `the four command chunks: ${commands.join(', ')}`);
+  for (const chunk of commands) {
+    const packages = await packagesLoadedBy(join(DIST, 'chunks', chunk), { dynamic: true });
+    for (const tool of ['esbuild', 'oxc-transform', 'typescript']) {
+      assert.ok(!packages.has(tool), `dist/chunks/${chunk} reaches ${tool} through ${packages.get(tool)}`);
+    }
+  }
 });
 
 test('ferry --version prints the version of its package.json, from the bundled CLI', async () => {

@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { build, type BuildResult as EsbuildResult, formatMessages, type Message, type Metafile } from 'esbuild';
+import type { BuildResult as EsbuildResult, Message, Metafile } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ResolvedConfig } from './config.ts';
+import { loadEsbuild } from './esbuild.ts';
 import { sharedKeyOf } from './shared.ts';
 
 /** One expose's bundle, ready to write. */
@@ -65,6 +66,7 @@ function contentHash(code: Uint8Array, map: Uint8Array): string {
 }
 
 async function format(messages: Message[], kind: 'error' | 'warning'): Promise<string[]> {
+  const { formatMessages } = await loadEsbuild();
   return (await formatMessages(messages, { kind, color: false })).map((text) => text.trimEnd());
 }
 
@@ -81,6 +83,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
   const sharedNames = Object.keys(config.shared);
   const entryPoints: Record<string, string> = {};
   for (const expose of config.exposes) entryPoints[expose.name] = expose.import;
+  const { build } = await loadEsbuild();
   let result: EsbuildResult<{ write: false; metafile: true }>;
   try {
     result = await build({

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, formatMessages, type Message } from 'esbuild';
+import type { Message } from 'esbuild';
 import { ConfigNotFoundError } from '../common/errors.ts';
+import { loadEsbuild } from './esbuild.ts';
 
 /** The names looked for in the project root, in order. */
 export const CONFIG_FILES = [
@@ -68,11 +69,13 @@ export async function findConfigFile(root: string, configFile?: string): Promise
 }
 
 async function formatErrors(errors: Message[]): Promise<string> {
+  const { formatMessages } = await loadEsbuild();
   return (await formatMessages(errors, { kind: 'error', color: false })).join('').trim();
 }
 
 /** Bundles a TS/JS config to a temporary ES module beside it, imports it, and removes the temporary file. */
 async function importScript(file: string, root: string): Promise<unknown> {
+  const { build } = await loadEsbuild();
   const temp = join(dirname(file), `.${basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.mjs`);
   try {
     let code: string;

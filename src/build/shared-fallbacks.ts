@@ -11,10 +11,11 @@
  * bundled, and {@link bundleSharedFallbacks} uses that result when the requests turn out to be exactly that one.
  */
 import { createHash } from 'node:crypto';
-import { build, formatMessages, type Message } from 'esbuild';
+import type { Message } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ExposeBundle } from './bundle.ts';
 import type { ResolvedConfig } from './config.ts';
+import { loadEsbuild } from './esbuild.ts';
 import { type ResolvedShared, sharedKeyOf } from './shared.ts';
 
 /** One shared module as the manifest lists it: a key of `shared`, or a deep import a `pkg/` key covers. */
@@ -64,6 +65,7 @@ async function bundleFallback(
   const getters = module.requests.map(
     (request) => `  ${JSON.stringify(request)}: () => require(${JSON.stringify(request)}),`,
   );
+  const { build } = await loadEsbuild();
   try {
     const result = await build({
       stdin: {
@@ -84,7 +86,7 @@ async function bundleFallback(
   } catch (cause) {
     const errors = (cause as { errors?: Message[] }).errors;
     const detail = errors?.length
-      ? (await formatMessages(errors, { kind: 'error', color: false })).join('\n')
+      ? (await (await loadEsbuild()).formatMessages(errors, { kind: 'error', color: false })).join('\n')
       : String(cause);
     throw new BuildError(
       `Bundling the fallback copy of the shared package "${module.key}" of remote "${config.name}" failed:\n${detail}\n` +

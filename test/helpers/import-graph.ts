@@ -32,8 +32,8 @@ export function runtimeImports(text: string): Array<{ specifier: string; dynamic
 
 /**
  * Every package (by name, `node:` builtins included) that loading `entry` (an absolute path) loads, following
- * its relative static imports; dynamic imports are left out, they load only when called. Each package maps to the
- * first file found importing it.
+ * its relative static imports; dynamic imports are left out (they load only when called) unless `dynamic` is set.
+ * Each package maps to the first file found importing it.
  *
  * @example
  * ```ts
@@ -41,7 +41,10 @@ export function runtimeImports(text: string): Array<{ specifier: string; dynamic
  * packages.get('esbuild'); // undefined, or the file that imports it
  * ```
  */
-export async function packagesLoadedBy(entry: string): Promise<Map<string, string>> {
+export async function packagesLoadedBy(
+  entry: string,
+  options: { dynamic?: boolean } = {},
+): Promise<Map<string, string>> {
   const packages = new Map<string, string>();
   const seen = new Set<string>();
   const queue = [entry];
@@ -50,7 +53,7 @@ export async function packagesLoadedBy(entry: string): Promise<Map<string, strin
     if (seen.has(file)) continue;
     seen.add(file);
     for (const { specifier, dynamic } of runtimeImports(await readFile(file, 'utf8'))) {
-      if (dynamic) continue;
+      if (dynamic && !options.dynamic) continue;
       if (specifier.startsWith('.')) queue.push(resolve(dirname(file), specifier));
       else {
         // A package by its name: `semver/functions/valid.js` is semver.
