@@ -74,6 +74,8 @@ export interface Results {
   distBytes: { ferry: number; webpack?: number };
   /** Cold starts with the remotes up (fresh ferry cache folder each). */
   hostRuns: VariantRun[];
+  /** Restarts with the remotes up: local again, and ferry with the cache its cold start of the same run left. */
+  warmRuns?: VariantRun[];
   /** Starts with the remotes stopped: local again, and ferry from the cache its cold start of the same run left. */
   fromCacheRuns: VariantRun[];
   /** The webpack host's start with its remote stopped, per run: it exits. */
@@ -141,6 +143,9 @@ export function derive(results: Results) {
     speedupNoDts: speedup(b.ferryNoDts),
   };
   const fromCache = figure(results.fromCacheRuns, (r) => r.coldStartMs);
+  const warm = figure(results.warmRuns ?? [], (r) => r.coldStartMs);
+  const warmBytes = figure(results.warmRuns ?? [], (r) => r.fetched?.wireBytes);
+  const warmRequests = figure(results.warmRuns ?? [], (r) => r.fetched?.requests);
   const webpackDown = results.webpackDown.length
     ? {
         ms: summarize(results.webpackDown.map((d) => d.ms)),
@@ -178,7 +183,23 @@ export function derive(results: Results) {
     return ratios.length ? summarize(ratios) : undefined;
   };
   const noise = { cold: localAgain((r) => r.coldStartMs), rps: localAgain((r) => r.load?.rps) };
-  return { cold, rss, rps, bytes, requests, build, coldFerryToWebpack, share, fromCache, webpackDown, live, noise };
+  return {
+    cold,
+    rss,
+    rps,
+    bytes,
+    requests,
+    build,
+    coldFerryToWebpack,
+    share,
+    warm,
+    warmBytes,
+    warmRequests,
+    fromCache,
+    webpackDown,
+    live,
+    noise,
+  };
 }
 
 function pairedRatio(
@@ -229,6 +250,17 @@ export function renderMarkdown(results: Results): string {
     `| ${name} | ${show(f.by.local, unit)} | ${show(f.by.ferry, unit)} | ${webpackCell ?? show(f.by.webpack, unit)} | ` +
     `${showRatio(f.ratioToLocal.ferry)} | ${webpackCell ? '—' : showRatio(f.ratioToLocal.webpack)} |`;
   lines.push(row('cold start to first 200 on /profile, remote up (ms)', d.cold));
+  if (d.warm.by.ferry) {
+    lines.push(
+      row(
+        'restart with the cache of the cold start, remote up (ms; ferry revalidates: ' +
+          `${show(d.warmBytes.by.ferry)} bytes in ${show(d.warmRequests.by.ferry)} requests)`,
+        d.warm,
+        '',
+        'no cache (a restart is a cold start)',
+      ),
+    );
+  }
   const down = d.webpackDown;
   lines.push(
     row(

@@ -154,6 +154,7 @@ const remoteOf = (variant: VariantName): CountingServer | undefined =>
 // and the webpack host (which exits). The order rotates every run.
 const variants: VariantName[] = webpack.ok ? ['local', 'ferry', 'webpack'] : ['local', 'ferry'];
 const hostRuns: VariantRun[] = [];
+const warmRuns: VariantRun[] = [];
 const fromCacheRuns: VariantRun[] = [];
 const webpackDown: { code: number | null; ms: number; stderr: string }[] = [];
 for (let i = 0; i < runs; i++) {
@@ -183,6 +184,29 @@ for (let i = 0; i < runs; i++) {
       `run ${i + 1}/${runs} ${variant}: first 200 after ${fmt(run.coldStartMs)} ms, RSS ${fmt(run.rssMiB)} MiB` +
         (run.load ? `, ${fmt(run.load.rps)} req/s` : '') +
         (run.fetched ? `, fetched ${run.fetched.wireBytes} B in ${run.fetched.requests} requests` : ''),
+    );
+  }
+
+  // (b) A restart with the remotes up: ferry with the cache folder its cold start left (one conditional request for
+  // the manifest, answered 304; the files come from its disk cache), and the local baseline started again beside it.
+  // The webpack host has no cache: its restart is its cold start.
+  for (const variant of order) {
+    if (variant === 'webpack') continue;
+    const remote = remoteOf(variant);
+    remote?.reset();
+    const host = await startHost(hostCommand(variant, variant === 'ferry' ? warmCache : undefined));
+    const fetched = remote?.counts();
+    await host.stop();
+    warmRuns.push({
+      run: i,
+      variant,
+      coldStartMs: host.coldStartMs,
+      rssMiB: host.rssMiB,
+      ...(fetched ? { fetched } : {}),
+    });
+    log(
+      `run ${i + 1}/${runs} ${variant}, restart with its cache: first 200 after ${fmt(host.coldStartMs)} ms` +
+        (fetched ? `, fetched ${fetched.wireBytes} B in ${fetched.requests} requests` : ''),
     );
   }
 
@@ -315,6 +339,7 @@ const results: Results = {
   webpackHostBuildMs,
   distBytes,
   hostRuns,
+  warmRuns,
   fromCacheRuns,
   webpackDown,
   liveUpdates,
