@@ -159,7 +159,8 @@ export function derive(results: Results) {
         requests: results.liveUpdates.reduce((sum, u) => sum + u.requestsDuringSwap, 0),
       }
     : undefined;
-  const coldFerryToWebpack = pairedRatio(runs, 'ferry', 'webpack', (r) => r.coldStartMs);
+  const of = (list: readonly VariantRun[], variant: VariantName) => list.filter((r) => r.variant === variant);
+  const coldFerryToWebpack = pairedRatio(of(runs, 'ferry'), of(runs, 'webpack'), (r) => r.coldStartMs);
   const instrumented = results.instrumented as InstrumentedStart[];
   const share = instrumented.length
     ? {
@@ -173,15 +174,8 @@ export function derive(results: Results) {
       }
     : undefined;
   // The local app's second start of each run (the remote-down phase) over its first: the noise floor of a ratio.
-  const localAgain = (pick: (run: VariantRun) => number | undefined) => {
-    const ratios: number[] = [];
-    for (const again of results.fromCacheRuns.filter((r) => r.variant === 'local')) {
-      const first = runs.find((r) => r.variant === 'local' && r.run === again.run);
-      const value = first ? ratio(pick(again), pick(first)) : undefined;
-      if (value !== undefined) ratios.push(value);
-    }
-    return ratios.length ? summarize(ratios) : undefined;
-  };
+  const localAgain = (pick: (run: VariantRun) => number | undefined) =>
+    pairedRatio(of(results.fromCacheRuns, 'local'), of(runs, 'local'), pick);
   const noise = { cold: localAgain((r) => r.coldStartMs), rps: localAgain((r) => r.load?.rps) };
   return {
     cold,
@@ -202,17 +196,16 @@ export function derive(results: Results) {
   };
 }
 
+/** `pick(x) / pick(y)` for each run of `xs` that `ys` has too (same `run`), summarized. */
 function pairedRatio(
-  runs: readonly VariantRun[],
-  a: VariantName,
-  b: VariantName,
+  xs: readonly VariantRun[],
+  ys: readonly VariantRun[],
   pick: (run: VariantRun) => number | undefined,
 ): Summary | undefined {
   const ratios: number[] = [];
-  for (const run of new Set(runs.map((r) => r.run))) {
-    const x = runs.find((r) => r.variant === a && r.run === run);
-    const y = runs.find((r) => r.variant === b && r.run === run);
-    const value = x && y ? ratio(pick(x), pick(y)) : undefined;
+  for (const x of xs) {
+    const y = ys.find((r) => r.run === x.run);
+    const value = y ? ratio(pick(x), pick(y)) : undefined;
     if (value !== undefined) ratios.push(value);
   }
   return ratios.length ? summarize(ratios) : undefined;

@@ -148,6 +148,21 @@ const hostCommand = (variant: VariantName, cacheDir = freshCacheDir()): HostComm
 };
 const remoteOf = (variant: VariantName): CountingServer | undefined =>
   variant === 'ferry' ? ferryRemote : variant === 'webpack' ? webpackRemote : undefined;
+/** Starts a host of `variant` with its remote's counters reset: the running host, and what its start measured. */
+const startCounted = async (run: number, variant: VariantName, cacheDir?: string) => {
+  const remote = remoteOf(variant);
+  remote?.reset();
+  const host = await startHost(hostCommand(variant, cacheDir));
+  const fetched = remote?.counts();
+  const measured: VariantRun = {
+    run,
+    variant,
+    coldStartMs: host.coldStartMs,
+    rssMiB: host.rssMiB,
+    ...(fetched ? { fetched } : {}),
+  };
+  return { host, measured };
+};
 
 // 3. Hosts, per run: (a) cold start to the first 200 with the remotes up, RSS, bytes fetched, requests per second;
 // (b) with the remotes stopped: the local baseline again, the ferry host from the cache its cold start of (a) left,
@@ -161,19 +176,9 @@ for (let i = 0; i < runs; i++) {
   const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
   let warmCache: string | undefined;
   for (const variant of order) {
-    const remote = remoteOf(variant);
-    remote?.reset();
     const cacheDir = freshCacheDir();
     if (variant === 'ferry') warmCache = cacheDir;
-    const host = await startHost(hostCommand(variant, cacheDir));
-    const fetched = remote?.counts();
-    const run: VariantRun = {
-      run: i,
-      variant,
-      coldStartMs: host.coldStartMs,
-      rssMiB: host.rssMiB,
-      ...(fetched ? { fetched } : {}),
-    };
+    const { host, measured: run } = await startCounted(i, variant, cacheDir);
     try {
       if (rps) run.load = await measureRps(AUTOCANNON_CLI, host.url, layout.token, seconds, connections);
     } finally {
@@ -192,21 +197,12 @@ for (let i = 0; i < runs; i++) {
   // The webpack host has no cache: its restart is its cold start.
   for (const variant of order) {
     if (variant === 'webpack') continue;
-    const remote = remoteOf(variant);
-    remote?.reset();
-    const host = await startHost(hostCommand(variant, variant === 'ferry' ? warmCache : undefined));
-    const fetched = remote?.counts();
+    const { host, measured } = await startCounted(i, variant, variant === 'ferry' ? warmCache : undefined);
     await host.stop();
-    warmRuns.push({
-      run: i,
-      variant,
-      coldStartMs: host.coldStartMs,
-      rssMiB: host.rssMiB,
-      ...(fetched ? { fetched } : {}),
-    });
+    warmRuns.push(measured);
     log(
-      `run ${i + 1}/${runs} ${variant}, restart with its cache: first 200 after ${fmt(host.coldStartMs)} ms` +
-        (fetched ? `, fetched ${fetched.wireBytes} B in ${fetched.requests} requests` : ''),
+      `run ${i + 1}/${runs} ${variant}, restart with its cache: first 200 after ${fmt(measured.coldStartMs)} ms` +
+        (measured.fetched ? `, fetched ${measured.fetched.wireBytes} B in ${measured.fetched.requests} requests` : ''),
     );
   }
 
