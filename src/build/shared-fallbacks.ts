@@ -65,7 +65,7 @@ async function bundleFallback(
   const getters = module.requests.map(
     (request) => `  ${JSON.stringify(request)}: () => require(${JSON.stringify(request)}),`,
   );
-  const { build } = await loadEsbuild();
+  const { build, formatMessages } = await loadEsbuild();
   try {
     const result = await build({
       stdin: {
@@ -86,7 +86,7 @@ async function bundleFallback(
   } catch (cause) {
     const errors = (cause as { errors?: Message[] }).errors;
     const detail = errors?.length
-      ? (await (await loadEsbuild()).formatMessages(errors, { kind: 'error', color: false })).join('\n')
+      ? (await formatMessages(errors, { kind: 'error', color: false })).join('\n')
       : String(cause);
     throw new BuildError(
       `Bundling the fallback copy of the shared package "${module.key}" of remote "${config.name}" failed:\n${detail}\n` +

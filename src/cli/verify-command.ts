@@ -144,7 +144,8 @@ class Report {
 }
 
 async function checkFiles(source: Source, manifest: Manifest, report: Report): Promise<void> {
-  for (const [name, entry] of Object.entries(manifest.ferry.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const name of Object.keys(manifest.ferry.files).sort()) {
+    const entry = manifest.ferry.files[name]!;
     let found: Found | undefined;
     try {
       found = await source.read(name, entry.size, manifest.name);

@@ -4,7 +4,6 @@
  * Validated once (a wrong value is an InvalidOptionError naming the option); a remote inherits the host's detection
  * settings and may override each one.
  */
-
 import { InvalidOptionError } from '../common/errors.ts';
 import * as semver from '../common/semver.ts';
 import type { UpdateMessage } from './channels.ts';

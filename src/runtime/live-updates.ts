@@ -6,7 +6,6 @@
  * through a live binding gets it. A candidate that fails any step never becomes current; the `refused` event says why.
  * The replaced version drains (calls through live bindings finish on it, up to `drainTimeout`) and is disposed.
  */
-
 import {
   CircuitOpenError,
   FerryError,

@@ -8,7 +8,6 @@
  * - a non-singleton gets a version inside its range: the highest (`version-first`) or, with `loaded-first`, a loaded
  *   one if any is in range; when nothing provided fits, its own fallback copy.
  */
-
 import { SharedUnavailableError, SharedVersionError } from '../common/errors.ts';
 import * as semver from '../common/semver.ts';
 
