@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { integrityOf, MANIFEST_FILE, parseManifest, SIGNATURE_FILE } from '../src/manifest/index.ts';
-import { verifySignatureFile } from '../src/runtime/signature-file.ts';
+import { verifySignatureFile } from '../src/runtime/trust/signature-file.ts';
 
 /** Per-load cost in microseconds, one figure per batch. */
 export interface VerifyCost {

@@ -53,9 +53,7 @@ const server = await startLoopback(join(dir, 'remote'));
 const host = createHost({
   name: 'soakHost',
   remotes: { soak: `${server.url}mf-manifest.json` },
-  pollInterval: false,
-  push: false,
-  drainTimeout: 0,
+  live: { pollInterval: false, push: false, drainTimeout: 0 },
   onWarning: () => {},
 });
 const live = await host.live<{ version(): number }>('soak/module');

@@ -93,6 +93,16 @@ test("each src/ row names the file's layer (its folder) and says what the file d
   }
 });
 
+test('every test helper has a row in ARCHITECTURE.md', async () => {
+  const helpers = (await readdir(join(REPO_ROOT, 'test/helpers'))).filter((name) => name.endsWith('.ts'));
+  const documented = (await documentedRows()).map((row) => row.path);
+  assert.deepEqual(
+    helpers.map((name) => `test/helpers/${name}`).filter((path) => !documented.includes(path)),
+    [],
+    `test helpers without a row in ${DOC}'s "Test helpers" table`,
+  );
+});
+
 test('every test/ and examples/ path in ARCHITECTURE.md exists', async () => {
   for (const row of (await documentedRows()).filter((r) => !r.path.startsWith('src/'))) {
     const path = join(REPO_ROOT, row.path);

@@ -23,8 +23,9 @@ import {
   TimeoutError,
 } from '../src/index.ts';
 import { integrityOf } from '../src/manifest/index.ts';
-import { backoff, isRetryable } from '../src/runtime/retry.ts';
-import { parseRetryAfter } from '../src/runtime/transport.ts';
+import { isRetryable } from '../src/runtime/net/failures.ts';
+import { parseRetryAfter } from '../src/runtime/net/fetch-bytes.ts';
+import { retryDelay } from '../src/runtime/net/retry.ts';
 import { createRequestHandler } from '../src/server/index.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
@@ -122,7 +123,7 @@ describe('the disk cache', () => {
         const options = {
           name: 'h',
           remotes: { authService: { url: `${served.url}mf-manifest.json`, publicKey: remote.publicKey } },
-          cacheDir,
+          cache: { dir: cacheDir },
           ...quiet,
         };
         const first = createHost(options);
@@ -165,7 +166,7 @@ describe('the disk cache', () => {
         const options = {
           name: 'h',
           remotes: { authService: `${served.url}mf-manifest.json` },
-          cacheDir,
+          cache: { dir: cacheDir },
         };
         await importOnce({ ...options, ...quiet });
         const manifest = JSON.parse(await readFile(join(remote.project.dir, 'mf-manifest.json'), 'utf8'));
@@ -206,7 +207,7 @@ describe('stale-if-error', () => {
       const options = {
         name: 'h',
         remotes: { authService: { url, publicKey: remote.publicKey } },
-        cacheDir,
+        cache: { dir: cacheDir },
         retry: { attempts: 2, baseDelay: 20, maxDelay: 100 },
         breaker: { failureThreshold: 2, cooldown: 200 },
       };
@@ -251,11 +252,17 @@ describe('stale-if-error', () => {
       const url = `${served.url}mf-manifest.json`;
       // Polling every 50 ms, no push: a live-update poll reaches the returning remote long before the background
       // refresh (its first attempt is 0.5–1 s after the stale start).
-      const options = { name: 'h', remotes: { authService: url }, cacheDir, retry: false as const, ...quiet };
+      const options = {
+        name: 'h',
+        remotes: { authService: url },
+        cache: { dir: cacheDir },
+        retry: false as const,
+        ...quiet,
+      };
       await importOnce(options);
       await served.close();
       const cache = collect<{ event: string; version: string }>('ferry:cache');
-      const host = createHost({ ...options, push: false, pollInterval: 50 });
+      const host = createHost({ ...options, live: { push: false, pollInterval: 50 } });
       try {
         assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
         served = await comeBackWithNewRelease(remote, served.port, host, cache.messages);
@@ -279,7 +286,7 @@ describe('stale-if-error', () => {
       const options = {
         name: 'h',
         remotes: { authService: `${served.url}mf-manifest.json` },
-        cacheDir,
+        cache: { dir: cacheDir },
         retry: false as const,
         ...quiet,
       };
@@ -310,21 +317,20 @@ describe('stale-if-error', () => {
     withRemote(async (remote, cacheDir) => {
       const served = await serveFolder(remote.project.dir);
       const url = `${served.url}mf-manifest.json`;
-      await importOnce({ name: 'h', remotes: { authService: url }, cacheDir, ...quiet });
+      await importOnce({ name: 'h', remotes: { authService: url }, cache: { dir: cacheDir }, ...quiet });
       await served.close();
       const off = createHost({
         name: 'h',
         remotes: { authService: url },
-        cacheDir,
-        staleIfError: false,
+        cache: { dir: cacheDir, staleIfError: false },
         retry: false,
         ...quiet,
       });
       await assert.rejects(off.import('authService/x'), NetworkError);
       const perRemote = createHost({
         name: 'h',
-        remotes: { authService: { url, staleIfError: false, retry: false } },
-        cacheDir,
+        remotes: { authService: { url, cache: { staleIfError: false }, retry: false } },
+        cache: { dir: cacheDir },
         ...quiet,
       });
       await assert.rejects(perRemote.import('authService/x'), NetworkError);
@@ -339,7 +345,7 @@ describe('requests', () => {
         const host = createHost({
           name: 'h',
           remotes: { authService: `${served.url}mf-manifest.json` },
-          cacheDir,
+          cache: { dir: cacheDir },
           ...quiet,
         });
         const results = await Promise.all(
@@ -359,12 +365,12 @@ describe('requests', () => {
     for (let attempt = 0; attempt < 8; attempt++) {
       const ceiling = Math.min(1000, 100 * 2 ** attempt);
       for (let i = 0; i < 200; i++) {
-        const wait = backoff(policy, attempt, undefined);
+        const wait = retryDelay(policy, attempt, undefined);
         assert.ok(wait >= 0 && wait < ceiling, `attempt ${attempt}: ${wait}`);
       }
     }
-    assert.equal(backoff(policy, 0, 700), 700);
-    assert.equal(backoff(policy, 0, 60_000), 1000);
+    assert.equal(retryDelay(policy, 0, 700), 700);
+    assert.equal(retryDelay(policy, 0, 60_000), 1000);
     assert.equal(parseRetryAfter('3', 0), 3000);
     assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 4000), 6000);
     assert.equal(parseRetryAfter('soon', 0), undefined);
@@ -388,7 +394,7 @@ describe('requests', () => {
       const host = createHost({
         name: 'h',
         remotes: { authService: `http://127.0.0.1:${port}/mf-manifest.json` },
-        cacheDir,
+        cache: { dir: cacheDir },
         retry: false,
         breaker: { failureThreshold: 2, cooldown: 300 },
         ...quiet,
@@ -433,8 +439,8 @@ describe('requests', () => {
       const host = createHost({
         name: 'h',
         remotes: { authService: remote.manifestUrl },
-        cacheDir,
-        importTimeout: 400,
+        cache: { dir: cacheDir },
+        timeouts: { import: 400 },
         retry: { attempts: 1000, baseDelay: 30, maxDelay: 30 },
         breaker: false,
         ...quiet,
@@ -462,7 +468,7 @@ describe('fallbacks', () => {
         remotes: {
           authService: { url: down, fallback: { './x': () => ({ answer: 'local function' }) }, retry: false },
         },
-        cacheDir: project.path('cache'),
+        cache: { dir: project.path('cache') },
         onWarning: (w) => warnings.push(w.code),
       });
       assert.deepEqual(await byFunction.import('authService/x'), { answer: 'local function' });
@@ -475,7 +481,7 @@ describe('fallbacks', () => {
         name: 'h',
         remotes: { authService: { url: down, fallback: 'local-x.mjs', retry: false } },
         root: project.dir,
-        cacheDir: project.path('cache'),
+        cache: { dir: project.path('cache') },
         ...quiet,
       });
       assert.equal((await byPath.import<{ answer: string }>('authService/anything')).answer, 'local file');
@@ -488,15 +494,15 @@ describe('fallbacks', () => {
 describe('options', () => {
   test('availability options are validated by name, on the host and per remote', () => {
     const bad: Array<[Record<string, unknown>, RegExp]> = [
-      [{ importTimeout: -1 }, /importTimeout/],
-      [{ connectTimeout: 'soon' }, /connectTimeout/],
+      [{ timeouts: { import: -1 } }, /timeouts\.import/],
+      [{ timeouts: { connect: 'soon' } }, /timeouts\.connect/],
       [{ retry: { attempts: 0 } }, /retry\.attempts/],
-      [{ retry: { tries: 3 } }, /retry\.tries is not an option/],
-      [{ breaker: { threshold: 3 } }, /breaker\.threshold is not an option/],
-      [{ staleIfError: 'yes' }, /staleIfError/],
+      [{ retry: { tries: 3 } }, /retry\.tries is not a known option/],
+      [{ breaker: { threshold: 3 } }, /breaker\.threshold is not a known option/],
+      [{ cache: { staleIfError: 'yes' } }, /cache\.staleIfError/],
       [
-        { remotes: { authService: { url: 'http://127.0.0.1:1/', headersTimeout: 0 } } },
-        /remotes\.authService\.headersTimeout/,
+        { remotes: { authService: { url: 'http://127.0.0.1:1/', timeouts: { headers: 0 } } } },
+        /remotes\.authService\.timeouts\.headers/,
       ],
       [{ remotes: { authService: { url: 'http://127.0.0.1:1/', fallback: 42 } } }, /remotes\.authService\.fallback/],
       [{ remotes: { authService: { url: 'http://127.0.0.1:1/', fallback: { x: 'a.js' } } } }, /expose keys/],

@@ -1,9 +1,9 @@
 /**
- * Pruning the host's disk cache (src/runtime/cache-prune.ts) with real loopback remotes, real hosts and real files:
- * a host that follows updates keeps the files of its last `cacheVersions` versions and loses the older ones; files
+ * Pruning the host's disk cache (src/runtime/cache/cache-prune.ts) with real loopback remotes, real hosts and real files:
+ * a host that follows updates keeps the files of its last `cache.versions` versions and loses the older ones; files
  * another remote's record references, files within the grace period, files that are not ferry's and other folders
  * survive; a record that cannot be read stops the run with a warning and the import still works; a restart after
- * pruning still starts from the cache; runs are at most once per `cachePruneInterval`, across hosts on one folder.
+ * pruning still starts from the cache; runs are at most once per `cache.pruneInterval`, across hosts on one folder.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHost, type HostOptions, InvalidOptionError } from '../src/index.ts';
 import { integrityOf, type Manifest } from '../src/manifest/index.ts';
-import { PRUNE_DELAY_MS } from '../src/runtime/cache-prune.ts';
+import { PRUNE_DELAY_MS } from '../src/runtime/cache/cache-prune.ts';
 import { type Loopback, startLoopback } from './helpers/loopback.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject, type TempProject } from './helpers/temp-project.ts';
@@ -109,26 +109,25 @@ function hostOf(remotes: HostOptions['remotes'], cacheDir: string, extra: Partia
   const host = createHost({
     name: 'userService',
     remotes,
-    cacheDir,
-    pollInterval: false,
-    push: false,
     retry: false,
     onWarning: (warning) => warnings.push(warning),
     ...extra,
+    cache: { dir: cacheDir, ...extra.cache },
+    live: { pollInterval: false, push: false, ...extra.live },
   });
   return { host, warnings };
 }
 
 type X = { version: number };
 
-test('after cacheVersions + 2 versions only the last cacheVersions remain, with every file something else protects', async () => {
+test('after cache.versions + 2 versions only the last cache.versions remain, with every file something else protects', async () => {
   await using cache = await createTempProject({});
   await using auth = await startRemote('authService');
   await using other = await startRemote('otherService');
 
   // Another host on the same folder, with a remote this host does not know: its record protects its files.
   const otherVersion = await other.publish(1);
-  const { host: otherHost } = hostOf({ otherService: other.url }, cache.dir, { cachePruneInterval: false });
+  const { host: otherHost } = hostOf({ otherService: other.url }, cache.dir, { cache: { pruneInterval: false } });
   assert.equal((await otherHost.import<X>('otherService/x')).version, 1);
   await otherHost.close();
 
@@ -144,7 +143,7 @@ test('after cacheVersions + 2 versions only the last cacheVersions remain, with 
   await writeFile(join(cache.dir, 'v8', 'code-cache.bin'), 'not ferry files/ business');
 
   const versions = [await auth.publish(1)];
-  const { host, warnings } = hostOf({ authService: auth.url }, cache.dir, { cachePruneInterval: 0 });
+  const { host, warnings } = hostOf({ authService: auth.url }, cache.dir, { cache: { pruneInterval: 0 } });
   try {
     await prunedBy(cache.dir, () => host.import<X>('authService/x'));
     for (let v = 2; v <= 5; v++) {
@@ -215,11 +214,13 @@ test('after cacheVersions + 2 versions only the last cacheVersions remain, with 
   await legacyHost.host.close();
 });
 
-test('cacheVersions: 1 on a remote keeps only its current version', async () => {
+test('cache.versions: 1 on a remote keeps only its current version', async () => {
   await using cache = await createTempProject({});
   await using auth = await startRemote('authService');
   const versions = [await auth.publish(1)];
-  const { host } = hostOf({ authService: { url: auth.url, cacheVersions: 1 } }, cache.dir, { cachePruneInterval: 0 });
+  const { host } = hostOf({ authService: { url: auth.url, cache: { versions: 1 } } }, cache.dir, {
+    cache: { pruneInterval: 0 },
+  });
   try {
     await prunedBy(cache.dir, () => host.import<X>('authService/x'));
     for (let v = 2; v <= 3; v++) {
@@ -245,7 +246,7 @@ test('a record that cannot be read stops pruning with a warning; the import work
   await mkdir(join(cache.dir, 'remotes'), { recursive: true });
   await writeFile(join(cache.dir, 'remotes', 'paymentService-0123.json'), '{ "formatVersion": 1, "manif');
 
-  const { host, warnings } = hostOf({ authService: auth.url }, cache.dir, { cachePruneInterval: 0 });
+  const { host, warnings } = hostOf({ authService: auth.url }, cache.dir, { cache: { pruneInterval: 0 } });
   try {
     assert.equal((await host.import<X>('authService/x')).version, 1);
     await waitFor(() => warnings.some((w) => w.code === 'FERRY_CACHE_PRUNE'), 'the prune warning');
@@ -270,12 +271,12 @@ test('a record that cannot be read stops pruning with a warning; the import work
   }
 });
 
-test('at most one run per cachePruneInterval, across hosts sharing the folder; false never prunes', async () => {
+test('at most one run per cache.pruneInterval, across hosts sharing the folder; false never prunes', async () => {
   await using cache = await createTempProject({});
   await using neverCache = await createTempProject({});
   await using auth = await startRemote('authService');
   await auth.publish(1);
-  const first = hostOf({ authService: auth.url }, cache.dir, { cachePruneInterval: 60_000 });
+  const first = hostOf({ authService: auth.url }, cache.dir, { cache: { pruneInterval: 60_000 } });
   // The first run of a host starts a moment (PRUNE_DELAY_MS) after the new manifest was recorded.
   const started = Date.now();
   await prunedBy(cache.dir, () => first.host.import<X>('authService/x'), PRUNE_DELAY_MS + 5000);
@@ -295,16 +296,16 @@ test('at most one run per cachePruneInterval, across hosts sharing the folder; f
   // Another host (another process, as far as the folder knows) records a new manifest too: prune.json says a run
   // happened a moment ago, so it does not run either.
   await auth.publish(3);
-  const second = hostOf({ authService: auth.url }, cache.dir, { cachePruneInterval: 60_000 });
+  const second = hostOf({ authService: auth.url }, cache.dir, { cache: { pruneInterval: 60_000 } });
   assert.equal((await second.host.import<X>('authService/x')).version, 3);
   // And a host that never prunes, on a folder of its own.
-  const never = hostOf({ authService: auth.url }, neverCache.dir, { cachePruneInterval: false });
+  const never = hostOf({ authService: auth.url }, neverCache.dir, { cache: { pruneInterval: false } });
   assert.equal((await never.host.import<X>('authService/x')).version, 3);
   await sleep(PRUNE_DELAY_MS + 500);
   try {
     assert.equal(await pruneState(cache.dir), ran, 'no second run within the interval');
     assert.equal(await readFile(oldEntry, 'utf8'), 'old and unreferenced');
-    assert.equal(await pruneState(neverCache.dir), undefined, 'cachePruneInterval: false never prunes');
+    assert.equal(await pruneState(neverCache.dir), undefined, 'cache.pruneInterval: false never prunes');
     assert.equal(await readFile(neverEntry, 'utf8'), 'old and unreferenced');
   } finally {
     await first.host.close();
@@ -324,29 +325,33 @@ test('the options are validated: typed errors that name the option and the fix',
         message.test(error.message),
     );
   for (const value of [0, 1.5, -1, '3', Number.POSITIVE_INFINITY]) {
-    invalid({ cacheVersions: value as number }, 'cacheVersions', /cacheVersions must be a whole number of at least 1/);
-  }
-  invalid(
-    { remotes: { authService: { url: remotes.authService, cacheVersions: 0 } } },
-    'remotes.authService.cacheVersions',
-    /remotes\.authService\.cacheVersions must be a whole number/,
-  );
-  for (const value of [-1, 'soon', true, Number.NaN]) {
     invalid(
-      { cachePruneInterval: value as number },
-      'cachePruneInterval',
-      /cachePruneInterval must be a number of ms .* or false \(never prune\)/,
+      { cache: { versions: value as number } },
+      'cache.versions',
+      /cache\.versions must be a whole number of at least 1/,
     );
   }
   invalid(
-    { remotes: { authService: { url: remotes.authService, cachePruneInterval: 0 } as never } },
-    'remotes.authService.cachePruneInterval',
-    /is a host option.*Set cachePruneInterval on createHost\(\) instead/,
+    { remotes: { authService: { url: remotes.authService, cache: { versions: 0 } } } },
+    'remotes.authService.cache.versions',
+    /remotes\.authService\.cache\.versions must be a whole number/,
+  );
+  for (const value of [-1, 'soon', true, Number.NaN]) {
+    invalid(
+      { cache: { pruneInterval: value as number } },
+      'cache.pruneInterval',
+      /cache\.pruneInterval must be a number of ms .* or false \(never prune\)/,
+    );
+  }
+  invalid(
+    { remotes: { authService: { url: remotes.authService, cache: { pruneInterval: 0 } } as never } },
+    'remotes.authService.cache.pruneInterval',
+    /is a host option.*Set cache\.pruneInterval on createHost\(\) instead/,
   );
   for (const ok of [
-    { cacheVersions: 1 },
-    { cacheVersions: 10, cachePruneInterval: 0 },
-    { cachePruneInterval: false },
+    { cache: { versions: 1 } },
+    { cache: { versions: 10, pruneInterval: 0 } },
+    { cache: { pruneInterval: false } },
   ]) {
     createHost({ name: 'h', remotes, onWarning: () => {}, ...(ok as Partial<HostOptions>) }).close();
   }

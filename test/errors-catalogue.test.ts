@@ -1,6 +1,7 @@
 /**
- * The error catalogue: src/common/errors.ts (the classes and `errorClasses`), docs/errors.md (what users read), the
- * root entry (what users import) and every place in src/ that names a code or constructs an error must agree. Each
+ * The error catalogue: src/common/errors.ts (the classes and `errorClasses`), src/common/warnings.ts (the warning
+ * codes), docs/errors.md (what users read), the root entry (what users import) and every place in src/ that names a
+ * code, constructs an error or reports a warning must agree. Each
  * test's failure message says which side to fix.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as errorsModule from '../src/common/errors.ts';
 import { errorClasses, FerryError } from '../src/common/errors.ts';
+import { warningCodes } from '../src/common/warnings.ts';
 import * as rootEntry from '../src/index.ts';
 import { REPO_ROOT } from './helpers/temp-project.ts';
 
@@ -200,22 +202,45 @@ test('every `new XxxError(` in src/ names a ferry error class or a built-in erro
   );
 });
 
-test('every warning code the runtime emits has a row in docs/errors.md, and every row is emitted', async () => {
+test('the warning catalogue (src/common/warnings.ts) and the warnings table of docs/errors.md list the same codes', async () => {
+  const catalogue = Object.keys(warningCodes).sort();
+  const documented = (await warningRows()).map((row) => row.code);
+  assert.deepEqual(
+    catalogue.filter((code) => !documented.includes(code)),
+    [],
+    `warning codes in src/common/warnings.ts without a row in the warnings table of ${CATALOGUE}`,
+  );
+  assert.deepEqual(
+    documented.filter((code) => !catalogue.includes(code)).sort(),
+    [],
+    `warning rows in ${CATALOGUE} for codes that src/common/warnings.ts does not declare`,
+  );
+  assert.deepEqual(
+    documented.filter((code, index) => documented.indexOf(code) !== index),
+    [],
+    `warning codes with more than one row in ${CATALOGUE}`,
+  );
+  for (const row of await warningRows()) {
+    assert.equal(row.cells.length, 3, `${CATALOGUE}:${row.line} must have 3 cells: code | when | what to do`);
+  }
+});
+
+test('every warning code in the catalogue is reported somewhere in src/, and only catalogued codes are', async () => {
   // The codes are string literals in the first argument of a warn() call (possibly a conditional between two).
   const firstArguments = await occurrences(/\bwarn\(\s*([^,()]*)/g);
   const emitted = new Set(
     firstArguments.flatMap(({ value }) => [...value.matchAll(/['"`](FERRY_[A-Z0-9_]+)['"`]/g)].map((m) => m[1]!)),
   );
   assert.ok(emitted.size > 0, 'found no warn() calls: the pattern in this test is out of date');
-  const documented = (await warningRows()).map((row) => row.code);
   assert.deepEqual(
-    [...emitted].filter((code) => !documented.includes(code)).sort(),
+    Object.keys(warningCodes).filter((code) => !emitted.has(code)),
     [],
-    `warning codes without a row in the warnings table of ${CATALOGUE}`,
+    'warning codes declared in src/common/warnings.ts that src/ never reports (remove them, or report them)',
   );
   assert.deepEqual(
-    documented.filter((code) => !emitted.has(code)).sort(),
+    [...emitted].filter((code) => !Object.hasOwn(warningCodes, code)),
     [],
-    `warning rows in ${CATALOGUE} for codes that src/ never emits`,
+    'warning codes reported in src/ that src/common/warnings.ts does not declare',
   );
+  assert.equal(rootEntry.warningCodes, warningCodes, 'ferry must export warningCodes');
 });

@@ -28,11 +28,7 @@ import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.t
 const IMPORT_TIMEOUT = 1500;
 const ALLOWANCE_MS = 150;
 const HOST_DEADLINES = {
-  importTimeout: IMPORT_TIMEOUT,
-  connectTimeout: 500,
-  headersTimeout: 500,
-  bodyTimeout: 500,
-  timeout: 1000,
+  timeouts: { import: IMPORT_TIMEOUT, connect: 500, headers: 500, body: 500, request: 1000 },
   retry: { attempts: 3, baseDelay: 50, maxDelay: 1000 },
   breaker: false as const,
 };
@@ -289,7 +285,7 @@ for (const mode of ['cold', 'warm'] as const) {
           const options = {
             name: 'h',
             remotes: { authService: remote.manifestUrl },
-            cacheDir: cache.dir,
+            cache: { dir: cache.dir },
             ...HOST_DEADLINES,
           };
           if (mode === 'warm') {

@@ -27,9 +27,8 @@ const host = createHost({
     greeter: { url: \`http://127.0.0.1:\${server.address().port}/mf-manifest.json\`, publicKey: process.env.KEY },
   },
   requireSignatures: true,
-  cacheDir: process.env.CACHE,
-  pollInterval: false,
-  push: false,
+  cache: { dir: process.env.CACHE },
+  live: { pollInterval: false, push: false },
 });
 const { greet } = await host.import('greeter/greet');
 console.log(JSON.stringify({ greeting: greet('omit'), defineRemote: typeof defineRemote }));

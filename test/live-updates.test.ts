@@ -31,7 +31,6 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'ferry-live-cache-'));
-process.env['FERRY_CACHE_DIR'] = cacheDir;
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 const globals = globalThis as unknown as Record<string, number | undefined>;
@@ -68,13 +67,17 @@ function hostFor(url: string, extra: Partial<HostOptions> = {}) {
   const events: UpdateMessage[] = [];
   const host = createHost({
     name: 'userService',
-    remotes: { authService: { url: `${url}mf-manifest.json`, version: '^1' } },
-    pollInterval: false,
-    push: false,
-    drainTimeout: 2000,
+    remotes: { authService: { url: `${url}mf-manifest.json`, versionRange: '^1' } },
     onWarning: () => {},
-    onUpdate: (event) => events.push(event),
     ...extra,
+    cache: { dir: cacheDir, ...extra.cache },
+    live: {
+      pollInterval: false,
+      push: false,
+      drainTimeout: 2000,
+      onUpdate: (event) => events.push(event),
+      ...extra.live,
+    },
   });
   return { host, events };
 }
@@ -127,7 +130,7 @@ test('nothing ferry holds keeps a replaced version alive (WeakRef + gc)', async 
   await using project = await remoteFolder();
   await publish(project.dir, `c${seq++}`, { release: 1 });
   await using server = await startLoopback(project.dir);
-  const { host, events } = hostFor(server.url, { drainTimeout: 0 });
+  const { host, events } = hostFor(server.url, { live: { drainTimeout: 0 } });
   const ref = new WeakRef((await host.import('authService/validator')) as object);
   await publish(project.dir, `d${seq++}`, { release: 2 });
   assert.equal((await host.update())[0]?.status, 'activated');
@@ -147,9 +150,11 @@ test('refusals leave the current version serving: out of range, failed verificat
   await using server = await startLoopback(project.dir);
   let healthy = true;
   const { host, events } = hostFor(server.url, {
-    healthCheck: async (candidate) => {
-      const module = (await candidate.import('./validator')) as Validator;
-      return healthy && module.tag() !== 'unhealthy';
+    live: {
+      healthCheck: async (candidate) => {
+        const module = (await candidate.import('./validator')) as Validator;
+        return healthy && module.tag() !== 'unhealthy';
+      },
     },
   });
   assert.equal((await host.import<Validator>('authService/validator')).tag(), v1);
@@ -233,7 +238,7 @@ test('push: ferry/server announces a new manifest over mf-manifest.events and th
   await publish(project.dir, `g${seq++}`, { release: 1 });
   const server = await createFerryServer({ dir: project.dir, port: 0 });
   try {
-    const { host, events } = hostFor(server.url, { push: true, pollInterval: false });
+    const { host, events } = hostFor(server.url, { live: { push: true, pollInterval: false } });
     const live = await host.live<Validator>('authService/validator');
     await sleep(300); // the subscription connects
     const v2 = `h${seq++}`;
@@ -252,7 +257,7 @@ test('polling: without a push channel the host polls with conditional requests',
   await using project = await remoteFolder();
   await publish(project.dir, `i${seq++}`, { release: 1 });
   await using server = await startLoopback(project.dir);
-  const { host, events } = hostFor(server.url, { push: true, pollInterval: 100 });
+  const { host, events } = hostFor(server.url, { live: { push: true, pollInterval: 100 } });
   const live = await host.live<Validator>('authService/validator');
   const v2 = `j${seq++}`;
   await publish(project.dir, v2, { release: 2 });
@@ -278,8 +283,8 @@ test('dynamic remotes: add, point at another deployment, remove; events go to di
     const host = createHost({
       name: 'userService',
       remotes: {},
-      pollInterval: false,
-      push: false,
+      cache: { dir: cacheDir },
+      live: { pollInterval: false, push: false },
       onWarning: () => {},
     });
     await assert.rejects(host.import('authService/validator'), UnknownRemoteError);
@@ -316,10 +321,10 @@ test('the version range is checked at the first load too, and bad live options a
   await assert.rejects(host.import('authService/validator'), IncompatibleVersionError);
   await host.close();
   assert.throws(
-    () => createHost({ name: 'h', remotes: { a: { url: 'http://127.0.0.1:1/', version: 'not a range' } } }),
-    /remotes\.a\.version must be a semver range/,
+    () => createHost({ name: 'h', remotes: { a: { url: 'http://127.0.0.1:1/', versionRange: 'not a range' } } }),
+    /remotes\.a\.versionRange must be a semver range/,
   );
-  assert.throws(() => createHost({ name: 'h', remotes: {}, pollInterval: 1 }), /pollInterval/);
+  assert.throws(() => createHost({ name: 'h', remotes: {}, live: { pollInterval: 1 } }), /live\.pollInterval/);
 });
 
 function sleep(ms: number): Promise<void> {

@@ -150,11 +150,10 @@ describe('a ferry build output served by nginx', {
       remotes: { authService: { url: `${baseUrl}mf-manifest.json`, publicKey } },
       shared: { jsonwebtoken: { singleton: true } },
       root: REPO_ROOT,
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       onWarning: () => {},
       // This test counts requests: no live-update subscription (mf-manifest.events) or polls.
-      push: false,
-      pollInterval: false as const,
+      live: { push: false, pollInterval: false as const },
     };
     const first = createHost(options);
     assert.equal((await first.import<{ answer: number }>('authService/other')).answer, 42);

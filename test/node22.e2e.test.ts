@@ -82,8 +82,7 @@ const host = createHost({
   name: 'app',
   remotes: { greeter: { url: process.env.GREETER_URL, publicKey: process.env.GREETER_KEY } },
   requireSignatures: true,
-  pollInterval: false,
-  push: false,
+  live: { pollInterval: false, push: false },
 });
 const first = await host.live('greeter/greet');
 console.log('first ' + JSON.stringify(first.greet('host')));

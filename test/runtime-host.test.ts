@@ -25,6 +25,7 @@ import {
   UnknownExposeError,
   UnknownRemoteError,
 } from '../src/index.ts';
+import { resolveHostOptions } from '../src/runtime/options/host-options.ts';
 import { startLoopback } from './helpers/loopback.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject, REPO_ROOT } from './helpers/temp-project.ts';
@@ -37,12 +38,11 @@ function canaryModule(body = 'exports.answer = 42;'): { code: string; ran: () =>
   return { code: `globalThis[${JSON.stringify(key)}] = true;\n${body}\n`, ran: () => canaries[key] === true };
 }
 
-const quiet = { onWarning: () => {} };
-// The hosts here use the default cacheDir: give this file a fresh one, so a copy cached by an earlier run for a
+// The hosts here get a fresh cache folder (cache.dir, passed with `quiet`), so a copy cached by an earlier run for a
 // loopback port that happens to be reused cannot answer for a remote a test takes down (stale-if-error).
 const cacheDir = mkdtempSync(join(tmpdir(), 'ferry-runtime-host-cache-'));
-process.env['FERRY_CACHE_DIR'] = cacheDir;
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
+const quiet = { onWarning: () => {}, cache: { dir: cacheDir } };
 
 async function setup(exposes: Parameters<typeof writeRemoteOutput>[1]['exposes'], extra = {}) {
   const project = await createTempProject({});
@@ -190,7 +190,7 @@ describe('host.import', () => {
     await using host = createHost({
       name: 'h',
       remotes: { authService: `http://127.0.0.1:${port}/mf-manifest.json` },
-      timeout: 300,
+      timeouts: { request: 300 },
       ...quiet,
     });
     const started = performance.now();
@@ -294,7 +294,7 @@ describe('host.import', () => {
       [{ name: 'h', remotes: { a: 'no-at-sign' } }, /remotes\.a/],
       [{ name: 'h', remotes: { a: { url: 'ftp://x/y' } } }, /remotes\.a\.url/],
       [{ name: 'h', remotes: { a: { url: 'http://x/', publicKey: 'abc' } } }, /remotes\.a\.publicKey/],
-      [{ name: 'h', remotes: {}, timeout: -1 }, /timeout/],
+      [{ name: 'h', remotes: {}, timeouts: { request: -1 } }, /timeouts\.request/],
       [{ name: 'h', remotes: {}, shared: { express: { singelton: true } } }, /shared\.express\.singelton/],
     ];
     for (const [options, pattern] of cases) {
@@ -304,6 +304,134 @@ describe('host.import', () => {
         JSON.stringify(options),
       );
     }
+  });
+
+  test('options of earlier versions are refused by name, with the key they moved to', () => {
+    const refused = (options: unknown, option: string, pattern: RegExp) =>
+      assert.throws(
+        () => createHost(options as never),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === option && pattern.test(e.message),
+        `${JSON.stringify(options)} -> ${option}`,
+      );
+    const onHost: Array<[string, unknown, string]> = [
+      ['timeout', 1000, 'timeouts.request'],
+      ['connectTimeout', 1000, 'timeouts.connect'],
+      ['headersTimeout', 1000, 'timeouts.headers'],
+      ['bodyTimeout', 1000, 'timeouts.body'],
+      ['importTimeout', 1000, 'timeouts.import'],
+      ['cacheDir', cacheDir, 'cache.dir'],
+      ['cacheVersions', 2, 'cache.versions'],
+      ['cachePruneInterval', 0, 'cache.pruneInterval'],
+      ['staleIfError', false, 'cache.staleIfError'],
+      ['pollInterval', 100, 'live.pollInterval'],
+      ['push', false, 'live.push'],
+      ['drainTimeout', 0, 'live.drainTimeout'],
+      ['healthCheck', () => true, 'live.healthCheck'],
+      ['onUpdate', () => {}, 'live.onUpdate'],
+    ];
+    const literal = (text: string) => text.replaceAll('.', '\\.');
+    for (const [key, value, to] of onHost) {
+      refused(
+        { name: 'h', remotes: {}, [key]: value },
+        key,
+        new RegExp(`^createHost: ${key} moved: use \`${literal(to)}\``),
+      );
+    }
+    const onRemote: Array<[string, unknown, string]> = [
+      ['timeout', 1000, 'timeouts.request'],
+      ['connectTimeout', 1000, 'timeouts.connect'],
+      ['headersTimeout', 1000, 'timeouts.headers'],
+      ['bodyTimeout', 1000, 'timeouts.body'],
+      ['importTimeout', 1000, 'timeouts.import'],
+      ['cacheVersions', 2, 'cache.versions'],
+      ['staleIfError', false, 'cache.staleIfError'],
+      ['pollInterval', 100, 'live.pollInterval'],
+      ['push', false, 'live.push'],
+      ['version', '^1', 'versionRange'],
+    ];
+    for (const [key, value, to] of onRemote) {
+      refused(
+        { name: 'h', remotes: { a: { url: 'http://127.0.0.1:1/', [key]: value } } },
+        `remotes.a.${key}`,
+        new RegExp(`^createHost: remotes\\.a\\.${key} moved: use \`remotes\\.a\\.${literal(to)}\``),
+      );
+    }
+  });
+
+  test('a misspelt key of a section gets "did you mean"; host-only keys are refused on a remote', () => {
+    const refused = (options: unknown, option: string, pattern: RegExp) =>
+      assert.throws(
+        () => createHost(options as never),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === option && pattern.test(e.message),
+        JSON.stringify(options),
+      );
+    const url = 'http://127.0.0.1:1/';
+    refused(
+      { name: 'h', remotes: {}, timeouts: { conect: 1 } },
+      'timeouts.conect',
+      /timeouts\.conect is not a known option\. Did you mean "connect"\?/,
+    );
+    refused(
+      { name: 'h', remotes: {}, cache: { versoins: 2 } },
+      'cache.versoins',
+      /cache\.versoins is not a known option\. Did you mean "versions"\?/,
+    );
+    refused(
+      { name: 'h', remotes: {}, live: { pollIntervall: 100 } },
+      'live.pollIntervall',
+      /live\.pollIntervall is not a known option\. Did you mean "pollInterval"\?/,
+    );
+    refused(
+      { name: 'h', remotes: { a: { url, timeouts: { improt: 1 } } } },
+      'remotes.a.timeouts.improt',
+      /remotes\.a\.timeouts\.improt is not a known option\. Did you mean "import"\?/,
+    );
+    refused(
+      { name: 'h', remotes: { a: { url, cache: { dir: cacheDir } } } },
+      'remotes.a.cache.dir',
+      /remotes\.a\.cache\.dir is a host option.*Set cache\.dir on createHost\(\) instead/,
+    );
+    refused(
+      { name: 'h', remotes: { a: { url, live: { healthCheck: () => true } } } },
+      'remotes.a.live.healthCheck',
+      /remotes\.a\.live\.healthCheck is a host option.*Set live\.healthCheck on createHost\(\)/,
+    );
+  });
+
+  test('the resolved options are read-only', () => {
+    const resolved = resolveHostOptions({
+      name: 'h',
+      remotes: { a: { url: 'http://127.0.0.1:1/', timeouts: { connect: 100 }, cache: { versions: 1 } } },
+      ...quiet,
+    });
+    const remote = resolved.remotes[0]!;
+    assert.equal(remote.timeouts.connect, 100);
+    const parts = {
+      options: resolved,
+      remotes: resolved.remotes,
+      remote,
+      'remote.timeouts': remote.timeouts,
+      'remote.retry': remote.retry,
+      'remote.cache': remote.cache,
+      'remote.live': remote.live,
+      'remote.publicKeys': remote.publicKeys,
+      timeouts: resolved.timeouts,
+      retry: resolved.retry,
+      breaker: resolved.breaker,
+      cache: resolved.cache,
+      live: resolved.live,
+      shared: resolved.shared,
+      allowedOrigins: resolved.allowedOrigins,
+    };
+    for (const [name, part] of Object.entries(parts)) assert.ok(Object.isFrozen(part), `${name} is frozen`);
+    assert.throws(() => {
+      (remote.timeouts as { connect: number }).connect = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (resolved.remotes as unknown as unknown[]).push(remote);
+    }, TypeError);
+    assert.equal(remote.timeouts.connect, 100);
+    assert.equal(resolved.remotes.length, 1);
   });
 
   test('loads and failures are published on diagnostics_channel', async () => {
@@ -345,6 +473,7 @@ Object.defineProperty(e, Symbol.for('ferry.error'), { value: true }); throw e;`,
         name: 'h',
         remotes: { authService: `${server.url}mf-manifest.json` },
         onWarning: () => {},
+        cache: { dir: cacheDir },
       });
       const error = await host.import('authService/x').catch((e: unknown) => e);
       assert.ok(error instanceof EvaluationError, String(error));

@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHost, InvalidOptionError, SharedUnavailableError, SharedVersionError } from '../src/index.ts';
-import { type Consumer, choose, createShareScope, load, provide, type ShareScope } from '../src/runtime/share-scope.ts';
+import {
+  type Consumer,
+  choose,
+  createShareScope,
+  load,
+  provide,
+  type ShareScope,
+} from '../src/runtime/sharing/share-scope.ts';
 
 function scopeWith(entries: Array<[string, string, boolean?]>): ShareScope {
   const scope = createShareScope();

@@ -82,7 +82,7 @@ function host(names: string[], options: Partial<HostOptions> = {}, warnings: str
     remotes: Object.fromEntries(names.map((name) => [name, remotes[name]!.url])),
     root: emptyRoot.dir,
     onWarning: (warning) => warnings.push(`${warning.code}: ${warning.message}`),
-    cacheDir: `${emptyRoot.dir}/.cache-${Math.random().toString(36).slice(2)}`,
+    cache: { dir: `${emptyRoot.dir}/.cache-${Math.random().toString(36).slice(2)}` },
     ...options,
   });
 }
@@ -290,7 +290,7 @@ describe('shared modules across versions of a remote', () => {
       remotes: { remoteX: versions[0]!.url },
       root: emptyRoot.dir,
       onWarning: () => {},
-      cacheDir: `${emptyRoot.dir}/.cache-${Math.random().toString(36).slice(2)}`,
+      cache: { dir: `${emptyRoot.dir}/.cache-${Math.random().toString(36).slice(2)}` },
       ...options,
     });
 

@@ -44,7 +44,7 @@ describe('redirects', () => {
       await using host = createHost({
         name: 'h',
         remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-        cacheDir: cache.dir,
+        cache: { dir: cache.dir },
         ...quiet,
       });
       const error = await host.import('authService/x').catch((e: unknown) => e);
@@ -59,7 +59,7 @@ describe('redirects', () => {
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
       allowedOrigins: [elsewhere.url],
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     assert.equal((await allowed.import<{ answer: number }>('authService/x')).answer, 42);
@@ -150,7 +150,7 @@ describe('endless data and slow retrieval', () => {
       name: 'h',
       remotes: { authService: remote.manifestUrl },
       maxManifestBytes: 64 * 1024,
-      cacheDir: remote.project.dir,
+      cache: { dir: remote.project.dir },
       ...quiet,
     });
     const error = await host.import('authService/x').catch((e: unknown) => e);
@@ -171,7 +171,7 @@ describe('endless data and slow retrieval', () => {
     await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: remote.project.dir,
+      cache: { dir: remote.project.dir },
       ...quiet,
     });
     const error = await host.import('authService/x').catch((e: unknown) => e);
@@ -193,8 +193,8 @@ describe('endless data and slow retrieval', () => {
     await using host = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
-      timeout: 300,
-      cacheDir: remote.project.dir,
+      timeouts: { request: 300 },
+      cache: { dir: remote.project.dir },
       ...quiet,
     });
     const started = performance.now();

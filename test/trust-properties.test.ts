@@ -84,7 +84,7 @@ describe('any changed byte is refused and never run', () => {
     await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
@@ -124,7 +124,7 @@ describe('any changed byte is refused and never run', () => {
         await using host = createHost({
           name: 'h',
           remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-          cacheDir: cache.dir,
+          cache: { dir: cache.dir },
           ...quiet,
         });
         const error = await host.import('authService/x').then(
@@ -147,7 +147,7 @@ describe('any changed byte is refused and never run', () => {
         await using host = createHost({
           name: 'h',
           remotes: { authService: remote.manifestUrl },
-          cacheDir: cache.dir,
+          cache: { dir: cache.dir },
           ...quiet,
         });
         const error = await host.import('authService/x').then(

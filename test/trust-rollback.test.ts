@@ -13,7 +13,10 @@ import { createHost, ManifestExpiredError, RollbackError } from '../src/index.ts
 import { createTempProject, REPO_ROOT } from './helpers/temp-project.ts';
 import { createSignedRemote, quiet, type SignedRemote } from './helpers/trust-fixture.ts';
 
-function signedHost(remote: SignedRemote, options: { cacheDir?: string; root?: string; now?: () => number } = {}) {
+function signedHost(
+  remote: SignedRemote,
+  options: { cache?: { dir: string }; root?: string; now?: () => number } = {},
+) {
   return createHost({
     name: 'userService',
     remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
@@ -27,11 +30,11 @@ async function records(cacheDir: string): Promise<Record<string, { release: numb
 }
 
 describe('rollback', () => {
-  test('a lower release, or the same release with other bytes, is refused by the next host on the same cacheDir', async () => {
+  test('a lower release, or the same release with other bytes, is refused by the next host on the same cache.dir', async () => {
     await using remote = await createSignedRemote({ release: 5 });
     await using cache = await createTempProject({});
     assert.equal(
-      (await signedHost(remote, { cacheDir: cache.dir }).import<{ answer: number }>('authService/x')).answer,
+      (await signedHost(remote, { cache: { dir: cache.dir } }).import<{ answer: number }>('authService/x')).answer,
       42,
     );
     const accepted = await remote.files();
@@ -40,7 +43,7 @@ describe('rollback', () => {
     remote.resetRuns();
 
     await remote.publish({ release: 3 });
-    const lower = await signedHost(remote, { cacheDir: cache.dir })
+    const lower = await signedHost(remote, { cache: { dir: cache.dir } })
       .import('authService/x')
       .catch((e: unknown) => e);
     assert.ok(lower instanceof RollbackError, String(lower));
@@ -50,7 +53,7 @@ describe('rollback', () => {
     assert.match(lower.message, /release 3, lower than release 5.*Rebuild the remote with a release higher than 5/s);
 
     await remote.publish({ release: 5, exposes: { './x': { code: 'exports.answer = "swapped";' } } });
-    const swapped = await signedHost(remote, { cacheDir: cache.dir })
+    const swapped = await signedHost(remote, { cache: { dir: cache.dir } })
       .import('authService/x')
       .catch((e: unknown) => e);
     assert.ok(swapped instanceof RollbackError, String(swapped));
@@ -65,14 +68,14 @@ describe('rollback', () => {
       return true;
     };
     assert.equal(
-      (await signedHost(remote, { cacheDir: cache.dir }).import<{ answer: number }>('authService/x')).answer,
+      (await signedHost(remote, { cache: { dir: cache.dir } }).import<{ answer: number }>('authService/x')).answer,
       42,
     );
     remote.server.override = undefined;
 
     await remote.publish({ release: 6, exposes: { './x': { code: 'exports.answer = 6;' } } });
     assert.equal(
-      (await signedHost(remote, { cacheDir: cache.dir }).import<{ answer: number }>('authService/x')).answer,
+      (await signedHost(remote, { cache: { dir: cache.dir } }).import<{ answer: number }>('authService/x')).answer,
       6,
     );
     assert.equal((await records(cache.dir))[key]?.release, 6);
@@ -86,10 +89,12 @@ describe('rollback', () => {
     await using host = createHost({
       name: 'userService',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: cache.dir,
-      pollInterval: false,
-      push: false,
-      healthCheck: async ({ import: load }) => ((await load('./x')) as { answer: unknown }).answer === 42,
+      cache: { dir: cache.dir },
+      live: {
+        pollInterval: false,
+        push: false,
+        healthCheck: async ({ import: load }) => ((await load('./x')) as { answer: unknown }).answer === 42,
+      },
       ...quiet,
     });
     assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
@@ -106,7 +111,7 @@ describe('rollback', () => {
       req.socket.destroy();
       return true;
     };
-    const fromCache = signedHost(remote, { cacheDir: cache.dir });
+    const fromCache = signedHost(remote, { cache: { dir: cache.dir } });
     assert.equal((await fromCache.import<{ answer: unknown }>('authService/x')).answer, 42);
     assert.equal(fromCache.remotes().authService?.source, 'cache');
     await fromCache.close();
@@ -118,7 +123,7 @@ describe('rollback', () => {
       res.end(bytes);
       return true;
     };
-    const restarted = signedHost(remote, { cacheDir: cache.dir });
+    const restarted = signedHost(remote, { cache: { dir: cache.dir } });
     assert.equal((await restarted.import<{ answer: number }>('authService/x')).answer, 42);
     await restarted.close();
     remote.server.override = undefined;
@@ -132,7 +137,7 @@ describe('rollback', () => {
       await using host = createHost({
         name: 'userService',
         remotes: { authService: { url: process.env.URL, publicKey: process.env.KEY } },
-        cacheDir: process.env.CACHE,
+        cache: { dir: process.env.CACHE },
         onWarning: () => {},
       });
       try {
@@ -162,7 +167,7 @@ describe('rollback', () => {
     await remote.publish({ release: 9 });
     assert.equal(await run(), 'refused ERR_FERRY_ROLLBACK 9 10');
     // And a host in this process, started after both, agrees.
-    const error = await signedHost(remote, { cacheDir: cache.dir })
+    const error = await signedHost(remote, { cache: { dir: cache.dir } })
       .import('authService/x')
       .catch((e: unknown) => e);
     assert.ok(error instanceof RollbackError, String(error));
@@ -176,7 +181,7 @@ describe('rollback', () => {
     await using host = createHost({
       name: 'userService',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       onWarning: (warning) => warnings.push(warning),
     });
     assert.equal(warnings[0]?.code, 'FERRY_CACHE_CORRUPT');
@@ -189,7 +194,7 @@ describe('rollback', () => {
       JSON.stringify({ formatVersion: 1, remotes: { x: { release: 'a' } } }),
     );
     const again: string[] = [];
-    createHost({ name: 'h', remotes: {}, cacheDir: cache.dir, onWarning: (w) => again.push(w.code) });
+    createHost({ name: 'h', remotes: {}, cache: { dir: cache.dir }, onWarning: (w) => again.push(w.code) });
     assert.deepEqual(again, ['FERRY_CACHE_CORRUPT']);
   });
 
@@ -200,14 +205,14 @@ describe('rollback', () => {
     await using host = createHost({
       name: 'userService',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: cache.path('not-a-folder'),
+      cache: { dir: cache.path('not-a-folder') },
       onWarning: (warning) => warnings.push(warning.code),
     });
     assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
     assert.deepEqual(warnings, ['FERRY_CACHE_UNREADABLE', 'FERRY_CACHE_WRITE']);
   });
 
-  test('the default cacheDir is .ferry-cache under root, or $FERRY_CACHE_DIR; unsigned releases are not persisted', async () => {
+  test('the default cache.dir is .ferry-cache under root, or $FERRY_CACHE_DIR; unsigned releases are not persisted', async () => {
     await using remote = await createSignedRemote({ release: 4 });
     await using root = await createTempProject({});
     await signedHost(remote, { root: root.dir }).import('authService/x');
@@ -234,7 +239,7 @@ describe('freeze', () => {
     const expires = new Date(Date.now() - 60_000).toISOString();
     await using remote = await createSignedRemote({ expires });
     await using cache = await createTempProject({});
-    const error = await signedHost(remote, { cacheDir: cache.dir })
+    const error = await signedHost(remote, { cache: { dir: cache.dir } })
       .import('authService/x')
       .catch((e: unknown) => e);
     assert.ok(error instanceof ManifestExpiredError, String(error));
@@ -252,20 +257,20 @@ describe('freeze', () => {
     await using cache = await createTempProject({});
     const later = () => Date.now() + 2 * day;
     await assert.rejects(
-      signedHost(remote, { cacheDir: cache.dir, now: later }).import('authService/x'),
+      signedHost(remote, { cache: { dir: cache.dir }, now: later }).import('authService/x'),
       ManifestExpiredError,
     );
     await using unsigned = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
       now: later,
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     await assert.rejects(unsigned.import('authService/x'), ManifestExpiredError);
     assert.equal(remote.runs(), 0);
     assert.equal(
-      (await signedHost(remote, { cacheDir: cache.dir }).import<{ answer: number }>('authService/x')).answer,
+      (await signedHost(remote, { cache: { dir: cache.dir } }).import<{ answer: number }>('authService/x')).answer,
       42,
     );
   });

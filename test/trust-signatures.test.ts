@@ -48,7 +48,7 @@ describe('a real signed build', () => {
     createHost({
       name: 'userService',
       remotes: { authService: { url: `${server.url}mf-manifest.json`, publicKey: key } },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       root: REPO_ROOT,
       ...quiet,
     });
@@ -104,7 +104,7 @@ describe('signature failures on the host', () => {
         authService: { url: remote.manifestUrl, publicKey: remote.publicKey },
         billing: { url: `${remote.server.url}billing/mf-manifest.json`, publicKey: billing.publicKey },
       },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     await refused(host, /no pinned key verifies \(it names key ed25519:/, remote);
@@ -122,7 +122,7 @@ describe('signature failures on the host', () => {
       await using host = createHost({
         name: 'h',
         remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-        cacheDir: cache.dir,
+        cache: { dir: cache.dir },
         ...quiet,
       });
       await refused(host, /signature file that is not valid JSON|malformed signature/, remote);
@@ -135,7 +135,7 @@ describe('signature failures on the host', () => {
     await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     await refused(host, /has no signature, and the host pins a key/, remote);
@@ -162,7 +162,7 @@ describe('signature failures on the host', () => {
       await using host = createHost({
         name: 'h',
         remotes: { authService: { url: remote.manifestUrl, publicKey: [remote.publicKey, other] } },
-        cacheDir: cache.dir,
+        cache: { dir: cache.dir },
         ...quiet,
       });
       await refused(host, /not exactly what `ferry build --sign` writes|no pinned key verifies/, remote);
@@ -176,7 +176,7 @@ describe('signature failures on the host', () => {
     await using host = createHost({
       name: 'h',
       remotes: { authService: { url: remote.manifestUrl, publicKey: [remote.publicKey, next.publicKey] } },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
@@ -224,7 +224,7 @@ describe('requireSignatures', () => {
       name: 'h',
       requireSignatures: true,
       remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       ...quiet,
     });
     assert.equal((await strict.import<{ answer: number }>('authService/x')).answer, 42);
@@ -233,7 +233,7 @@ describe('requireSignatures', () => {
     await using lax = createHost({
       name: 'h',
       remotes: { authService: remote.manifestUrl },
-      cacheDir: cache.dir,
+      cache: { dir: cache.dir },
       onWarning: (warning) => warnings.push(warning.code),
     });
     assert.equal((await lax.import<{ answer: number }>('authService/x')).answer, 42);

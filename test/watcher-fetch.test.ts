@@ -13,14 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createHost, type FetchLike, type HostOptions, type UpdateMessage } from '../src/index.ts';
-import { createEventStreamParser } from '../src/runtime/event-stream.ts';
-import { watchRemote } from '../src/runtime/watcher.ts';
+import { createEventStreamParser } from '../src/runtime/live/event-stream.ts';
+import { watchRemote } from '../src/runtime/live/watcher.ts';
 import { createRequestHandler } from '../src/server/index.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject, type TempProject } from './helpers/temp-project.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'ferry-watcher-fetch-cache-'));
-process.env['FERRY_CACHE_DIR'] = cacheDir;
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 const EVENTS = '/mf-manifest.events';
@@ -111,10 +110,10 @@ function hostFor(url: string, options: Partial<HostOptions>) {
   const host = createHost({
     name: 'userService',
     remotes: { authService: { url: `${url}mf-manifest.json` } },
-    drainTimeout: 0,
     onWarning: () => {},
-    onUpdate: (event) => events.push(event),
     ...options,
+    cache: { dir: cacheDir, ...options.cache },
+    live: { drainTimeout: 0, onUpdate: (event) => events.push(event), ...options.live },
   });
   return { host, events };
 }
@@ -130,7 +129,7 @@ test('push with a custom fetch: the event stream goes through it and a new build
   await publish(folder.dir, `a${seq++}`, 1);
   await using remote = await startRemote(folder.dir);
   const recorder = recordingFetch();
-  const { host, events } = hostFor(remote.url, { fetch: recorder.fetch, push: true, pollInterval: false });
+  const { host, events } = hostFor(remote.url, { fetch: recorder.fetch, live: { push: true, pollInterval: false } });
   const live = await host.live<Validator>('authService/validator');
   await waitFor(() => remote.streams.size === 1);
   const v2 = `b${seq++}`;
@@ -151,7 +150,7 @@ test("push with a custom fetch that adds the header the remote requires (403 wit
   await publish(folder.dir, `c${seq++}`, 1);
   await using remote = await startRemote(folder.dir, { requireToken: true });
   const recorder = recordingFetch({ [TOKEN.name]: TOKEN.value });
-  const { host, events } = hostFor(remote.url, { fetch: recorder.fetch, push: true, pollInterval: false });
+  const { host, events } = hostFor(remote.url, { fetch: recorder.fetch, live: { push: true, pollInterval: false } });
   const live = await host.live<Validator>('authService/validator');
   await waitFor(() => remote.streams.size === 1);
   const v2 = `d${seq++}`;
@@ -172,7 +171,7 @@ for (const transport of ['custom fetch', 'node:http'] as const) {
     await publish(folder.dir, `e${seq++}`, 1);
     await using remote = await startRemote(folder.dir);
     const custom = transport === 'custom fetch' ? { fetch: recordingFetch().fetch } : {};
-    const { host } = hostFor(remote.url, { ...custom, push: true, pollInterval: 50 });
+    const { host } = hostFor(remote.url, { ...custom, live: { push: true, pollInterval: 50 } });
     await host.import('authService/validator');
     await waitFor(() => remote.streams.size === 1);
     const subscriptions = remote.requests.filter((r) => r.path === EVENTS).length;
@@ -204,7 +203,7 @@ for (const answer of ['404', 'text/html'] as const) {
       return true;
     };
     const recorder = recordingFetch();
-    const { host, events } = hostFor(remote.url, { fetch: recorder.fetch, push: true, pollInterval: 100 });
+    const { host, events } = hostFor(remote.url, { fetch: recorder.fetch, live: { push: true, pollInterval: 100 } });
     const live = await host.live<Validator>('authService/validator');
     await waitFor(() => recorder.urls.some((u) => u.endsWith(EVENTS)));
     const manifestFetches = recorder.urls.filter((u) => u.endsWith('/mf-manifest.json')).length;
@@ -241,7 +240,7 @@ test('an events endpoint that redirects to another origin is not followed (the h
     const custom: FetchLike = following
       ? (input, init) => recorder.fetch(input, { headers: init.headers ?? {}, signal: init.signal ?? null })
       : recorder.fetch;
-    const { host, events } = hostFor(remote.url, { fetch: custom, push: true, pollInterval: 100 });
+    const { host, events } = hostFor(remote.url, { fetch: custom, live: { push: true, pollInterval: 100 } });
     await host.import('authService/validator');
     await waitFor(() => remote.requests.some((r) => r.path === EVENTS));
     await sleep(300);

@@ -6,11 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
+import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from '../common/options.ts';
 import * as semver from '../common/semver.ts';
 import { isSafeFileName, MANIFEST_FILE, REMOTE_NAME, SIGNATURE_FILE } from '../manifest/index.ts';
 import { findConfigFile, loadConfigFile } from './config-file.ts';
 import { type ResolvedExpose, resolveExposes } from './exposes.ts';
-import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from './options.ts';
 import { type PackageJson, type ResolvedShared, resolveShared } from './shared.ts';
 
 export type { ResolvedExpose } from './exposes.ts';
@@ -185,7 +185,7 @@ export async function resolveConfig(
       { file: configFile },
     );
   }
-  rejectUnknownKeys(raw, { source }, KNOWN, REJECTED, ALIASES);
+  rejectUnknownKeys(raw, { source }, { known: KNOWN, rejected: REJECTED, aliases: ALIASES });
 
   if (raw.name === undefined) invalidOption(source, 'name', "is required: the remote's name hosts import it by.");
   if (typeof raw.name !== 'string' || !REMOTE_NAME.test(raw.name)) {

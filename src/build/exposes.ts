@@ -5,8 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ExposeNotFoundError } from '../common/errors.ts';
+import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from '../common/options.ts';
 import { isExposeKey } from '../manifest/index.ts';
-import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from './options.ts';
 
 /** One expose after validation. */
 export interface ResolvedExpose {
@@ -81,7 +81,7 @@ export async function resolveExposes(raw: unknown, root: string, source: OptionS
     }
     let path: unknown = value;
     if (isPlainObject(value)) {
-      rejectUnknownKeys(value, { source, parent: option }, ['import']);
+      rejectUnknownKeys(value, { source, parent: option }, { known: ['import'] });
       path = value.import;
     }
     if (Array.isArray(path)) invalidOption(source, option, 'must name one file; ferry bundles one entry per expose.');

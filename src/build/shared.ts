@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
+import { invalidOption, isPlainObject, type OptionSource, optionPath, rejectUnknownKeys } from '../common/options.ts';
 import * as semver from '../common/semver.ts';
-import { invalidOption, isPlainObject, type OptionSource, optionPath, rejectUnknownKeys } from './options.ts';
 
 /** One shared package after validation, with every default filled in. */
 export interface ResolvedShared {
@@ -131,7 +131,7 @@ async function resolveOne(
   if (!isPlainObject(raw)) {
     invalidOption(source, option, `must be an object of sharing options (or true), got ${JSON.stringify(raw)}.`);
   }
-  rejectUnknownKeys(raw, { source, parent: option }, SHARED_KEYS, REJECTED_SHARED);
+  rejectUnknownKeys(raw, { source, parent: option }, { known: SHARED_KEYS, rejected: REJECTED_SHARED });
 
   let packageName = packageOfKey(name);
   if (raw.packageName !== undefined) {

@@ -12,8 +12,9 @@ import {
   SIGNATURE_FILE,
   verifyManifestSignature,
 } from '../manifest/index.ts';
-import type { ResolvedHostOptions, ResolvedRemote } from '../runtime/options.ts';
-import { fetchBytes } from '../runtime/transport.ts';
+import { fetchBytes } from '../runtime/net/fetch-bytes.ts';
+import type { ResolvedHostOptions } from '../runtime/options/host-options.ts';
+import type { ResolvedRemote } from '../runtime/options/remote-options.ts';
 
 /** Must match REMOTE_PLACEHOLDER in src/build/types-bundle.ts (the cli may not share code with build at run time). */
 const REMOTE_PLACEHOLDER = '__FERRY_REMOTE__';
@@ -44,7 +45,7 @@ export interface RemoteTypes {
  * ```
  */
 export async function fetchRemoteTypes(host: ResolvedHostOptions, remote: ResolvedRemote): Promise<RemoteTypes> {
-  const common = { timeout: remote.timeout, remote: remote.alias, fetch: host.fetch };
+  const common = { timeout: remote.timeouts.request, remote: remote.alias, fetch: host.fetch };
   const signed = remote.publicKeys.length > 0;
   const [response, signature] = await Promise.all([
     fetchBytes(remote.manifestUrl, { ...common, maxBytes: host.maxManifestBytes, what: 'manifest' }),
@@ -94,7 +95,7 @@ async function fetchVerified(
   const entry = manifest.ferry.files[name]!;
   const url = new URL(name, remote.manifestUrl).href;
   const { bytes } = await fetchBytes(url, {
-    timeout: remote.timeout,
+    timeout: remote.timeouts.request,
     maxBytes: entry.size,
     remote: remote.alias,
     what: `file ${name}`,

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { FerryError } from '../common/errors.ts';
 import { loadHostConfig } from '../register/load-config.ts';
-import { resolveHostOptions } from '../runtime/options.ts';
+import { resolveHostOptions } from '../runtime/options/host-options.ts';
 import { fetchRemoteTypes, type RemoteTypes } from './fetch-types.ts';
 
 const HELP = `Usage: ferry types [options]
@@ -101,7 +101,7 @@ export async function runTypes(args: string[]): Promise<number> {
   const outDir = resolve(values.out ?? 'ferry-types');
 
   const results = await Promise.all(
-    [...host.remotes.values()].map((remote) =>
+    host.remotes.map((remote) =>
       fetchRemoteTypes(host, remote).then(
         (types): RemoteTypes | { alias: string; error: unknown } => types,
         (error: unknown) => ({ alias: remote.alias, error }),

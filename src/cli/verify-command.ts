@@ -11,13 +11,13 @@ import {
   integrityOf,
   MANIFEST_FILE,
   type Manifest,
+  normalisePublicKey,
   parseManifest,
-  parsePublicKey,
   SIGNATURE_FILE,
 } from '../manifest/index.ts';
-import { checkNotExpired } from '../runtime/expiry.ts';
-import { verifySignatureFile } from '../runtime/signature-file.ts';
-import { fetchBytes } from '../runtime/transport.ts';
+import { fetchBytes } from '../runtime/net/fetch-bytes.ts';
+import { checkNotExpired } from '../runtime/trust/expiry.ts';
+import { verifySignatureFile } from '../runtime/trust/signature-file.ts';
 
 const HELP = `Usage: ferry verify <dir-or-url> [--key <public key>]... [--timeout ms]
 
@@ -200,8 +200,8 @@ export async function runVerify(args: string[]): Promise<number> {
     process.stderr.write(`ferry verify: give one folder or URL, got ${positionals.length}.\n\n${HELP}`);
     return 2;
   }
-  const keys = values.key ?? [];
-  for (const [index, key] of keys.entries()) parsePublicKey(key, keys.length > 1 ? `--key (#${index + 1})` : '--key');
+  const given = values.key ?? [];
+  const keys = given.map((key, index) => normalisePublicKey(key, given.length > 1 ? `--key (#${index + 1})` : '--key'));
   const timeout = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new InvalidOptionError(`--timeout must be a positive number of milliseconds, got ${values.timeout}.`, {

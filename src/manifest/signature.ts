@@ -25,17 +25,66 @@ function formatPublicKey(key: KeyObject): string {
   return `ed25519:${jwk.x}`;
 }
 
-/** Turns a public key string into a key object, or throws {@link InvalidOptionError} naming `option`. */
-export function parsePublicKey(text: string, option = 'publicKey'): KeyObject {
-  const match = PUBLIC_KEY.exec(text.trim());
-  if (!match) {
-    throw new InvalidOptionError(
-      `${option} must be a ferry public key ("ed25519:" followed by 43 base64url characters, as printed by ` +
-        `\`ferry keygen\`), got ${JSON.stringify(text.slice(0, 60))}.`,
-      { option },
+/** The field prime of Ed25519, 2^255 - 19. */
+const P = (1n << 255n) - 19n;
+/**
+ * The y coordinates of the points of small order (1, 2, 4, 8): a "public key" at one of them verifies signatures
+ * that prove nothing about who made them (an attacker can produce signatures that pass for any message with some
+ * probability), so such a key is never accepted.
+ */
+const SMALL_ORDER_Y = (() => {
+  const y8 = BigInt('0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7');
+  return new Set([0n, 1n, P - 1n, y8, P - y8]);
+})();
+
+function invalidKey(option: string, text: string, why: string): never {
+  throw new InvalidOptionError(
+    `${option} ${why}; a ferry public key is "ed25519:" followed by the 43 base64url characters \`ferry keygen\` ` +
+      `prints, got ${JSON.stringify(text.slice(0, 60))}. Copy the key again from \`ferry keygen\`'s output (or the ` +
+      'build summary of `ferry build --sign`).',
+    { option },
+  );
+}
+
+/**
+ * The canonical spelling of a public key string, or an {@link InvalidOptionError} naming `option` and what is wrong.
+ * White space around the key (a newline from a file or an environment variable) is dropped. Refused: anything that is
+ * not `ed25519:` and 43 base64url characters; a last character that is not the canonical one for the 32 bytes it
+ * encodes (base64url ignores its low bits, so several spellings decode alike, and only one is what `ferry keygen`
+ * prints); and keys that can never be a real signer's (a non-canonical point, or a point of small order).
+ */
+export function normalisePublicKey(text: string, option = 'publicKey'): string {
+  if (typeof text !== 'string') return invalidKey(option, String(text), 'must be a string');
+  const trimmed = text.trim();
+  const match = PUBLIC_KEY.exec(trimmed);
+  if (!match) return invalidKey(option, text, 'must be a ferry public key');
+  const bytes = Buffer.from(match[1]!, 'base64url');
+  const canonical = `ed25519:${bytes.toString('base64url')}`;
+  if (canonical !== trimmed) {
+    return invalidKey(
+      option,
+      text,
+      `is not spelled canonically (its last character should be "${canonical.at(-1)}": the one ferry keygen prints ` +
+        'for these bytes), so it was probably mistyped or truncated',
     );
   }
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: match[1] }, format: 'jwk' });
+  let y = 0n;
+  for (let index = 31; index >= 0; index--) y = (y << 8n) | BigInt(bytes[index]!);
+  y &= (1n << 255n) - 1n;
+  if (y >= P || SMALL_ORDER_Y.has(y)) {
+    return invalidKey(
+      option,
+      text,
+      'is a degenerate Ed25519 key (a point of small order or out of range) that no real signer has',
+    );
+  }
+  return canonical;
+}
+
+/** Turns a public key string into a key object, or throws {@link InvalidOptionError} naming `option`. */
+export function parsePublicKey(text: string, option = 'publicKey'): KeyObject {
+  const canonical = normalisePublicKey(text, option);
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: canonical.slice('ed25519:'.length) }, format: 'jwk' });
 }
 
 /** Reads a PKCS#8 PEM private key; `source` names the file or variable in the error. */

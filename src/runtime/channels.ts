@@ -9,6 +9,7 @@
  * ```
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { WarningCode } from '../common/warnings.ts';
 
 /** Channel names, stable across versions. */
 export const channelNames = {
@@ -60,12 +61,12 @@ export interface ManifestMessage {
 export interface WarningMessage {
   host: string;
   remote?: string;
-  code: string;
+  code: WarningCode;
   message: string;
 }
 
 /**
- * `ferry:cache`: `stale` — a remote was unavailable and its last verified copy is served from `cacheDir` (`ageMs`
+ * `ferry:cache`: `stale` — a remote was unavailable and its last verified copy is served from `cache.dir` (`ageMs`
  * since the remote last served or confirmed it); `revalidated` — the remote is back and confirmed that copy (a 304);
  * `refreshed` — the remote is back with another manifest, which was accepted and replaces the cached one.
  */

@@ -1,28 +1,37 @@
 /**
- * The host: loads modules of remotes by `remote/expose` specifier. For each remote it fetches and accepts the manifest
- * (trusted-manifest.ts: signature over the raw bytes when a key is pinned, right remote, not expired, not rolled
- * back), and then loads exposes through a {@link RemoteVersion}. A failed load is not remembered:
- * the next import tries again, so a remote that was down at start-up is picked up when it comes back.
+ * `createHost()`: the host, and its load pipeline read top to bottom. `host.import('authService/tokenValidator')`:
+ *
+ * 1. resolve the specifier to a remote's record (specifier.ts, remotes.ts);
+ * 2. the remote's current version: its manifest fetched and accepted (trust/trusted-manifest.ts), then a
+ *    {@link RemoteVersion} for it — one load per remote at a time, kept once it succeeds, forgotten when it fails so
+ *    the next import tries again;
+ * 3-5. the version loads the expose: its files (version/version-files.ts), its shared modules (sharing/sharing.ts),
+ *    and evaluates it (evaluate/container.ts).
+ *
+ * Everything runs under the import's deadline (`timeouts.import`). A failed import may be answered by a local
+ * fallback (local-fallback.ts). Live updates (live/live-updates.ts) replace a remote's current version.
  */
-import {
-  errorClasses,
-  FerryError,
-  HostClosedError,
-  InvalidOptionError,
-  InvalidSpecifierError,
-  UnknownRemoteError,
-} from '../common/errors.ts';
-import { availabilityOf, type RemoteStatus } from './availability.ts';
+import { HostClosedError, InvalidOptionError, UnknownRemoteError } from '../common/errors.ts';
+import { HostCache } from './cache/host-cache.ts';
+import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
 import { channels, type UpdateMessage } from './channels.ts';
-import { importFallback } from './fallback.ts';
-import { createLiveBinding } from './live-binding.ts';
-import { checkVersionRange, LiveUpdates, type UpdateOutcome } from './live-updates.ts';
-import { type HostOptions, type RemoteOptions, type ResolvedRemote, resolveHostOptions } from './options.ts';
-import { ReleaseStore } from './release-store.ts';
-import { RemoteVersion } from './remote-version.ts';
-import type { ShareScope } from './share-scope.ts';
-import { containerScopeOf, createSharing, type SharedReport } from './sharing.ts';
-import { fetchTrustedManifest } from './trusted-manifest.ts';
+import { createLiveBinding } from './live/live-binding.ts';
+import { LiveUpdates, type UpdateOutcome } from './live/live-updates.ts';
+import { importFallback } from './local-fallback.ts';
+import { Deadlines } from './net/deadline.ts';
+import { createRemoteClient } from './net/remote-client.ts';
+import { type HostOptions, resolveAddedRemote, resolveHostOptions } from './options/host-options.ts';
+import type { RemoteOptions, ResolvedRemote } from './options/remote-options.ts';
+import { type RemoteRecord, RemoteRegistry, type RemoteStatus } from './remotes.ts';
+import type { ShareScope } from './sharing/share-scope.ts';
+import { containerScopeOf, createSharing, type SharedReport } from './sharing/sharing.ts';
+import { nameTheImport, parseSpecifier } from './specifier.ts';
+import type { TrustedManifest } from './trust/manifest-checks.ts';
+import { ReleaseStore } from './trust/release-store.ts';
+import { fetchTrustedManifest, type TrustContext } from './trust/trusted-manifest.ts';
+import { checkVersionRange } from './trust/version-gate.ts';
+import { RemoteVersion } from './version/remote-version.ts';
+import { createWarn } from './warnings.ts';
 
 /**
  * The types of remote modules by specifier, empty until `ferry types` fills it by declaration merging (its generated
@@ -125,8 +134,6 @@ export interface Host {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const SPECIFIER = /^([A-Za-z_$][A-Za-z0-9_$]*)(?:\/(.+))?$/;
-
 /**
  * Creates a host.
  *
@@ -136,155 +143,164 @@ const SPECIFIER = /^([A-Za-z_$][A-Za-z0-9_$]*)(?:\/(.+))?$/;
  *   name: 'userService',
  *   remotes: { authService: 'authService@http://127.0.0.1:3001/mf-manifest.json' },
  *   shared: { jsonwebtoken: { singleton: true, requiredVersion: '^9.0.0' } },
+ *   timeouts: { import: 5000 },
  * });
  * const { validateJwtToken } = await host.import('authService/tokenValidator');
  * ```
  */
 export function createHost(options: HostOptions): Host {
   const resolved = resolveHostOptions(options);
-  const availability = availabilityOf(resolved);
+  const hostName = resolved.name;
   // One warning path for the whole host (once per message, on `ferry:warning` and to `onWarning`).
-  const warn = (code: string, message: string, remote?: string) => availability.warn(code, message, remote);
-  const sharing = createSharing(resolved, warn, () =>
-    Promise.allSettled([...resolved.remotes.values()].map((remote) => versionOf(remote))),
+  const warn = createWarn(hostName, resolved.onWarning);
+  const registry = new RemoteRegistry(hostName, resolved.remotes, resolved.allowedOrigins, (alias, snapshot) =>
+    channels.breaker.publish({ host: hostName, remote: alias, ...snapshot }),
   );
-  const scope = sharing.scope('default');
+  const deadlines = new Deadlines();
+  const client = createRemoteClient({ deadlines, fetch: resolved.fetch, origins: registry.origins });
+  const cache = new HostCache({
+    dir: resolved.cache.dir,
+    hostName,
+    pruneInterval: resolved.cache.pruneInterval,
+    maxManifestBytes: resolved.maxManifestBytes,
+    // Aliases of one remote may keep different numbers of versions: the cache keeps the most any of them wants.
+    versionsOf: (name, url) =>
+      Math.max(
+        0,
+        ...registry
+          .values()
+          .filter(({ options: remote }) => remote.name === name && remote.manifestUrl === url)
+          .map(({ options: remote }) => remote.cache.versions),
+      ) || resolved.cache.versions,
+    warn,
+  });
+  const stale = new StaleIfErrorPolicy(hostName, warn, deadlines);
   // Read once, now: the highest releases accepted before this host started (rollback protection across restarts).
-  const releases = ReleaseStore.open(resolved.cacheDir, warn);
-
-  const versions = new Map<string, Promise<RemoteVersion>>();
-  const loaded = new Map<string, RemoteVersion>();
-  const fetchManifest = (remote: ResolvedRemote) =>
-    fetchTrustedManifest(remote, { host: resolved, releases, warn }).then((trusted) => {
-      const { manifest, signedBy } = trusted;
-      channels.manifest.publish({
-        host: resolved.name,
-        remote: remote.alias,
-        url: remote.manifestUrl,
-        version: manifest.ferry.version,
-        release: manifest.ferry.release,
-        signed: signedBy !== undefined,
+  const releases = ReleaseStore.open(resolved.cache.dir, warn);
+  const sharing = createSharing(resolved, warn, () => Promise.allSettled(registry.values().map(currentVersion)));
+  const trust: TrustContext = {
+    host: hostName,
+    maxManifestBytes: resolved.maxManifestBytes,
+    client,
+    cache,
+    stale,
+    releases,
+    now: resolved.now,
+    warn,
+    // A remote served from the cache came back with a new manifest: it goes through the same verify-then-swap path,
+    // and imports wait for that one check, so the next import gets the remote's version.
+    onChanged(record) {
+      const check = updates.check(record, 'cache').finally(() => {
+        if (record.refreshing === check) record.refreshing = undefined;
       });
-      return trusted;
-    });
+      record.refreshing = check;
+    },
+  };
   const updates: LiveUpdates = new LiveUpdates({
-    host: resolved,
-    versions,
-    loaded,
+    hostName,
+    live: resolved.live,
+    registry,
+    origins: registry.origins,
+    fetch: resolved.fetch,
     fetchManifest,
     createVersion,
     scopeOf: (name) => sharing.scope(name),
   });
-  // A remote served from the cache came back with a new manifest: it goes through the same verify-then-swap path,
-  // and imports wait for that one check, so the next import gets the remote's version (as before live updates).
-  const refreshing = new Map<string, Promise<unknown>>();
-  availability.onChanged((alias) => {
-    const check = updates.check(alias, 'cache').finally(() => {
-      if (refreshing.get(alias) === check) refreshing.delete(alias);
-    });
-    refreshing.set(alias, check);
-  });
+  const scope = sharing.scope('default');
   let closed = false;
 
+  /** Stage 2: the remote's manifest, fetched and accepted, announced on `ferry:manifest`. */
+  async function fetchManifest(record: RemoteRecord, remote: ResolvedRemote = record.options) {
+    const trusted = await fetchTrustedManifest(record, trust, remote);
+    const { manifest, signedBy } = trusted;
+    channels.manifest.publish({
+      host: hostName,
+      remote: remote.alias,
+      url: remote.manifestUrl,
+      version: manifest.ferry.version,
+      release: manifest.ferry.release,
+      signed: signedBy !== undefined,
+    });
+    return trusted;
+  }
+
+  /** A version of an accepted manifest; its fallback copies join the share scopes now (MF: init of the container). */
   function createVersion(
+    record: RemoteRecord,
     remote: ResolvedRemote,
-    { manifest }: { manifest: RemoteVersion['manifest'] },
+    trusted: TrustedManifest,
     ready?: Promise<void>,
   ): RemoteVersion {
-    const version = new RemoteVersion(manifest, {
-      host: resolved,
-      remote,
-      scope: sharing.scope(containerScopeOf(manifest)),
+    const version = new RemoteVersion(trusted, remote, {
+      host: hostName,
+      state: record,
+      client,
+      cache,
+      scope: sharing.scope(containerScopeOf(trusted.manifest)),
       sharing,
-      warn: (code, message) => warn(code, message, remote.alias),
+      warn,
       ...(ready ? { ready } : {}),
     });
-    // Its fallback copies join the share scopes now, before anything is resolved (MF: init of the container).
-    sharing.register(version, manifest);
+    sharing.register(version, trusted.manifest);
     return version;
   }
 
   const closedError = (what: string) =>
-    new HostClosedError(`Host "${resolved.name}" is closed; cannot import "${what}".`, { expose: what });
+    new HostClosedError(`Host "${hostName}" is closed; cannot import "${what}".`, { expose: what });
 
-  async function loadVersion(remote: ResolvedRemote): Promise<RemoteVersion> {
-    const trusted = await fetchManifest(remote);
+  async function loadVersion(record: RemoteRecord): Promise<RemoteVersion> {
+    const remote = record.options;
+    const trusted = await fetchManifest(record);
     // close() ran while the manifest was on its way: nothing of this remote may be created after it.
     if (closed) throw closedError(remote.alias);
     checkVersionRange(remote, trusted.manifest);
     // The version is current from here: its release and cache record are written while its files are fetched, and
     // it runs no code before both are on disk (a host restarted a moment later starts from it).
-    const version = createVersion(remote, trusted, availability.track(trusted.commit()));
-    updates.integrity.set(version, trusted.integrity);
-    loaded.set(remote.alias, version);
-    updates.watch(remote);
+    const version = createVersion(record, remote, trusted, cache.track(trusted.commit()));
+    record.current = version;
+    updates.watch(record);
     return version;
   }
 
-  function versionOf(remote: ResolvedRemote): Promise<RemoteVersion> {
-    let pending = versions.get(remote.alias);
+  /** The remote's current version, loading it once if needed (a failed load is forgotten). */
+  function currentVersion(record: RemoteRecord): Promise<RemoteVersion> {
+    let pending = record.pending;
     if (!pending) {
-      pending = loadVersion(remote);
-      versions.set(remote.alias, pending);
+      pending = loadVersion(record);
+      record.pending = pending;
       pending.catch(() => {
-        if (versions.get(remote.alias) === pending) versions.delete(remote.alias);
+        if (record.pending === pending) record.pending = undefined;
       });
     }
     return pending;
   }
 
-  // Dynamic remotes change the resolved maps in place, so every part of the host sees the same remotes.
-  const remotesMap = resolved.remotes as Map<string, ResolvedRemote>;
-  const originsSet = resolved.origins as Set<string>;
-  /** A remote added or re-pointed at run time, validated exactly as createHost validates its remotes. */
-  const resolveOne = (alias: string, raw: RemoteOptions | string): ResolvedRemote =>
-    resolveHostOptions({ ...options, remotes: { [alias]: raw } }).remotes.get(alias)!;
-  const requireRemote = (alias: string): ResolvedRemote => {
-    const remote = resolved.remotes.get(alias);
-    if (!remote) {
-      throw new UnknownRemoteError(
-        `Host "${resolved.name}" has no remote named "${alias}". Configured remotes: ` +
-          `${[...resolved.remotes.keys()].join(', ') || 'none'}.`,
-        { remote: alias },
-      );
-    }
-    return remote;
-  };
-
-  const bindings = new Map<string, unknown>();
-
   async function importModule<T>(specifier: string): Promise<T> {
     if (closed) throw closedError(specifier);
+    // Stage 1: resolve.
     const { alias, exposeKey } = parseSpecifier(specifier);
-    const remote = resolved.remotes.get(alias);
-    if (!remote) {
-      throw new UnknownRemoteError(
-        `Host "${resolved.name}" has no remote named "${alias}" (importing "${specifier}"). Configured remotes: ` +
-          `${[...resolved.remotes.keys()].join(', ') || 'none'}. Add it to \`remotes\` in createHost().`,
-        { remote: alias, expose: specifier },
-      );
-    }
+    const record = registry.require(alias, specifier);
+    const remote = record.options;
     const started = performance.now();
-    const message = { host: resolved.name, remote: alias, expose: exposeKey };
+    const message = { host: hostName, remote: alias, expose: exposeKey };
     channels.importStart.publish(message);
     try {
-      await refreshing.get(alias)?.catch(() => {});
+      await record.refreshing?.catch(() => {});
       // The import's deadline bounds every request, retry and wait below it.
-      const { version, exports } = await availability.withDeadline(
-        started + remote.availability.importTimeout,
-        async () => {
-          let current = await versionOf(remote);
-          if (closed) throw closedError(specifier);
-          // Swapped out (and disposed) while this import waited: the current version answers instead.
-          if (current.disposed) current = await versionOf(resolved.remotes.get(alias) ?? remote);
-          return { version: current, exports: (await current.import(exposeKey)) as T };
-        },
-      );
+      const { version, exports } = await deadlines.run(started + remote.timeouts.import, async () => {
+        // Stage 2: the trusted manifest and its version.
+        let current = await currentVersion(record);
+        if (closed) throw closedError(specifier);
+        // Swapped out (and disposed) while this import waited: the current version answers instead.
+        if (current.disposed) current = await currentVersion(record);
+        // Stages 3-5: files, shared modules, evaluation.
+        return { version: current, exports: (await current.import(exposeKey)) as T };
+      });
       channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
       return exports;
     } catch (error) {
       const named = nameTheImport(error, specifier, remote);
-      const local = await importFallback(availability, remote, exposeKey, named);
+      const local = await importFallback({ name: hostName, warn }, remote, exposeKey, named);
       if (local !== undefined) return local.exports as T;
       channels.importError.publish({ ...message, error: named, durationMs: performance.now() - started });
       throw named;
@@ -292,25 +308,26 @@ export function createHost(options: HostOptions): Host {
   }
 
   return {
-    name: resolved.name,
+    name: hostName,
     shareScope: scope,
     shared: () => sharing.report(),
     import: importModule,
-    remotes: () => availability.inspect(),
-    loadedVersion: (alias) => loaded.get(alias)?.version,
+    remotes: () => registry.status(),
+    loadedVersion: (alias) => registry.get(alias)?.current?.version,
     async exposes(alias) {
-      const version = await versionOf(requireRemote(alias));
+      const version = await currentVersion(registry.require(alias));
       return Object.keys(version.manifest.ferry.exposes);
     },
     async live<T>(specifier: string): Promise<T> {
       await importModule(specifier);
-      // One binding per specifier: `host.live(x).fn === host.live(x).fn`, as for a module.
-      const known = bindings.get(specifier);
-      if (known) return known as T;
       const { alias, exposeKey } = parseSpecifier(specifier);
-      let last = loaded.get(alias)!;
+      const record = registry.require(alias, specifier);
+      // One binding per specifier: `host.live(x).fn === host.live(x).fn`, as for a module.
+      const known = record.bindings.get(specifier);
+      if (known) return known as T;
+      let last = record.current!;
       const binding = createLiveBinding<T>(() => {
-        const version = loaded.get(alias);
+        const version = record.current;
         // The current version loaded every expose in use before it became current; one imported later only on
         // the old version loads in the background meanwhile, and calls stay on the last version that has it.
         if (version && version !== last) {
@@ -318,116 +335,80 @@ export function createHost(options: HostOptions): Host {
           else version.import(exposeKey).catch(() => {});
         }
         const target = last;
-        return { exports: target.loadedExports(exposeKey)?.value, enter: () => updates.enter(target) };
+        return { exports: target.loadedExports(exposeKey)?.value, enter: () => target.enter() };
       });
-      bindings.set(specifier, binding);
+      record.bindings.set(specifier, binding);
       return binding;
     },
     on: (type, listener) => updates.on(type, listener),
     async update(alias) {
-      if (alias !== undefined) requireRemote(alias);
-      const aliases = alias === undefined ? [...resolved.remotes.keys()] : [alias];
-      return Promise.all(aliases.map((name) => updates.check(name, 'manual')));
+      const records = alias === undefined ? registry.values() : [registry.require(alias)];
+      return Promise.all(records.map((record) => updates.check(record, 'manual')));
     },
     async addRemote(alias, raw) {
-      if (resolved.remotes.has(alias)) {
+      if (registry.has(alias)) {
         throw new InvalidOptionError(
-          `Host "${resolved.name}" already has a remote named "${alias}"; use pointRemote() to change its URL.`,
+          `Host "${hostName}" already has a remote named "${alias}"; use pointRemote() to change its URL.`,
           { remote: alias, option: `remotes.${alias}` },
         );
       }
-      const remote = resolveOne(alias, raw);
-      remotesMap.set(alias, remote);
-      originsSet.add(new URL(remote.manifestUrl).origin);
+      const record = registry.add(resolveAddedRemote(resolved, alias, raw));
       try {
-        const version = await versionOf(remote);
+        const version = await currentVersion(record);
         await version.initialise();
       } catch (error) {
-        remotesMap.delete(alias);
-        const pending = versions.get(alias);
-        versions.delete(alias);
-        updates.unwatch(alias);
-        loaded.delete(alias);
+        registry.delete(alias);
+        updates.unwatch(record);
+        const pending = record.pending;
+        record.pending = record.current = undefined;
         void pending?.then((version) => version.dispose()).catch(() => {});
         throw error;
       }
-      const version = loaded.get(alias)!;
-      updates.emit({ type: 'activated', remote: alias, version: version.version, trigger: 'add' });
+      updates.emit({ type: 'activated', remote: alias, version: record.current!.version, trigger: 'add' });
     },
     async removeRemote(alias) {
-      requireRemote(alias);
-      remotesMap.delete(alias);
-      updates.unwatch(alias);
-      const pending = versions.get(alias);
-      versions.delete(alias);
-      loaded.delete(alias);
+      const record = registry.require(alias);
+      registry.delete(alias);
+      updates.unwatch(record);
+      const pending = record.pending;
+      record.pending = record.current = undefined;
       const version = await pending?.catch(() => undefined);
       if (version) await updates.retire(version);
     },
     async pointRemote(alias, raw) {
-      const previous = requireRemote(alias);
-      const remote = resolveOne(alias, raw);
-      originsSet.add(new URL(remote.manifestUrl).origin);
-      if (!versions.has(alias)) {
-        remotesMap.set(alias, remote);
+      const record = registry.require(alias);
+      const remote = resolveAddedRemote(resolved, alias, raw);
+      registry.allowOrigin(remote.manifestUrl);
+      if (!record.pending) {
+        record.options = remote;
         return { remote: alias, status: 'not-loaded' };
       }
-      const outcome = await updates.check(alias, 'point', undefined, remote);
-      if (outcome.status === 'activated' || outcome.status === 'unchanged') {
-        remotesMap.set(alias, remote);
-        updates.unwatch(alias);
-        updates.watch(remote);
-        return outcome;
+      const outcome = await updates.check(record, 'point', undefined, remote);
+      if (outcome.status !== 'activated' && outcome.status !== 'unchanged') {
+        throw (
+          outcome.error ?? new UnknownRemoteError(`Remote "${alias}" could not be pointed at ${remote.manifestUrl}.`)
+        );
       }
-      remotesMap.set(alias, previous);
-      throw outcome.error ?? new UnknownRemoteError(`Remote "${alias}" could not be pointed at ${remote.manifestUrl}.`);
+      record.options = remote;
+      updates.unwatch(record);
+      updates.watch(record);
+      return outcome;
     },
     async close() {
       closed = true;
-      availability.close();
+      stale.close();
+      cache.close();
       updates.close();
-      for (const version of loaded.values()) version.dispose();
-      loaded.clear();
-      versions.clear();
+      for (const record of registry.values()) {
+        record.stopTimers();
+        record.current?.dispose();
+        record.pending = record.current = undefined;
+      }
       // Files fetched beside one that failed may still be on their way into the cache: nothing is written after this.
-      await availability.idle();
+      await cache.idle();
     },
     [Symbol.asyncDispose]() {
       return this.close();
     },
   };
-}
-
-/** `authService/tokenValidator` -> the remote's alias and the expose key (`./tokenValidator`; `.` without a path). */
-function parseSpecifier(specifier: string): { alias: string; exposeKey: string } {
-  const match = typeof specifier === 'string' ? SPECIFIER.exec(specifier) : null;
-  if (!match) {
-    throw new InvalidSpecifierError(
-      `"${String(specifier)}" is not a remote module specifier; use "<remote>/<expose>", e.g. "authService/tokenValidator".`,
-      { expose: String(specifier) },
-    );
-  }
-  const [, alias, path] = match as unknown as [string, string, string | undefined];
-  return { alias, exposeKey: path === undefined ? '.' : `./${path}` };
-}
-
-/**
- * Errors shared by concurrent imports (a manifest that failed to load) do not know which import they failed; the
- * caller gets an error of the same class and code that names its specifier, with the original as `cause`.
- */
-function nameTheImport(error: unknown, specifier: string, remote: ResolvedRemote): unknown {
-  if (!(error instanceof FerryError) || error.expose !== undefined) return error;
-  const ErrorClass = errorClasses[error.code] as (typeof errorClasses)[keyof typeof errorClasses] | undefined;
-  // A code this copy of ferry does not know (another copy's error): pass it on untouched.
-  if (ErrorClass === undefined) return error;
-  // Every detail the original carries (including class-specific ones such as a RollbackError's releases) is kept.
-  const details: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(error)) if (key !== 'code' && key !== 'name') details[key] = value;
-  return new ErrorClass(`${error.message} (while importing "${specifier}")`, {
-    ...details,
-    remote: error.remote ?? remote.alias,
-    url: error.url ?? remote.manifestUrl,
-    expose: specifier,
-    cause: error,
-  });
 }

@@ -1,8 +1,7 @@
 /** runtime: runs in the host process. Imports ../manifest and ../common only; never build tooling. */
 
-export type { RemoteStatus } from './availability.ts';
-export type { AvailabilityOptions, LocalFallback } from './availability-options.ts';
-export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './breaker.ts';
+export type { FerryWarning, WarningCode } from '../common/warnings.ts';
+export { warningCodes } from '../common/warnings.ts';
 export type {
   BreakerMessage,
   CacheMessage,
@@ -17,10 +16,16 @@ export type {
 } from './channels.ts';
 export { channelNames } from './channels.ts';
 export { createHost, type Host, type RemoteModules } from './host.ts';
-export type { HealthCheck, LiveHostOptions, LiveRemoteOptions, UpdateCandidate } from './live-options.ts';
-export type { UpdateOutcome } from './live-updates.ts';
-export type { HostOptions, HostSharedOptions, RemoteOptions } from './options.ts';
-export type { RetryPolicy } from './retry.ts';
-export type { SharedProvider, ShareScope, ShareStrategy } from './share-scope.ts';
-export type { SharedModuleReport, SharedReport, SharedUse } from './sharing.ts';
-export type { FetchLike } from './transport.ts';
+export type { UpdateOutcome } from './live/live-updates.ts';
+export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './net/breaker.ts';
+export type { FetchLike } from './net/fetch-bytes.ts';
+export type { RetryPolicy } from './net/retry.ts';
+export type { CacheOptions } from './options/cache-options.ts';
+export type { HostOptions } from './options/host-options.ts';
+export type { HealthCheck, LiveHostOptions, LiveRemoteOptions, UpdateCandidate } from './options/live-options.ts';
+export type { NetworkOptions, TimeoutOptions } from './options/network-options.ts';
+export type { LocalFallback, RemoteOptions } from './options/remote-options.ts';
+export type { HostSharedOptions } from './options/shared-options.ts';
+export type { RemoteStatus } from './remotes.ts';
+export type { SharedProvider, ShareScope, ShareStrategy } from './sharing/share-scope.ts';
+export type { SharedModuleReport, SharedReport, SharedUse } from './sharing/sharing.ts';

@@ -1,0 +1,314 @@
+/**
+ * Pruning the host's disk cache, so a host that follows hundreds of updates does not keep hundreds of versions'
+ * files in `<cache.dir>/files/`. Several host processes may share one cache folder, each with its own remotes, so what
+ * is kept is decided from the folder, never from what this host knows:
+ *
+ * - every file a record in `<cache.dir>/remotes/` references is kept — the record's current manifest and signature,
+ *   the manifests of its history (`previous`, up to the remote's `cache.versions`), and every file those manifests
+ *   list — whichever host wrote the record;
+ * - an unreferenced file is removed only when it is older than {@link PRUNE_GRACE_MS} (by mtime), so a host that has
+ *   just stored a file but not yet its record is not hurt (entries are rewritten when stored, which refreshes it);
+ * - when anything that could protect a file cannot be read (a record that is unreadable, not JSON, or in a shape
+ *   this ferry does not know), nothing is removed and the run fails: deleting on a guess could cost a restart its
+ *   cached copy.
+ *
+ * Only `<cache.dir>/files/` is pruned, and only names ferry writes there (content entries and the temporary files of
+ * interrupted writes); records, `releases.json` and other folders (such as `v8/`) are left alone. A run is requested
+ * after a new manifest is recorded, runs in the background a few seconds later (when the new version has loaded) and
+ * at most once per `cache.pruneInterval` (across processes: the last run is kept in `<cache.dir>/prune.json`), and
+ * reports failures as warnings, never to an import.
+ */
+
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isAtomicTemporary, writeFileAtomic } from '../../common/atomic-write.ts';
+import type { WarningCode } from '../../common/warnings.ts';
+import { entryNameOf, type FileCache, isCacheKey } from './file-cache.ts';
+import { readRegularFile } from './regular-file.ts';
+
+/** Records and the prune state are small JSON files; manifests are capped by the hosts that cached them. */
+const MAX_JSON_BYTES = 16 << 20;
+
+/** Unreferenced files younger than this are kept: a concurrent host may have stored them and not yet its record. */
+export const PRUNE_GRACE_MS = 10 * 60_000;
+
+/** How long after the request a run starts (or `cache.pruneInterval`, when shorter). */
+export const PRUNE_DELAY_MS = 5_000;
+
+/** Where the last run is recorded, in the cache folder. */
+export const PRUNE_STATE_FILE = 'prune.json';
+
+/** A content entry's name: its integrity's digest in base64url. */
+const ENTRY_NAME = /^[A-Za-z0-9_-]{64}$/;
+/** The temporary names of writes before common/atomic-write.ts (`<entry>.<pid>.<hex>.tmp`). */
+const OLD_TEMPORARY = /^[A-Za-z0-9_-]{64}\.\d+\.[0-9a-f]+\.tmp$/;
+
+/** What one run did. */
+export interface PruneResult {
+  /** Files removed, and their bytes. */
+  removed: number;
+  removedBytes: number;
+  /** Files kept: referenced, or within the grace period. */
+  kept: number;
+}
+
+export interface PruneOptions {
+  /** Files younger than this (ms, by mtime) are kept even when unreferenced (default {@link PRUNE_GRACE_MS}). */
+  graceMs?: number;
+  /** The clock (default `Date.now`). */
+  now?: () => number;
+  /** Polled between files: true stops the run (the host closed). */
+  stopped?: () => boolean;
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code;
+}
+
+/** The entries of a folder; none when it does not exist (nothing was cached yet, or someone removed it). */
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** The manifest (and signature) integrities one record protects: its current manifest and its history. */
+async function recordKeys(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = (await readRegularFile(path, MAX_JSON_BYTES)).toString('utf8');
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return []; // replaced or removed since the folder was listed
+    throw new Error(
+      `the manifest record ${path} could not be read (${(error as Error).message}). Give the host's user read ` +
+        'access to every file in that folder, or remove the record (the host that owns it writes it again)',
+    );
+  }
+  let record: { manifest?: unknown; signature?: unknown; previous?: unknown } | null;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    record = null;
+  }
+  if (typeof record !== 'object' || record === null || typeof record.manifest !== 'string') {
+    throw new Error(
+      `the manifest record ${path} is not a record this version of ferry can read, so the files it protects are ` +
+        'unknown. If a newer ferry shares this cache folder, upgrade this host too; if the file is damaged, remove it ' +
+        '(the host that owns it writes it again)',
+    );
+  }
+  const versions = [record, ...(Array.isArray(record.previous) ? record.previous : [])] as Array<{
+    manifest?: unknown;
+    signature?: unknown;
+  }>;
+  return versions.flatMap((version) => [version?.manifest, version?.signature]).filter(isCacheKey);
+}
+
+/** The integrities of every file a cached manifest lists; none when it is absent or unusable (it cannot be run). */
+async function manifestFiles(cache: FileCache, integrity: string): Promise<string[]> {
+  let manifest: { ferry?: { files?: Record<string, { integrity?: unknown }> } };
+  try {
+    manifest = JSON.parse((await readRegularFile(cache.pathOf(integrity), MAX_JSON_BYTES)).toString('utf8'));
+  } catch (error) {
+    // Absent or damaged: a host can only start from a cached manifest that reads and hashes, so its files are not
+    // needed. Any other failure (permissions, I/O) leaves what it protects unknown.
+    if (errno(error) === undefined || errno(error) === 'ENOENT') return [];
+    throw new Error(`the cached manifest ${cache.pathOf(integrity)} could not be read (${(error as Error).message})`);
+  }
+  const files = manifest?.ferry?.files;
+  if (typeof files !== 'object' || files === null) return [];
+  return Object.values(files)
+    .map((entry) => entry?.integrity)
+    .filter(isCacheKey);
+}
+
+/**
+ * Removes the files of `cache` that no record references and that are older than the grace period. Throws (a plain
+ * Error whose message names the file and the fix) when what protects the files cannot be known; then nothing was
+ * removed.
+ */
+export async function pruneCache(cache: FileCache, options: PruneOptions = {}): Promise<PruneResult> {
+  const graceMs = options.graceMs ?? PRUNE_GRACE_MS;
+  const now = options.now ?? Date.now;
+  const stopped = options.stopped ?? (() => false);
+
+  const manifests = new Set<string>();
+  for (const name of await list(cache.recordsDir)) {
+    if (!name.endsWith('.json') || name.startsWith('.')) continue;
+    for (const key of await recordKeys(join(cache.recordsDir, name))) manifests.add(key);
+  }
+  const keep = new Set<string>();
+  for (const integrity of manifests) {
+    keep.add(integrity);
+    for (const file of await manifestFiles(cache, integrity)) keep.add(file);
+  }
+  const keepNames = new Set([...keep].map(entryNameOf));
+
+  const result: PruneResult = { removed: 0, removedBytes: 0, kept: 0 };
+  const cutoff = now() - graceMs;
+  for (const shard of await list(cache.filesDir)) {
+    const shardDir = join(cache.filesDir, shard);
+    let names: string[];
+    try {
+      names = await list(shardDir);
+    } catch (error) {
+      if (errno(error) === 'ENOTDIR') continue;
+      throw error;
+    }
+    for (const name of names) {
+      if (stopped()) return result;
+      if (keepNames.has(name)) {
+        result.kept++;
+        continue;
+      }
+      // Only names ferry writes here: anything else is not ours to remove.
+      if (!ENTRY_NAME.test(name) && !isAtomicTemporary(name) && !OLD_TEMPORARY.test(name)) continue;
+      const path = join(shardDir, name);
+      let stats: Awaited<ReturnType<typeof lstat>>;
+      try {
+        stats = await lstat(path);
+      } catch (error) {
+        if (errno(error) === 'ENOENT') continue;
+        throw error;
+      }
+      if (!stats.isFile()) continue;
+      if (stats.mtimeMs > cutoff) {
+        result.kept++;
+        continue;
+      }
+      await rm(path, { force: true });
+      result.removed++;
+      result.removedBytes += stats.size;
+    }
+  }
+  return result;
+}
+
+interface PruneState {
+  formatVersion: 1;
+  /** When the last run finished, epoch ms. */
+  prunedAt: number;
+  /** The host that ran it, and what it did. */
+  host: string;
+  removed: number;
+  removedBytes: number;
+  kept: number;
+}
+
+async function readState(file: string): Promise<PruneState | undefined> {
+  try {
+    const state = JSON.parse(
+      (await readRegularFile(file, MAX_JSON_BYTES)).toString('utf8'),
+    ) as Partial<PruneState> | null;
+    return typeof state?.prunedAt === 'number' ? (state as PruneState) : undefined;
+  } catch {
+    return undefined; // never pruned, or a damaged file: it is due, and the run replaces the file
+  }
+}
+
+export interface CachePrunerOptions {
+  /** The host's name, kept in `prune.json`. */
+  host: string;
+  /** The least time between two runs in ms, or false (never); read when a run is requested. */
+  interval: () => number | false;
+  /** Reports a failed run. */
+  warn: (code: WarningCode, message: string) => void;
+  /** As in {@link PruneOptions}, for tests. */
+  graceMs?: number;
+}
+
+/**
+ * Runs {@link pruneCache} in the background when asked, at most once per interval (across the processes sharing the
+ * cache folder), one run at a time; a failed run is a `FERRY_CACHE_PRUNE` warning.
+ */
+export class CachePruner {
+  readonly #cache: FileCache;
+  readonly #options: CachePrunerOptions;
+  readonly #stateFile: string;
+  #lastRun = Number.NEGATIVE_INFINITY;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** Ends the wait before a run early (on close, where the run then does nothing). */
+  #wake: (() => void) | undefined;
+
+  constructor(cache: FileCache, options: CachePrunerOptions) {
+    this.#cache = cache;
+    this.#options = options;
+    this.#stateFile = join(cache.dir, PRUNE_STATE_FILE);
+  }
+
+  /**
+   * Asks for a run. When one is due it starts {@link PRUNE_DELAY_MS} later (or after the interval, when shorter),
+   * in the background; this never throws.
+   */
+  request(): void {
+    const interval = this.#options.interval();
+    if (this.#closed || interval === false) return;
+    if (this.#running) {
+      // A manifest recorded during a run may have released files the run already looked at.
+      this.#again = true;
+      return;
+    }
+    if (Date.now() - this.#lastRun < interval) return;
+    // A moment later, not at once: the update that recorded the manifest is still fetching and compiling.
+    const run = new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(resolve, Math.min(interval, PRUNE_DELAY_MS));
+      this.#timer.unref();
+    })
+      .then(() => this.#run(interval))
+      .catch((error: unknown) => {
+        if (this.#closed) return;
+        this.#options.warn(
+          'FERRY_CACHE_PRUNE',
+          `The host could not prune its cache ${this.#cache.dir}: ${(error as Error).message}. Imports are not ` +
+            'affected and no file that may still be needed was removed; pruning is tried again after a later new ' +
+            'manifest (at most once per `cache.pruneInterval`).',
+        );
+      })
+      .finally(() => {
+        this.#running = undefined;
+        this.#wake = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.request();
+        }
+      });
+    this.#running = run;
+  }
+
+  /** Stops: no new run starts, and one in progress stops at its next file. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+  }
+
+  async #run(interval: number): Promise<void> {
+    if (this.#closed) return;
+    const last = await readState(this.#stateFile);
+    if (last !== undefined && last.prunedAt <= Date.now() && Date.now() - last.prunedAt < interval) {
+      // Another host on this folder pruned a moment ago.
+      this.#lastRun = last.prunedAt;
+      return;
+    }
+    this.#lastRun = Date.now();
+    const result = await pruneCache(this.#cache, {
+      ...(this.#options.graceMs === undefined ? {} : { graceMs: this.#options.graceMs }),
+      stopped: () => this.#closed,
+    });
+    if (this.#closed) return;
+    const state: PruneState = { formatVersion: 1, prunedAt: Date.now(), host: this.#options.host, ...result };
+    await writeFileAtomic(this.#stateFile, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 }).catch(
+      (error: unknown) => {
+        // The folder went away (removed by hand or by a test's cleanup): there is nothing left to prune.
+        if (errno(error) !== 'ENOENT') throw error;
+      },
+    );
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The host's content-addressed disk cache: verified bytes stored under their `sha384-` integrity in
+ * `<cache.dir>/files/`, and per remote a record of the last manifest the host accepted (its bytes and signature are in
+ * the content store too, plus its ETag and when it was fetched) in `<cache.dir>/remotes/`, with the manifests accepted
+ * before it (`previous`, up to `cache.versions` in all), which keep their files from being pruned (cache-prune.ts).
+ * Every write is atomic (temporary file + rename). Every read is hashed again: an entry whose bytes no longer match
+ * its name is deleted and reported, and the caller fetches the file instead — a corrupt entry is never run.
+ *
+ * Nothing here is trusted more than the network: a cached manifest goes through the same signature, name, expiry and
+ * rollback checks as a fetched one, and cached files are checked against that manifest.
+ */
+
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../common/atomic-write.ts';
+import type { WarningCode } from '../../common/warnings.ts';
+import { integrityOf } from '../../manifest/index.ts';
+import { NotARegularFile, readRegularFile } from './regular-file.ts';
+
+/** One earlier accepted manifest of a remote, kept in its record so its files survive pruning. */
+export interface ManifestVersion {
+  /** Integrity of the manifest bytes (its content-store key). */
+  manifest: string;
+  /** Integrity of its signature file, when it was signed. */
+  signature?: string;
+  /** When the remote last served (or confirmed) it, epoch ms. */
+  fetchedAt: number;
+}
+
+/** What the host remembers about a remote's last accepted manifest. */
+export interface ManifestRecord {
+  formatVersion: 1;
+  /** The remote's manifest URL. */
+  url: string;
+  /** Integrity of the manifest bytes (its content-store key). */
+  manifest: string;
+  /** Integrity of the signature file, when the manifest was signed. */
+  signature?: string;
+  /** The manifest's ETag, for conditional requests. */
+  etag?: string;
+  /** When the remote last served (or confirmed with a 304) this manifest, epoch ms. */
+  fetchedAt: number;
+  /**
+   * The manifests accepted before this one, newest first (at most `cache.versions - 1`). Kept by {@link
+   * FileCache.writeRecord}; absent in records written before ferry kept history, which load as records without it.
+   */
+  previous?: ManifestVersion[];
+}
+
+export interface FileCacheOptions {
+  /** How many versions of a remote to keep in its record, the current one included (default 3). */
+  versionsOf?: (remoteName: string, url: string) => number;
+  /** Called after a record was written whose manifest is new for its remote (pruning may be due). */
+  onNewManifest?: (remoteName: string, url: string) => void;
+}
+
+const INTEGRITY = /^sha384-[A-Za-z0-9+/]{64}$/;
+/** A record is a few hundred bytes per kept version. */
+const MAX_RECORD_BYTES = 1 << 20;
+
+/** Whether `value` is a well-formed `sha384-` integrity, the only kind of key the content store has. */
+export function isCacheKey(value: unknown): value is string {
+  return typeof value === 'string' && INTEGRITY.test(value);
+}
+
+/** The file name of a content entry: the integrity's digest in base64url (`sha384-` dropped). */
+export function entryNameOf(integrity: string): string {
+  return integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
+}
+
+function isVersion(value: unknown): value is ManifestVersion {
+  const version = value as Partial<ManifestVersion> | null;
+  return (
+    typeof version === 'object' &&
+    version !== null &&
+    typeof version.manifest === 'string' &&
+    typeof version.fetchedAt === 'number' &&
+    (version.signature === undefined || typeof version.signature === 'string')
+  );
+}
+
+export class FileCache {
+  readonly dir: string;
+  readonly #warn: (code: WarningCode, message: string) => void;
+  readonly #options: FileCacheOptions;
+  /** Record writes in progress, by path: each merges the history on disk, so writes of one record take turns. */
+  readonly #recordWrites = new Map<string, Promise<unknown>>();
+
+  constructor(dir: string, warn: (code: WarningCode, message: string) => void, options: FileCacheOptions = {}) {
+    this.dir = dir;
+    this.#warn = warn;
+    this.#options = options;
+  }
+
+  /** `<cache.dir>/files`: the content entries, in folders named by the first two characters of their names. */
+  get filesDir(): string {
+    return join(this.dir, 'files');
+  }
+
+  /** `<cache.dir>/remotes`: one manifest record per remote name and manifest URL. */
+  get recordsDir(): string {
+    return join(this.dir, 'remotes');
+  }
+
+  /** The path of a content entry: its {@link entryNameOf name}, in a folder named by the name's first two characters. */
+  pathOf(integrity: string): string {
+    const name = entryNameOf(integrity);
+    return join(this.filesDir, name.slice(0, 2), name);
+  }
+
+  /**
+   * The bytes stored under `integrity`, hashed again; undefined when absent, unreadable or corrupt (then deleted). Only
+   * a regular file of at most `maxBytes` is read: anything else planted under the entry's name (a FIFO, a device, a
+   * symlink, a file larger than what it stands for) is deleted and reported like a corrupt entry.
+   */
+  async read(integrity: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    if (!INTEGRITY.test(integrity)) return undefined;
+    const path = this.pathOf(integrity);
+    let bytes: Buffer;
+    try {
+      bytes = await readRegularFile(path, maxBytes);
+    } catch (error) {
+      const planted = error instanceof NotARegularFile || (error as NodeJS.ErrnoException).code === 'ELOOP';
+      if (planted) await this.#discard(path, integrity, `is not a regular file of at most ${maxBytes} bytes`);
+      return undefined;
+    }
+    if (integrityOf(bytes) === integrity) return bytes;
+    await this.#discard(path, integrity, 'no longer matches its hash');
+    return undefined;
+  }
+
+  async #discard(path: string, integrity: string, why: string): Promise<void> {
+    await rm(path, { force: true }).catch(() => {});
+    this.#warn(
+      'FERRY_CACHE_ENTRY_CORRUPT',
+      `The cached file ${path} ${why} ${integrity}; it was deleted and not used (the file is fetched from the ` +
+        "remote instead). If nobody changed it, check the disk and who else can write the host's cache folder.",
+    );
+  }
+
+  /** Stores verified bytes under their integrity (atomically; an existing entry is replaced by identical bytes). */
+  async write(integrity: string, bytes: Uint8Array): Promise<void> {
+    if (!INTEGRITY.test(integrity)) return;
+    // Rewritten even when present: the fresh mtime tells pruning that a host is using the entry right now.
+    await this.#atomicWrite(this.pathOf(integrity), bytes);
+  }
+
+  /** The record for a remote (keyed by its name and manifest URL), or undefined. */
+  async readRecord(remoteName: string, url: string): Promise<ManifestRecord | undefined> {
+    try {
+      const text = (await readRegularFile(this.#recordPath(remoteName, url), MAX_RECORD_BYTES)).toString('utf8');
+      const record = JSON.parse(text) as Partial<ManifestRecord>;
+      if (
+        record.formatVersion !== 1 ||
+        record.url !== url ||
+        typeof record.manifest !== 'string' ||
+        typeof record.fetchedAt !== 'number'
+      ) {
+        return undefined;
+      }
+      // A malformed history costs only the protection of older versions, never the current one.
+      if (record.previous !== undefined && !(Array.isArray(record.previous) && record.previous.every(isVersion))) {
+        delete record.previous;
+      }
+      return record as ManifestRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Replaces the record for a remote with `record` as its current manifest. When the manifest changed, the one it
+   * replaces joins the history (`previous`, newest first, trimmed to the remote's `cache.versions`) and
+   * `onNewManifest` is called; an unchanged manifest (a 304) keeps the history as it is.
+   */
+  async writeRecord(remoteName: string, record: ManifestRecord): Promise<void> {
+    const path = this.#recordPath(remoteName, record.url);
+    const before = this.#recordWrites.get(path) ?? Promise.resolve();
+    const write = before.catch(() => {}).then(() => this.#writeRecord(remoteName, record, path));
+    this.#recordWrites.set(path, write);
+    try {
+      await write;
+    } finally {
+      if (this.#recordWrites.get(path) === write) this.#recordWrites.delete(path);
+    }
+  }
+
+  async #writeRecord(remoteName: string, record: ManifestRecord, path: string): Promise<void> {
+    const old = await this.readRecord(remoteName, record.url);
+    const changed = old?.manifest !== record.manifest;
+    const earlier: ManifestVersion[] =
+      old === undefined
+        ? []
+        : changed
+          ? [
+              {
+                manifest: old.manifest,
+                ...(old.signature === undefined ? {} : { signature: old.signature }),
+                fetchedAt: old.fetchedAt,
+              },
+              ...(old.previous ?? []),
+            ]
+          : (old.previous ?? []);
+    const keep = Math.max(1, this.#options.versionsOf?.(remoteName, record.url) ?? 3);
+    const previous = earlier.filter((version) => version.manifest !== record.manifest).slice(0, keep - 1);
+    const { previous: _ignored, ...current } = record;
+    const next: ManifestRecord = previous.length > 0 ? { ...current, previous } : current;
+    await this.#atomicWrite(path, `${JSON.stringify(next, null, 2)}\n`);
+    if (changed) this.#options.onNewManifest?.(remoteName, record.url);
+  }
+
+  #recordPath(remoteName: string, url: string): string {
+    const key = createHash('sha256').update(`${remoteName}\n${url}`).digest('hex').slice(0, 32);
+    return join(this.recordsDir, `${remoteName}-${key}.json`);
+  }
+
+  #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+    // Private to the host's user; no fsync: every entry is hashed again when read, and a lost record only costs a
+    // fetch.
+    return writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The host's disk cache as the load pipeline uses it: verified bytes in and out of the content-addressed store
+ * (file-cache.ts), each remote's manifest record, pruning in the background (cache-prune.ts), and every write counted
+ * until it settles, so `host.close()` waits for them. A failed write is a warning, never a failed import.
+ */
+import { integrityOf } from '../../manifest/index.ts';
+import type { ResolvedRemote } from '../options/remote-options.ts';
+import type { Warn } from '../warnings.ts';
+import { CachePruner } from './cache-prune.ts';
+import { FileCache, type ManifestRecord } from './file-cache.ts';
+
+/** The most a cached signature file may weigh (the build writes a few hundred bytes). */
+export const MAX_SIGNATURE_BYTES = 4096;
+
+/** The manifest bytes (and signature) the host has cached for a remote, read back and re-hashed. */
+export interface CachedCopy {
+  record: ManifestRecord;
+  bytes: Uint8Array;
+  signature: Uint8Array | undefined;
+}
+
+export interface HostCacheOptions {
+  dir: string;
+  hostName: string;
+  /** The least time between two prunings, or false (never). */
+  pruneInterval: number | false;
+  /** The largest manifest the host accepts (and so the largest it can have cached). */
+  maxManifestBytes: number;
+  /** How many versions of the remote with this name and manifest URL to keep. */
+  versionsOf(remoteName: string, url: string): number;
+  warn: Warn;
+}
+
+export class HostCache {
+  readonly files: FileCache;
+  readonly #pruner: CachePruner;
+  readonly #warn: Warn;
+  readonly #maxManifestBytes: number;
+  readonly #writes = new Set<Promise<unknown>>();
+
+  constructor(options: HostCacheOptions) {
+    this.#warn = options.warn;
+    this.#maxManifestBytes = options.maxManifestBytes;
+    this.files = new FileCache(options.dir, (code, message) => options.warn(code, message), {
+      versionsOf: options.versionsOf,
+      onNewManifest: () => this.#pruner.request(),
+    });
+    this.#pruner = new CachePruner(this.files, {
+      host: options.hostName,
+      interval: () => options.pruneInterval,
+      warn: (code, message) => options.warn(code, message),
+    });
+  }
+
+  get dir(): string {
+    return this.files.dir;
+  }
+
+  /** Verified bytes of a file of `size` bytes stored under `integrity`; undefined when absent or corrupt. */
+  async read(integrity: string, size: number): Promise<Uint8Array | undefined> {
+    const bytes = await this.files.read(integrity, size);
+    return bytes?.byteLength === size ? bytes : undefined;
+  }
+
+  /**
+   * Counts a cache write until it settles, so that {@link idle} (and `host.close()`) can wait for it: a file fetched
+   * beside one that failed may still be on its way to the disk when the import has already failed.
+   */
+  track<T>(write: Promise<T>): Promise<T> {
+    this.#writes.add(write);
+    const done = () => this.#writes.delete(write);
+    write.then(done, done);
+    return write;
+  }
+
+  /** Resolves when no cache write is in flight. */
+  async idle(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+  }
+
+  /** Keeps verified bytes; a failed write is a warning. */
+  async store(integrity: string, bytes: Uint8Array): Promise<void> {
+    await this.track(this.files.write(integrity, bytes)).catch((error: unknown) => {
+      this.#warn(
+        'FERRY_CACHE_WRITE',
+        `The host could not write a verified file to its cache ${this.dir} (${(error as Error).message}); ` +
+          'it keeps working, but cannot start from the cache while a remote is down. Make `cache.dir` a folder the ' +
+          "host's user can write.",
+      );
+    });
+  }
+
+  /** The manifest (and signature) last accepted for `remote`, if its record and bytes are all there and intact. */
+  async readCopy(remote: ResolvedRemote): Promise<CachedCopy | undefined> {
+    const record = await this.files.readRecord(remote.name, remote.manifestUrl);
+    if (!record) return undefined;
+    const [bytes, signature] = await Promise.all([
+      this.files.read(record.manifest, this.#maxManifestBytes),
+      record.signature === undefined ? undefined : this.files.read(record.signature, MAX_SIGNATURE_BYTES),
+    ]);
+    if (!bytes || (record.signature !== undefined && !signature)) return undefined;
+    return { record, bytes, signature };
+  }
+
+  /** Stores a manifest's bytes (and signature) by content and makes them the remote's record. */
+  async writeRecord(
+    remote: ResolvedRemote,
+    bytes: Uint8Array,
+    signature: Uint8Array | undefined,
+    etag: string | undefined,
+  ): Promise<void> {
+    const manifest = integrityOf(bytes);
+    const signatureIntegrity = signature && integrityOf(signature);
+    await Promise.all([
+      this.store(manifest, bytes),
+      signature && signatureIntegrity ? this.store(signatureIntegrity, signature) : undefined,
+    ]);
+    const record: ManifestRecord = {
+      formatVersion: 1,
+      url: remote.manifestUrl,
+      manifest,
+      ...(signatureIntegrity ? { signature: signatureIntegrity } : {}),
+      ...(etag ? { etag } : {}),
+      fetchedAt: Date.now(),
+    };
+    await this.track(this.files.writeRecord(remote.name, record)).catch((error: unknown) => {
+      this.#warn(
+        'FERRY_CACHE_WRITE',
+        `The host could not record the manifest of remote "${remote.alias}" in its cache ${this.dir} ` +
+          `(${(error as Error).message}); it cannot start from the cache while that remote is down. Make ` +
+          "`cache.dir` a folder the host's user can write.",
+      );
+    });
+  }
+
+  /** Stops pruning. */
+  close(): void {
+    this.#pruner.close();
+  }
+}

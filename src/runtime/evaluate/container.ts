@@ -1,0 +1,164 @@
+/**
+ * The last stage of a load: a version's verified files compiled (commonjs.ts) with a `require` scoped to Node
+ * builtins, the version's own files and the shared modules chosen for it — never the host's node_modules — its
+ * Module Federation container initialised with the share scope (`init(shareScope)`), and an expose's factory run
+ * (`get(key)`, then the factory). Errors thrown by remote code become EvaluationErrors that keep the original,
+ * source-mapped error as their cause. What the version's code leaves running is tracked (housekeeping.ts).
+ */
+import { createRequire, isBuiltin, type SourceMapPayload } from 'node:module';
+import { posix } from 'node:path';
+import { EvaluationError, FerryError, UndeclaredDependencyError } from '../../common/errors.ts';
+import type { Manifest } from '../../manifest/index.ts';
+import type { ShareScope } from '../sharing/share-scope.ts';
+import type { ResolvedSharedModule } from '../sharing/sharing.ts';
+import { evaluateCommonJs, type ModuleRecord } from './commonjs.ts';
+import { Housekeeping } from './housekeeping.ts';
+import { type RegisteredSourceMap, registerSourceMap, unregisterSourceMap } from './source-maps.ts';
+
+const builtinRequire = createRequire(import.meta.url);
+
+/** The Module Federation container interface (`remoteEntry.js` exports). */
+interface Container {
+  init(shareScope: ShareScope, initScope?: unknown): unknown;
+  get(request: string): Promise<() => unknown> | (() => unknown);
+}
+
+/** What the evaluator needs of its version. */
+export interface EvaluationSource {
+  manifest: Manifest;
+  alias: string;
+  manifestUrl: string;
+  /** `ferry://authService@1.0.0/`: the prefix of every compiled file's name, as stack traces show it. */
+  prefix: string;
+  /** The verified bytes of a file, if fetched. */
+  verified(name: string): Uint8Array | undefined;
+  /** The shared modules resolved for the version, by package name. */
+  shared: ReadonlyMap<string, ResolvedSharedModule>;
+  /** The scope the container is initialised with. */
+  scope: ShareScope;
+  /** Settles when the version may run code (its release and cache record are on disk). */
+  ready: Promise<void> | undefined;
+  warn(code: 'FERRY_SOURCE_MAP', message: string): void;
+}
+
+export class ModuleEvaluator {
+  /** The timers and `process` listeners this version's code created (cleared by dispose). */
+  readonly housekeeping = new Housekeeping();
+  readonly #source: EvaluationSource;
+  readonly #records = new Map<string, ModuleRecord>();
+  readonly #maps = new Map<string, RegisteredSourceMap>();
+  #container: Promise<Container> | undefined;
+
+  constructor(source: EvaluationSource) {
+    this.#source = source;
+  }
+
+  /** Keeps the verified source map of a bundle, so stack traces through it show the remote's sources. */
+  registerMap(file: string, mapName: string, bytes: Uint8Array): void {
+    try {
+      const filename = this.#source.prefix + file;
+      this.#maps.set(
+        filename,
+        registerSourceMap(filename, JSON.parse(Buffer.from(bytes).toString('utf8')) as SourceMapPayload),
+      );
+    } catch (error) {
+      this.#source.warn(
+        'FERRY_SOURCE_MAP',
+        `The source map ${mapName} of remote "${this.#source.alias}" could not be read (${(error as Error).message}); stack traces will show bundle positions.`,
+      );
+    }
+  }
+
+  /** The container, evaluated and initialised once (a failure is tried again next time). */
+  container(): Promise<Container> {
+    this.#container ??= this.#evaluating('remoteEntry', async () => {
+      await this.#source.ready;
+      const { remoteEntry } = this.#source.manifest.ferry;
+      const container = this.#requireFile(remoteEntry) as Partial<Container>;
+      if (typeof container?.init !== 'function' || typeof container.get !== 'function') {
+        throw new TypeError(`${remoteEntry} does not export init() and get()`);
+      }
+      await container.init(this.#source.scope);
+      return container as Container;
+    });
+    this.#container.catch(() => {
+      this.#container = undefined;
+    });
+    return this.#container;
+  }
+
+  /** Runs the factory of an expose: `get(exposeKey)`, then the factory; resolves to the module's exports. */
+  async expose(exposeKey: string): Promise<unknown> {
+    const container = await this.container();
+    return this.#evaluating(exposeKey, async () => {
+      const factory = await container.get(exposeKey);
+      return factory();
+    });
+  }
+
+  /** Clears what the code left running, forgets its source maps and drops its module records. */
+  dispose(): void {
+    this.housekeeping.dispose();
+    for (const [filename, map] of this.#maps) unregisterSourceMap(filename, map);
+    this.#maps.clear();
+    this.#records.clear();
+    this.#container = undefined;
+  }
+
+  /** Runs remote code; a throw becomes an EvaluationError that keeps the original (source-mapped) error as cause. */
+  async #evaluating<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      // Only errors made by this copy of ferry (its own require, its own checks) pass through. `instanceof` alone
+      // would also accept anything remote code throws with ferry's brand — a forged IntegrityError, say — so the
+      // prototype chain is checked too, and a forgery is reported as what it is: remote code that threw.
+      if (error instanceof FerryError && Function.prototype[Symbol.hasInstance].call(FerryError, error)) throw error;
+      const { alias, manifestUrl, manifest } = this.#source;
+      throw new EvaluationError(
+        `Remote "${alias}" version ${manifest.ferry.version} threw while evaluating ${what}: ` +
+          `${(error as Error)?.message ?? String(error)}. See the cause's stack for the remote source position.`,
+        { remote: alias, url: manifestUrl, expose: what, cause: error },
+      );
+    }
+  }
+
+  #requireFile(name: string): unknown {
+    const existing = this.#records.get(name);
+    if (existing) return existing.exports;
+    const bytes = this.#source.verified(name);
+    if (!bytes) {
+      throw new UndeclaredDependencyError(
+        `Remote "${this.#source.alias}" required its file ${name} before ferry fetched and verified it; ` +
+          'only files of the requested expose are loaded. Rebuild the remote with `ferry build`.',
+        { remote: this.#source.alias, file: name },
+      );
+    }
+    const filename = this.#source.prefix + name;
+    const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    const record = evaluateCommonJs(source, filename, (id) => this.#require(name, id), this.housekeeping);
+    this.#records.set(name, record);
+    return record.exports;
+  }
+
+  #require(from: string, id: string): unknown {
+    if (isBuiltin(id)) return builtinRequire(id);
+    const { manifest, shared, alias } = this.#source;
+    if (id.startsWith('./') || id.startsWith('../')) {
+      const target = posix.normalize(posix.join(posix.dirname(from), id));
+      if (Object.hasOwn(manifest.ferry.files, target)) return this.#requireFile(target);
+    }
+    const pkg = shared.has(id) ? id : [...shared.keys()].find((name) => id.startsWith(`${name}/`));
+    if (pkg !== undefined) {
+      const module = shared.get(pkg)!;
+      if (id === pkg) return module.value;
+      if (module.deep) return module.deep(id);
+    }
+    throw new UndeclaredDependencyError(
+      `Remote "${alias}" (${from}) requires "${id}", which is not a Node builtin, not a file of the remote and not a ` +
+        "shared package resolved for it; ferry never looks it up in the host's node_modules. Let `ferry build` " +
+        'bundle it (remove it from `shared`), or declare it in `shared` on both the remote and the host.',
+      { remote: alias, file: from, package: id },
+    );
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * Live updates: how another version of a remote becomes current. A candidate is fetched and verified
+ * (trust/trusted-manifest.ts), gated (trust/version-gate.ts: the host's range, the shared singletons in use),
+ * initialised with the share scope and made to load every expose the current version serves, optionally
+ * health-checked, and only then swapped in — one assignment to the remote's record, so every later `host.import()`
+ * and every call through a live binding gets it. A candidate that fails any step never becomes current; the `refused`
+ * event says why. The replaced version drains (calls through live bindings finish on it, up to `live.drainTimeout`) and
+ * is disposed. Checks run when the watcher (watcher.ts) says so, on `host.update()`, and when a remote served from
+ * the cache comes back with another manifest.
+ */
+import { FerryError, HttpStatusError, IntegrityError, UpdateRefusedError } from '../../common/errors.ts';
+import { channels, type UpdateMessage } from '../channels.ts';
+import { isUnavailable } from '../net/failures.ts';
+import type { ResolvedLiveHost } from '../options/live-options.ts';
+import type { ResolvedRemote } from '../options/remote-options.ts';
+import type { RemoteRecord, RemoteRegistry } from '../remotes.ts';
+import type { ShareScope } from '../sharing/share-scope.ts';
+import type { TrustedManifest } from '../trust/manifest-checks.ts';
+import { checkSharedSingletons, checkVersionRange } from '../trust/version-gate.ts';
+import type { RemoteVersion } from '../version/remote-version.ts';
+import { watchRemote } from './watcher.ts';
+
+/** What a check of one remote found. */
+export interface UpdateOutcome {
+  remote: string;
+  /**
+   * `unchanged`: the current version is the newest; `activated`: a new version is now current; `refused`: a new
+   * version failed a check and the current one stays; `failed`: the remote could not be asked (it is unavailable);
+   * `not-loaded`: nothing of the remote is loaded yet (the next import loads the newest version).
+   */
+  status: 'unchanged' | 'activated' | 'refused' | 'failed' | 'not-loaded';
+  /** The current version after the check. */
+  version?: string;
+  /** For `activated`: the version it replaced. */
+  previous?: string;
+  error?: Error;
+}
+
+export type UpdateTrigger = NonNullable<UpdateMessage['trigger']>;
+
+/** What the host lends to its live updates. */
+export interface LiveUpdateDeps {
+  hostName: string;
+  live: ResolvedLiveHost;
+  registry: RemoteRegistry;
+  /** The origins the host may fetch from (the push channel is opened only on those). */
+  origins: ReadonlySet<string>;
+  fetch: Parameters<typeof watchRemote>[0]['fetch'];
+  fetchManifest(record: RemoteRecord, remote: ResolvedRemote): Promise<TrustedManifest>;
+  createVersion(record: RemoteRecord, remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
+  scopeOf(name: string): ShareScope;
+}
+
+interface Refusal {
+  reason: string;
+  error: Error;
+}
+
+const refusal = (reason: string, error: unknown): Refusal => ({ reason, error: error as Error });
+
+/**
+ * A candidate's file that could not be fetched (down, timed out, an HTTP error such as the 404 of a file not
+ * deployed yet) or whose bytes did not match (a deployment still copying files, a CDN edge serving the old
+ * `remoteEntry.js`) may be fine a moment later: such a build is tried again, not remembered as refused.
+ */
+function isTransient(error: unknown): boolean {
+  return isUnavailable(error) || error instanceof HttpStatusError || error instanceof IntegrityError;
+}
+
+export class LiveUpdates {
+  readonly #deps: LiveUpdateDeps;
+  readonly #listeners = new Map<UpdateMessage['type'], Set<(event: UpdateMessage) => void>>();
+  #closed = false;
+
+  constructor(deps: LiveUpdateDeps) {
+    this.#deps = deps;
+  }
+
+  /** Adds a listener for one event type; returns a function that removes it. */
+  on(type: UpdateMessage['type'], listener: (event: UpdateMessage) => void): () => void {
+    if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
+    this.#listeners.get(type)!.add(listener);
+    return () => this.#listeners.get(type)?.delete(listener);
+  }
+
+  emit(event: Omit<UpdateMessage, 'host'>): void {
+    const message = { host: this.#deps.hostName, ...event } as UpdateMessage;
+    channels.update[message.type].publish(message);
+    this.#deps.live.onUpdate?.(message);
+    for (const listener of this.#listeners.get(message.type) ?? []) listener(message);
+  }
+
+  /** Starts detection for a loaded remote (once). */
+  watch(record: RemoteRecord): void {
+    const { live, manifestUrl } = record.options;
+    if (this.#closed || record.watcher !== undefined) return;
+    if (live.pollInterval === false && !live.push) return;
+    record.watcher = watchRemote({
+      manifestUrl,
+      pollInterval: live.pollInterval,
+      push: live.push,
+      // The push channel goes through the host's own transport and origin policy, as every other request does.
+      fetch: this.#deps.fetch,
+      origins: this.#deps.origins,
+      check: (trigger, integrity) => this.check(record, trigger, integrity),
+    });
+  }
+
+  /** Stops detection and retries for a remote. */
+  unwatch(record: RemoteRecord): void {
+    this.#clearRetry(record);
+    record.watcher?.stop();
+    record.watcher = undefined;
+  }
+
+  /**
+   * Checks one remote for a new version and activates it if it passes. Concurrent checks of a remote share one run;
+   * a request that arrives during a run starts one more run after it (a push may announce a build mid-check).
+   * `remote` overrides the record's options (pointing an alias at a new URL).
+   */
+  check(
+    record: RemoteRecord,
+    trigger: UpdateTrigger,
+    announced?: string,
+    remote?: ResolvedRemote,
+  ): Promise<UpdateOutcome> {
+    const { updates } = record;
+    if (updates.running && remote === undefined) {
+      updates.again = true;
+      return updates.running;
+    }
+    const run = this.#check(record, trigger, announced, remote).finally(() => {
+      if (updates.running === run) updates.running = undefined;
+      if (updates.again && !this.#closed) {
+        updates.again = false;
+        void this.check(record, trigger);
+      }
+    });
+    updates.running = run;
+    return run;
+  }
+
+  async #check(
+    record: RemoteRecord,
+    trigger: UpdateTrigger,
+    announced: string | undefined,
+    override: ResolvedRemote | undefined,
+  ): Promise<UpdateOutcome> {
+    const { alias } = record;
+    const remote = override ?? record.options;
+    const pending = record.pending;
+    const current = await pending?.catch(() => undefined);
+    if (!pending || !current || this.#closed || this.#deps.registry.get(alias) !== record) {
+      return { remote: alias, status: 'not-loaded' };
+    }
+    const base = { remote: alias, version: current.version };
+    if (announced !== undefined && announced === current.integrity) return { ...base, status: 'unchanged' };
+    this.emit({ type: 'check', remote: alias, version: current.version, trigger });
+    let trusted: TrustedManifest;
+    try {
+      trusted = await this.#deps.fetchManifest(record, remote);
+    } catch (error) {
+      if (isUnavailable(error) || !(error instanceof FerryError)) {
+        return { ...base, status: 'failed', error: error as Error };
+      }
+      // It answered with something that does not verify (signature, rollback, expiry, another remote's manifest).
+      // Never remembered, and tried again with backoff: a deployment may be between writing the manifest and its
+      // signature. Each try is verified from scratch, so trying again costs a request and risks nothing.
+      this.emit({
+        type: 'refused',
+        remote: alias,
+        previous: current.version,
+        trigger,
+        reason: 'verification',
+        error,
+        retry: true,
+      });
+      this.#retryLater(record);
+      return { ...base, status: 'refused', error };
+    }
+    const { manifest } = trusted;
+    if (trusted.integrity === current.integrity) {
+      this.#clearRetry(record);
+      // The current version, confirmed: its cache record gets the new time and ETag.
+      await trusted.commit().catch(() => {});
+      return { ...base, status: 'unchanged' };
+    }
+    const refused = record.updates.refused;
+    if (refused?.integrity === trusted.integrity) return { ...base, status: 'refused', error: refused.error };
+    const candidate = { remote: alias, version: manifest.ferry.version, release: manifest.ferry.release, trigger };
+    this.emit({ type: 'found', ...candidate, previous: current.version });
+    const refuse = ({ reason, error }: Refusal): UpdateOutcome => {
+      record.updates.refused = { integrity: trusted.integrity, error };
+      this.emit({ type: 'refused', ...candidate, previous: current.version, reason, error });
+      return { ...base, status: 'refused', error };
+    };
+    try {
+      checkVersionRange(remote, manifest);
+    } catch (error) {
+      return refuse(refusal('version-range', error));
+    }
+    try {
+      checkSharedSingletons(remote, manifest, this.#deps.scopeOf);
+    } catch (error) {
+      return refuse(refusal('shared-conflict', error));
+    }
+    const next = this.#deps.createVersion(record, remote, trusted);
+    const failed = await this.#prepare(next, current);
+    if (failed) {
+      next.dispose();
+      if (!isTransient(failed.error)) return refuse(failed);
+      // Not remembered: tried again soon (a deployment in progress), and at every later check.
+      this.emit({ type: 'refused', ...candidate, previous: current.version, ...failed, retry: true });
+      this.#retryLater(record);
+      return { ...base, status: 'failed', error: failed.error };
+    }
+    this.#clearRetry(record);
+    // Another check, a removal or close() changed the remote meanwhile: this candidate is no longer wanted.
+    if (this.#closed || record.pending !== pending || this.#deps.registry.get(alias) !== record) {
+      next.dispose();
+      return { ...base, status: 'unchanged' };
+    }
+    record.pending = Promise.resolve(next);
+    record.current = next;
+    record.updates.refused = undefined;
+    this.emit({ type: 'activated', ...candidate, previous: current.version });
+    // Committed now that it is current (release and cache record); a failed write is a warning, never undoes the swap.
+    await trusted.commit().catch(() => {});
+    void this.retire(current);
+    return { remote: alias, status: 'activated', version: next.version, previous: current.version };
+  }
+
+  /** Initialises the candidate, loads what the current version serves, runs the health check; or says why not. */
+  async #prepare(next: RemoteVersion, current: RemoteVersion): Promise<Refusal | undefined> {
+    try {
+      await next.initialise();
+      for (const key of current.importedKeys()) await next.import(key);
+    } catch (error) {
+      return refusal(error instanceof IntegrityError ? 'verification' : 'initialisation', error);
+    }
+    const { healthCheck } = this.#deps.live;
+    if (!healthCheck) return undefined;
+    const { alias, manifestUrl } = next.remote;
+    try {
+      const healthy = await healthCheck({
+        remote: alias,
+        version: next.version,
+        previous: current.version,
+        import: (exposeKey) => next.import(exposeKey),
+      });
+      if (healthy === false) throw new Error('the health check returned false');
+      return undefined;
+    } catch (error) {
+      return refusal(
+        'health-check',
+        new UpdateRefusedError(
+          `Version ${next.version} of remote "${alias}" failed the host's health check ` +
+            `(${(error as Error)?.message ?? String(error)}); version ${current.version} keeps serving.`,
+          { remote: alias, url: manifestUrl, reason: 'health-check', cause: error },
+        ),
+      );
+    }
+  }
+
+  /** Lets calls through live bindings finish on `version` (up to `live.drainTimeout`), then disposes it. */
+  async retire(version: RemoteVersion): Promise<void> {
+    await version.drain(this.#deps.live.drainTimeout);
+    if (version.disposed) return;
+    version.dispose();
+    this.emit({ type: 'disposed', remote: version.alias, version: version.version });
+  }
+
+  #retryLater(record: RemoteRecord): void {
+    const { updates } = record;
+    clearTimeout(updates.retryTimer);
+    updates.retryTimer = setTimeout(() => {
+      updates.retryTimer = undefined;
+      if (!this.#closed) void this.check(record, 'retry');
+    }, updates.retryBackoff.next());
+    updates.retryTimer.unref();
+  }
+
+  #clearRetry(record: RemoteRecord): void {
+    clearTimeout(record.updates.retryTimer);
+    record.updates.retryTimer = undefined;
+    record.updates.retryBackoff.reset();
+  }
+
+  /** Stops every watcher and retry; later checks do nothing. */
+  close(): void {
+    this.#closed = true;
+    for (const record of this.#deps.registry.values()) this.unwatch(record);
+  }
+}

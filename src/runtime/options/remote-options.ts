@@ -1,0 +1,178 @@
+/**
+ * One remote's options: where it is (`url`, its `name`), whom to trust for it (`publicKey`), the versions the host
+ * accepts (`versionRange`), local fallbacks, and its own `timeouts`, `retry`, `breaker`, `cache` and `live` over the
+ * host's. Validated once and frozen.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isPlainObject } from '../../common/options.ts';
+import * as semver from '../../common/semver.ts';
+import { MANIFEST_FILE, normalisePublicKey, REMOTE_NAME } from '../../manifest/index.ts';
+import { requireSecureTransport } from '../net/origins.ts';
+import { type CacheOptions, MOVED_CACHE, type ResolvedRemoteCache, resolveRemoteCache } from './cache-options.ts';
+import { invalid, section } from './checks.ts';
+import { type LiveRemoteOptions, MOVED_LIVE, type ResolvedLiveRemote, resolveLiveRemote } from './live-options.ts';
+import {
+  MOVED_TIMEOUTS,
+  NETWORK_KEYS,
+  type NetworkOptions,
+  type ResolvedNetwork,
+  resolveNetwork,
+} from './network-options.ts';
+
+/** A local module to use instead of a remote one: a module path (relative to `root`) or a function that loads it. */
+export type LocalFallback = string | ((exposeKey: string) => unknown);
+
+/** One remote as the host configures it. */
+export interface RemoteOptions extends NetworkOptions {
+  /** The remote's `mf-manifest.json` URL (a folder URL ending in `/` or a `remoteEntry.js` URL also work). */
+  url: string;
+  /** The remote's name in its manifest, when the key under `remotes` is an alias. Defaults to the key. */
+  name?: string;
+  /** Public key(s) from `ferry keygen`; when set, the manifest must carry a valid signature by one of them. */
+  publicKey?: string | string[];
+  /** The semver range of the remote's versions this host accepts (`'^1'`); others are refused. */
+  versionRange?: string;
+  /** This remote's cache settings: `versions` and `staleIfError` (the folder and pruning are the host's). */
+  cache?: Pick<CacheOptions, 'versions' | 'staleIfError'>;
+  /** How this remote's new versions are detected: `pollInterval`, `push`. */
+  live?: LiveRemoteOptions;
+  /**
+   * A local module to use when neither the remote nor the cache can serve an expose: a module path (relative to
+   * `root`) or a function that imports it, for every expose, or an object of them by expose key.
+   */
+  fallback?: LocalFallback | Record<string, LocalFallback>;
+}
+
+/** A remote's fallbacks, by expose key (`*` for every expose), each a loader. */
+export type ResolvedFallbacks = ReadonlyMap<string, (exposeKey: string) => Promise<unknown>>;
+
+export interface ResolvedRemote extends ResolvedNetwork {
+  readonly alias: string;
+  readonly name: string;
+  readonly manifestUrl: string;
+  readonly publicKeys: readonly string[];
+  readonly versionRange: string | undefined;
+  readonly cache: ResolvedRemoteCache;
+  readonly live: ResolvedLiveRemote;
+  /** Local modules used when the remote and the cache cannot serve an expose. */
+  readonly fallbacks: ResolvedFallbacks;
+}
+
+/** What every remote is resolved over: the host's values and policies. */
+export interface RemoteDefaults extends ResolvedNetwork {
+  root: string;
+  requireSignatures: boolean;
+  allowInsecureHttp: boolean;
+  cache: ResolvedRemoteCache;
+  live: ResolvedLiveRemote;
+}
+
+const REMOTE_KEYS = ['url', 'name', 'publicKey', 'versionRange', 'fallback', 'cache', 'live', ...NETWORK_KEYS];
+const MOVED_REMOTE_KEYS: Readonly<Record<string, string>> = {
+  ...MOVED_TIMEOUTS,
+  cacheVersions: MOVED_CACHE['cacheVersions']!,
+  staleIfError: MOVED_CACHE['staleIfError']!,
+  pollInterval: MOVED_LIVE['pollInterval']!,
+  push: MOVED_LIVE['push']!,
+  version: 'versionRange',
+};
+
+/** Turns a remote URL into its manifest URL; checks it is http(s). */
+export function manifestUrlOf(raw: string, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return invalid(
+      option,
+      `must be an absolute http(s) URL of the remote's ${MANIFEST_FILE}, got ${JSON.stringify(raw)}.`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    invalid(option, `must use http: or https:, got ${url.protocol} in ${raw}.`);
+  }
+  if (url.username || url.password) invalid(option, 'must not contain credentials.');
+  if (url.pathname.endsWith('/') || url.pathname.endsWith('.js')) return new URL(MANIFEST_FILE, url).href;
+  return url.href;
+}
+
+/** Validates one remote (`{ url, … }`, a URL, or MF's `'name@url'`) over the host's defaults, and freezes it. */
+export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefaults): ResolvedRemote {
+  const where = `remotes.${alias}`;
+  if (!REMOTE_NAME.test(alias)) invalid(where, 'must be named like a JavaScript identifier (letters, digits, _ or $).');
+  if (typeof raw === 'string') {
+    if (/^https?:\/\//i.test(raw)) return resolveRemote(alias, { url: raw }, defaults);
+    const at = raw.indexOf('@');
+    if (at <= 0) invalid(where, `must be { url }, a URL, or "name@url", got ${JSON.stringify(raw)}.`);
+    return resolveRemote(alias, { name: raw.slice(0, at), url: raw.slice(at + 1) }, defaults);
+  }
+  if (!isPlainObject(raw)) invalid(where, 'must be { url } or "name@url".');
+  const options = section(raw, where, { known: REMOTE_KEYS, moved: MOVED_REMOTE_KEYS }) as Partial<RemoteOptions>;
+  if (typeof options.url !== 'string') invalid(`${where}.url`, 'is required: the URL of the remote manifest.');
+  const name = options.name ?? alias;
+  if (typeof name !== 'string' || !REMOTE_NAME.test(name)) invalid(`${where}.name`, 'must be a remote name.');
+  const given = options.publicKey === undefined ? [] : [options.publicKey].flat();
+  if (Array.isArray(options.publicKey) && given.length === 0) {
+    // An empty list would mean "unsigned": tampered code would then run with only a warning.
+    invalid(
+      `${where}.publicKey`,
+      'is an empty list. Pin at least one key printed by `ferry keygen`, or leave publicKey out for an unsigned ' +
+        'remote (which loads with a warning, and never under requireSignatures: true).',
+    );
+  }
+  // Normalised (white space around a key read from a file or a variable dropped) or refused, here, once: a pinned
+  // key that can never verify would refuse every good signature later.
+  const keys = given.map((key, index) =>
+    normalisePublicKey(key, `${where}.publicKey${given.length > 1 ? `[${index}]` : ''}`),
+  );
+  const manifestUrl = manifestUrlOf(options.url, `${where}.url`);
+  requireSecureTransport(new URL(manifestUrl), `${where}.url`, defaults.allowInsecureHttp);
+  if (defaults.requireSignatures && keys.length === 0) {
+    invalid(
+      `${where}.publicKey`,
+      `is missing, and the host sets requireSignatures: true, so remote "${alias}" (${manifestUrl}) would load ` +
+        "unsigned. Pin the public key printed by `ferry keygen` for that remote's signing key (and build it with " +
+        '`ferry build --sign`).',
+    );
+  }
+  const range = options.versionRange;
+  if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
+    invalid(`${where}.versionRange`, `must be a semver range such as "^1", got ${JSON.stringify(range)}.`);
+  }
+  return Object.freeze({
+    alias,
+    name,
+    manifestUrl,
+    publicKeys: Object.freeze([...keys]),
+    versionRange: range,
+    ...resolveNetwork(options, where, defaults),
+    cache: resolveRemoteCache(options.cache, where, defaults.cache),
+    live: resolveLiveRemote(options.live, where, defaults.live),
+    fallbacks: resolveFallbacks(options.fallback, `${where}.fallback`, defaults.root),
+  });
+}
+
+/** Resolves `remotes.<alias>.fallback`: one local module for every expose, or an object of them by expose key. */
+function resolveFallbacks(raw: unknown, option: string, root: string): ResolvedFallbacks {
+  const out = new Map<string, (exposeKey: string) => Promise<unknown>>();
+  if (raw === undefined) return out;
+  const loader = (value: unknown, where: string) => {
+    if (typeof value === 'function') return async (key: string) => (value as (key: string) => unknown)(key);
+    if (typeof value === 'string' && value !== '') {
+      const href = /^[a-z][a-z0-9+.-]*:/i.test(value)
+        ? value
+        : pathToFileURL(isAbsolute(value) ? value : resolve(root, value)).href;
+      return async () => import(href);
+    }
+    return invalid(where, 'must be a module path (relative to `root`) or a function that imports the local module.');
+  };
+  if (typeof raw === 'object' && raw !== null) {
+    for (const [key, value] of Object.entries(raw)) {
+      if (key !== '.' && !key.startsWith('./'))
+        invalid(`${option}`, `has key ${JSON.stringify(key)}; use expose keys such as "./tokenValidator".`);
+      out.set(key, loader(value, `${option}["${key}"]`));
+    }
+  } else out.set('*', loader(raw, option));
+  return out;
+}

@@ -1,0 +1,135 @@
+/**
+ * The second stage of a load: a remote's manifest, fetched and accepted (manifest-checks.ts). With a cached copy the
+ * request is conditional (a 304 costs no bytes, and the cached bytes go through the checks again), and when the
+ * remote is unavailable the cached copy is accepted instead (stale-if-error, cache/stale-if-error.ts), through the
+ * same checks, while the host keeps trying the remote in the background.
+ */
+import type { FerryError } from '../../common/errors.ts';
+import { SIGNATURE_FILE } from '../../manifest/index.ts';
+import { type CachedCopy, type HostCache, MAX_SIGNATURE_BYTES } from '../cache/host-cache.ts';
+import type { StaleIfErrorPolicy } from '../cache/stale-if-error.ts';
+import { channels } from '../channels.ts';
+import { isUnavailable } from '../net/failures.ts';
+import type { Fetcher } from '../net/remote-client.ts';
+import type { ResolvedRemote } from '../options/remote-options.ts';
+import type { RemoteRecord } from '../remotes.ts';
+import { acceptManifest, type CheckContext, type TrustedManifest } from './manifest-checks.ts';
+
+export type { TrustedManifest } from './manifest-checks.ts';
+
+/** What the host lends to the manifest stage. */
+export interface TrustContext extends CheckContext {
+  host: string;
+  maxManifestBytes: number;
+  client: Fetcher;
+  cache: HostCache;
+  stale: StaleIfErrorPolicy;
+  /** A background refresh of a remote served from the cache found another manifest: verify and swap it. */
+  onChanged(record: RemoteRecord): void;
+}
+
+/**
+ * Fetches, verifies and accepts the manifest of `record`'s remote (or of `remote`, the options an alias is being
+ * re-pointed to); throws a typed error naming the remote, the URL and the fix.
+ */
+export async function fetchTrustedManifest(
+  record: RemoteRecord,
+  context: TrustContext,
+  remote: ResolvedRemote = record.options,
+): Promise<TrustedManifest> {
+  const cached = await context.cache.readCopy(remote);
+  let trusted: TrustedManifest;
+  try {
+    trusted = await fetchFromRemote(record, remote, context, cached);
+  } catch (error) {
+    if (!cached || !remote.cache.staleIfError || !isUnavailable(error)) throw error;
+    try {
+      // Served stale: its record stays as it is (its age is when the remote last served it).
+      trusted = acceptManifest(
+        remote,
+        context,
+        cached.bytes,
+        cached.signature,
+        { source: 'cache', fromCache: true },
+        () => {},
+      );
+    } catch {
+      // The cached copy no longer passes (expired, rolled back, key rotated): the remote's error is the answer.
+      throw error;
+    }
+    const served = { version: trusted.manifest.ferry.version, integrity: trusted.integrity };
+    context.stale.servedStale(record, served, cached.record.fetchedAt, error as FerryError, () =>
+      refresh(record, context, served.integrity),
+    );
+    return trusted;
+  }
+  context.stale.backOnline(record, { version: trusted.manifest.ferry.version, integrity: trusted.integrity });
+  return trusted;
+}
+
+/**
+ * The background refresh of a remote served from the cache (`served`: the integrity of that copy): one conditional
+ * request. Unchanged, the copy in use is confirmed (its record gets the new time and ETag); changed, the new manifest
+ * goes through live updates' verify-then-swap, which commits it if it becomes current.
+ */
+async function refresh(record: RemoteRecord, context: TrustContext, served: string): Promise<void> {
+  const trusted = await fetchTrustedManifest(record, context);
+  if (trusted.source === 'cache') return;
+  // Compared with the copy that was served stale (the push channel may have swapped a new version in meanwhile).
+  if (trusted.integrity === served) await trusted.commit();
+  else context.onChanged(record);
+}
+
+async function fetchFromRemote(
+  record: RemoteRecord,
+  remote: ResolvedRemote,
+  context: TrustContext,
+  cached: CachedCopy | undefined,
+): Promise<TrustedManifest> {
+  const { client, cache } = context;
+  const signed = remote.publicKeys.length > 0;
+  const request = { state: record, remote };
+  const fetchSignature = () =>
+    client({
+      ...request,
+      url: new URL(SIGNATURE_FILE, remote.manifestUrl).href,
+      maxBytes: MAX_SIGNATURE_BYTES,
+      what: 'manifest signature',
+      allowNotFound: true,
+    });
+  // Without a cached copy the signature is fetched beside the manifest; with one, only if the manifest changed.
+  const conditional = cached?.record.etag !== undefined && (!signed || cached.signature !== undefined);
+  const early = signed && !conditional ? fetchSignature() : undefined;
+  early?.catch(() => {});
+  const started = performance.now();
+  const response = await client({
+    ...request,
+    url: remote.manifestUrl,
+    maxBytes: context.maxManifestBytes,
+    what: 'manifest',
+    etag: conditional ? cached?.record.etag : undefined,
+    // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries.
+    once: cached !== undefined && remote.cache.staleIfError,
+  });
+  channels.fetch.publish({
+    host: context.host,
+    remote: remote.alias,
+    url: response.url,
+    status: response.status,
+    bytes: response.bytes.byteLength,
+    durationMs: performance.now() - started,
+  });
+  if (response.status === 304 && cached) {
+    return acceptManifest(remote, context, cached.bytes, cached.signature, { source: 'network', fromCache: true }, () =>
+      cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag)),
+    );
+  }
+  let signature: Uint8Array | undefined;
+  if (signed) {
+    const sig = await (early ?? fetchSignature());
+    signature = sig.status === 404 ? undefined : sig.bytes;
+  }
+  return acceptManifest(remote, context, response.bytes, signature, { source: 'network', fromCache: false }, () =>
+    cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
+  );
+}

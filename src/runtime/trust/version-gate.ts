@@ -1,0 +1,46 @@
+/**
+ * Whether a verified manifest may become a remote's current version in this host: its version must be inside the
+ * range the host accepts for the remote (`versionRange`), and, for a version replacing another in a running host,
+ * the shared singletons it requires must include the instances already in use (a running host cannot swap one).
+ */
+import { IncompatibleVersionError, UpdateRefusedError } from '../../common/errors.ts';
+import * as semver from '../../common/semver.ts';
+import type { Manifest } from '../../manifest/index.ts';
+import type { ResolvedRemote } from '../options/remote-options.ts';
+import type { ShareScope } from '../sharing/share-scope.ts';
+
+/** Throws {@link IncompatibleVersionError} when `manifest` is outside the range the host declares for the remote. */
+export function checkVersionRange(remote: ResolvedRemote, manifest: Manifest): void {
+  const range = remote.versionRange;
+  if (range === undefined || semver.satisfies(manifest.ferry.version, range, { includePrerelease: true })) return;
+  throw new IncompatibleVersionError(
+    `Remote "${remote.alias}" (${remote.manifestUrl}) serves version ${manifest.ferry.version}, outside the range ` +
+      `${range} this host accepts (remotes.${remote.alias}.versionRange); it was not loaded. Deploy a version in ` +
+      `${range}, or widen the range once the host is ready for it.`,
+    { remote: remote.alias, url: remote.manifestUrl, option: `remotes.${remote.alias}.versionRange` },
+  );
+}
+
+/**
+ * Throws {@link UpdateRefusedError} when the candidate requires a shared singleton outside its range while another
+ * version is already the instance in use.
+ */
+export function checkSharedSingletons(
+  remote: ResolvedRemote,
+  manifest: Manifest,
+  scopeOf: (name: string) => ShareScope,
+): void {
+  for (const [pkg, entry] of Object.entries(manifest.ferry.shared)) {
+    if (!entry.singleton || typeof entry.requiredVersion !== 'string') continue;
+    const providers = scopeOf(entry.shareScope)[pkg] ?? {};
+    const inUse = Object.entries(providers).find(([, provider]) => provider.loaded)?.[0];
+    if (inUse === undefined || semver.satisfies(inUse, entry.requiredVersion, { includePrerelease: true })) continue;
+    throw new UpdateRefusedError(
+      `Version ${manifest.ferry.version} of remote "${remote.alias}" requires the shared singleton "${pkg}" ` +
+        `${entry.requiredVersion}, but ${inUse} is the instance in use in this host; a running host cannot swap a ` +
+        `singleton, so the new version was refused and the current one keeps serving. Restart the host with a ` +
+        `compatible ${pkg}, or rebuild the remote with a range that includes ${inUse}.`,
+      { remote: remote.alias, url: remote.manifestUrl, package: pkg, reason: 'shared-conflict' },
+    );
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One verified version of one remote, and everything known about it: its manifest and the integrity of its bytes,
+ * whether they came from the cache, its files (version-files.ts), the shared modules chosen for it, its evaluated
+ * modules (evaluate/container.ts), the exposes it has loaded, and the calls running on it through live bindings. An
+ * import of an expose runs the last three stages of the pipeline in order: files -> shared -> evaluate.
+ */
+import { UnknownExposeError } from '../../common/errors.ts';
+import type { Manifest } from '../../manifest/index.ts';
+import { ModuleEvaluator } from '../evaluate/container.ts';
+import type { Housekeeping } from '../evaluate/housekeeping.ts';
+import type { ResolvedRemote } from '../options/remote-options.ts';
+import type { ShareScope } from '../sharing/share-scope.ts';
+import type { ResolvedSharedModule, Sharing } from '../sharing/sharing.ts';
+import type { TrustedManifest } from '../trust/manifest-checks.ts';
+import type { Warn } from '../warnings.ts';
+import { type FileSource, VersionFiles } from './version-files.ts';
+
+/** What a version needs from its host. */
+export interface VersionContext extends Omit<FileSource, 'remote'> {
+  /** The scope the container is initialised with (MF `init(shareScope)`). */
+  scope: ShareScope;
+  /** The host's share scopes: resolves the shared modules the remote's code requires. */
+  sharing: Sharing;
+  warn: Warn;
+  /**
+   * Settles when the version may run code: its release and cache record are on disk (`TrustedManifest.commit()`,
+   * which never rejects). Its files are fetched meanwhile. Absent: it may run at once.
+   */
+  ready?: Promise<void>;
+}
+
+export class RemoteVersion {
+  readonly manifest: Manifest;
+  /** The remote's options this version was loaded with. */
+  readonly remote: ResolvedRemote;
+  /** `sha384-…` of the manifest's bytes: two versions with the same integrity are the same build. */
+  readonly integrity: string;
+  /** `ferry://authService@1.0.0/`: the prefix of every compiled file's name, as stack traces show it. */
+  readonly prefix: string;
+  readonly #context: VersionContext;
+  readonly #files: VersionFiles;
+  readonly #evaluator: ModuleEvaluator;
+  readonly #shared = new Map<string, ResolvedSharedModule>();
+  readonly #exposes = new Map<string, Promise<unknown>>();
+  readonly #settled = new Map<string, { value: unknown }>();
+  /** Calls running on this version through live bindings, and who waits for them to end. */
+  #calls = 0;
+  #drained: (() => void) | undefined;
+  #disposed = false;
+
+  constructor(trusted: TrustedManifest, remote: ResolvedRemote, context: VersionContext) {
+    this.manifest = trusted.manifest;
+    this.integrity = trusted.integrity;
+    this.remote = remote;
+    this.#context = context;
+    this.prefix = `ferry://${this.manifest.name}@${this.manifest.ferry.version}/`;
+    this.#files = new VersionFiles(this.manifest, trusted.fromCache, { ...context, remote });
+    this.#evaluator = new ModuleEvaluator({
+      manifest: this.manifest,
+      alias: remote.alias,
+      manifestUrl: remote.manifestUrl,
+      prefix: this.prefix,
+      verified: (name) => this.#files.verified(name),
+      shared: this.#shared,
+      scope: context.scope,
+      ready: context.ready,
+      warn: (code, message) => context.warn(code, message, remote.alias),
+    });
+  }
+
+  /** The remote's alias on the host (the `from` of its fallback copies in the share scope). */
+  get alias(): string {
+    return this.remote.alias;
+  }
+
+  get version(): string {
+    return this.manifest.ferry.version;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** The timers and `process` listeners this version's code created. */
+  get housekeeping(): Housekeeping {
+    return this.#evaluator.housekeeping;
+  }
+
+  /**
+   * Fetches one file of this version's manifest, checked against its size and integrity, to run it (its fallback
+   * copies): resolves once the version may run code (`ready`).
+   */
+  async fetchVerified(name: string): Promise<Uint8Array> {
+    const bytes = await this.#files.fetch(name);
+    await this.#context.ready;
+    return bytes;
+  }
+
+  /** The exports of an expose (`./tokenValidator`); concurrent calls share one load. */
+  import(exposeKey: string): Promise<unknown> {
+    let pending = this.#exposes.get(exposeKey);
+    if (!pending) {
+      pending = this.#load(exposeKey);
+      this.#exposes.set(exposeKey, pending);
+      pending.then(
+        (value) => {
+          if (!this.#disposed) this.#settled.set(exposeKey, { value });
+        },
+        () => this.#exposes.delete(exposeKey),
+      );
+    }
+    return pending;
+  }
+
+  /** The exports of an expose that finished loading (for live bindings, which need them synchronously). */
+  loadedExports(exposeKey: string): { value: unknown } | undefined {
+    return this.#settled.get(exposeKey);
+  }
+
+  /** The expose keys loaded (or loading) from this version: what a new version must load before it replaces it. */
+  importedKeys(): string[] {
+    return [...this.#exposes.keys()];
+  }
+
+  /** Loads and initialises the container (MF `init(shareScope)`) without loading an expose. */
+  async initialise(): Promise<void> {
+    await this.#files.fetch(this.manifest.ferry.remoteEntry);
+    await this.#evaluator.container();
+  }
+
+  /** Counts a call running on this version (live bindings); the returned function ends it. */
+  enter(): () => void {
+    this.#calls++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#calls--;
+      if (this.#calls === 0) this.#drained?.();
+    };
+  }
+
+  /** Resolves when no call runs on this version any more, or after `timeoutMs`, whichever comes first. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.#calls === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Releases the version: clears the timers, intervals and `process` listeners its code created, forgets its source
+   * maps, and drops its module records, fetched bytes and loaded exposes, so nothing ferry holds keeps it alive.
+   * Code still holding its exports keeps working; it is just no longer managed.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#context.sharing.unregister(this);
+    this.#evaluator.dispose();
+    this.#files.clear();
+    this.#exposes.clear();
+    this.#settled.clear();
+    this.#shared.clear();
+  }
+
+  async #load(exposeKey: string): Promise<unknown> {
+    const { ferry } = this.manifest;
+    const entry = Object.hasOwn(ferry.exposes, exposeKey) ? ferry.exposes[exposeKey] : undefined;
+    const { alias, manifestUrl } = this.remote;
+    if (!entry) {
+      throw new UnknownExposeError(
+        `Remote "${alias}" (${manifestUrl}, version ${this.version}) does not expose "${exposeKey}". ` +
+          `It exposes: ${Object.keys(ferry.exposes).join(', ') || 'nothing'}.`,
+        { remote: alias, url: manifestUrl, expose: exposeKey },
+      );
+    }
+    // Files: the container, the expose's bundle and its source map, in parallel.
+    const files = Promise.all([
+      this.#files.fetch(ferry.remoteEntry),
+      this.#files.fetch(entry.file),
+      entry.map ? this.#files.fetch(entry.map) : undefined,
+    ]);
+    // Shared: chosen (and the host's own packages required, some ms of synchronous work) while the files are on
+    // their way: one turn of the event loop later, once the requests are out. A file's error still comes first; a
+    // choice made for a load that then fails stays made (it is what the next attempt would choose). A fallback copy
+    // chosen here runs only once the version is `ready` (fetchVerified waits for it).
+    const shared = new Promise((turn) => setImmediate(turn)).then(async () => {
+      for (const pkg of entry.shared) await this.#resolveShared(pkg, exposeKey);
+    });
+    shared.catch(() => {}); // awaited below, after the files
+    const [, , map] = await files;
+    if (map && entry.map) this.#evaluator.registerMap(entry.file, entry.map, map);
+    await shared;
+    // Evaluate: the container (once), then the expose's factory.
+    return this.#evaluator.expose(exposeKey);
+  }
+
+  async #resolveShared(pkg: string, exposeKey: string): Promise<void> {
+    if (this.#shared.has(pkg)) return;
+    this.#shared.set(pkg, await this.#context.sharing.resolve(this, this.manifest, pkg, exposeKey));
+  }
+}

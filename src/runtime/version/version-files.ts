@@ -1,0 +1,97 @@
+/**
+ * The third stage of a load: the files a version needs, each fetched once (concurrent loads share one request),
+ * capped at the size the manifest declares, and checked against the manifest's size and integrity
+ * (trust/file-integrity.ts) before anything else sees it. A version whose manifest came from the cache takes its
+ * files from the cache (re-hashed on read), so an unchanged remote costs a 304 and no file bytes; when the remote goes
+ * down mid-load, the cached copy of exactly those bytes stands in. Verified bytes are kept in the cache.
+ */
+import type { FileEntry, Manifest } from '../../manifest/index.ts';
+import type { HostCache } from '../cache/host-cache.ts';
+import { channels } from '../channels.ts';
+import { isUnavailable } from '../net/failures.ts';
+import type { FetchBytesResult } from '../net/fetch-bytes.ts';
+import type { Fetcher, RemoteRequestState } from '../net/remote-client.ts';
+import type { ResolvedRemote } from '../options/remote-options.ts';
+import { checkFileIntegrity } from '../trust/file-integrity.ts';
+
+/** What the files of a version are fetched with. */
+export interface FileSource {
+  host: string;
+  remote: ResolvedRemote;
+  state: RemoteRequestState;
+  client: Fetcher;
+  cache: HostCache;
+}
+
+export class VersionFiles {
+  readonly #manifest: Manifest;
+  readonly #fromCache: boolean;
+  readonly #source: FileSource;
+  readonly #fetches = new Map<string, Promise<Uint8Array>>();
+  readonly #verified = new Map<string, Uint8Array>();
+
+  constructor(manifest: Manifest, fromCache: boolean, source: FileSource) {
+    this.#manifest = manifest;
+    this.#fromCache = fromCache;
+    this.#source = source;
+  }
+
+  /** The verified bytes of file `name`; concurrent calls share one fetch, a failed one is tried again next time. */
+  fetch(name: string): Promise<Uint8Array> {
+    let pending = this.#fetches.get(name);
+    if (!pending) {
+      pending = this.#fetchAndVerify(name);
+      this.#fetches.set(name, pending);
+      pending.catch(() => this.#fetches.delete(name));
+    }
+    return pending;
+  }
+
+  /** The bytes of a file already fetched and verified, if any (what the evaluator compiles). */
+  verified(name: string): Uint8Array | undefined {
+    return this.#verified.get(name);
+  }
+
+  /** Drops every file (the version was disposed). */
+  clear(): void {
+    this.#fetches.clear();
+    this.#verified.clear();
+  }
+
+  async #fetchAndVerify(name: string): Promise<Uint8Array> {
+    const { host, remote, state, client, cache } = this.#source;
+    const entry = this.#manifest.ferry.files[name]!;
+    const url = new URL(name, remote.manifestUrl).href;
+    // The disk cache is content-addressed and re-hashed on read: a hit is exactly the bytes the manifest names.
+    const cached = this.#fromCache ? await cache.read(entry.integrity, entry.size) : undefined;
+    if (cached) {
+      this.#verified.set(name, cached);
+      return cached;
+    }
+    const started = performance.now();
+    // The cap is the declared size: a longer body is cut off there and refused.
+    const result = await client({ url, state, remote, maxBytes: entry.size, what: `file ${name}` }).catch(
+      (error: unknown) => this.#cachedOnError(entry, error),
+    );
+    channels.fetch.publish({
+      host,
+      remote: remote.alias,
+      url,
+      status: result.status,
+      bytes: result.bytes.byteLength,
+      durationMs: performance.now() - started,
+    });
+    checkFileIntegrity(result.bytes, entry, { remote: remote.alias, url, file: name });
+    this.#verified.set(name, result.bytes);
+    await cache.store(entry.integrity, result.bytes);
+    return result.bytes;
+  }
+
+  /** The remote could not serve the file: the cached copy of exactly those bytes when it is unavailable, else the error. */
+  async #cachedOnError(entry: FileEntry, error: unknown): Promise<FetchBytesResult> {
+    const { cache } = this.#source;
+    const bytes = isUnavailable(error) ? await cache.read(entry.integrity, entry.size) : undefined;
+    if (!bytes) throw error;
+    return { status: 200, bytes, etag: undefined, url: cache.files.pathOf(entry.integrity) };
+  }
+}
