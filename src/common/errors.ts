@@ -110,8 +110,12 @@ export class NetworkError extends FerryError {
 /** A request or an import ran past its deadline and was aborted. */
 export class TimeoutError extends FerryError {
   static override readonly code = 'ERR_FERRY_TIMEOUT';
-  /** Which deadline passed: `connect`, `headers`, `body`, `request` (the whole request) or `import`. */
-  declare readonly phase?: 'connect' | 'headers' | 'body' | 'request' | 'import';
+  /**
+   * Which deadline passed: `connect`, `headers`, `body`, `request` (the whole request), `import` (a whole import's
+   * requests and waits), or `evaluation` (the remote's code did not finish initialising or evaluating in time: the
+   * remote answered, its code hangs).
+   */
+  declare readonly phase?: 'connect' | 'headers' | 'body' | 'request' | 'import' | 'evaluation';
   constructor(message: string, options: FerryErrorOptions & { phase?: TimeoutError['phase'] } = {}) {
     super(message, options);
   }

@@ -13,6 +13,8 @@ export const warningCodes = {
   FERRY_CACHE_CORRUPT: 'the release record in the cache folder is not valid',
   FERRY_CACHE_UNREADABLE: 'the release record in the cache folder cannot be read',
   FERRY_CACHE_WRITE: 'the host cannot write its cache folder',
+  FERRY_CACHE_INSECURE: 'the cache folder can be written by other users, or belongs to another user',
+  FERRY_RELEASES_MISSING: 'the release record is gone from a cache folder that signed remotes used',
   FERRY_SOURCE_MAP: 'a remote’s source map cannot be read',
   FERRY_STALE_CACHE: 'a remote is unavailable and its cached copy is served',
   FERRY_CACHE_ENTRY_CORRUPT: 'a cached file no longer matches its hash and was deleted',

@@ -12,6 +12,7 @@
  * fallback (local-fallback.ts). Live updates (live/live-updates.ts) replace a remote's current version.
  */
 import { HostClosedError, InvalidOptionError, UnknownRemoteError } from '../common/errors.ts';
+import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
 import { channels, type UpdateMessage } from './channels.ts';
@@ -176,6 +177,7 @@ export function createHost(options: HostOptions): Host {
   });
   const stale = new StaleIfErrorPolicy(hostName, warn, deadlines);
   // Read once, now: the highest releases accepted before this host started (rollback protection across restarts).
+  checkCacheFolder(resolved.cache.dir, warn);
   const releases = ReleaseStore.open(resolved.cache.dir, warn);
   const sharing = createSharing(resolved, warn, () => Promise.allSettled(registry.values().map(currentVersion)));
   const trust: TrustContext = {
@@ -202,6 +204,7 @@ export function createHost(options: HostOptions): Host {
     registry,
     origins: registry.origins,
     fetch: resolved.fetch,
+    deadlines,
     fetchManifest,
     createVersion,
     scopeOf: (name) => sharing.scope(name),
@@ -229,17 +232,18 @@ export function createHost(options: HostOptions): Host {
     record: RemoteRecord,
     remote: ResolvedRemote,
     trusted: TrustedManifest,
-    ready?: Promise<void>,
+    commit?: () => Promise<void>,
   ): RemoteVersion {
     const version = new RemoteVersion(trusted, remote, {
       host: hostName,
       state: record,
       client,
       cache,
+      deadlines,
       scope: sharing.scope(containerScopeOf(trusted.manifest)),
       sharing,
       warn,
-      ...(ready ? { ready } : {}),
+      ...(commit ? { commit } : {}),
     });
     sharing.register(version, trusted.manifest);
     return version;
@@ -254,9 +258,10 @@ export function createHost(options: HostOptions): Host {
     // close() ran while the manifest was on its way: nothing of this remote may be created after it.
     if (closed) throw closedError(remote.alias);
     checkVersionRange(remote, trusted.manifest);
-    // The version is current from here: its release and cache record are written while its files are fetched, and
-    // it runs no code before both are on disk (a host restarted a moment later starts from it).
-    const version = createVersion(record, remote, trusted, cache.track(trusted.commit()));
+    // The version is current from here. Its release and cache record are written once the files of its first use are
+    // verified and in the cache, before its code runs: a host restarted a moment later starts from it, and a load
+    // whose files never arrive leaves the previous version's record and rollback floor as they were.
+    const version = createVersion(record, remote, trusted, () => cache.track(trusted.commit()));
     record.current = version;
     updates.watch(record);
     return version;

@@ -36,8 +36,13 @@ export interface EvaluationSource {
   shared: ReadonlyMap<string, ResolvedSharedModule>;
   /** The scope the container is initialised with. */
   scope: ShareScope;
-  /** Settles when the version may run code (its release and cache record are on disk). */
-  ready: Promise<void> | undefined;
+  /** Settles when the version may run code (its release and cache record are on disk); starts that commit once. */
+  ready(): Promise<void>;
+  /**
+   * `work`, bounded by the import's deadline: remote code whose `init`, `get` or factory never settles makes it
+   * reject with a TimeoutError (phase `evaluation`) naming `what`, instead of leaving the import pending forever.
+   */
+  within<T>(work: Promise<T> | T, what: string): Promise<T>;
   warn(code: 'FERRY_SOURCE_MAP', message: string): void;
 }
 
@@ -72,13 +77,13 @@ export class ModuleEvaluator {
   /** The container, evaluated and initialised once (a failure is tried again next time). */
   container(): Promise<Container> {
     this.#container ??= this.#evaluating('remoteEntry', async () => {
-      await this.#source.ready;
+      await this.#source.ready();
       const { remoteEntry } = this.#source.manifest.ferry;
       const container = this.#requireFile(remoteEntry) as Partial<Container>;
       if (typeof container?.init !== 'function' || typeof container.get !== 'function') {
         throw new TypeError(`${remoteEntry} does not export init() and get()`);
       }
-      await container.init(this.#source.scope);
+      await this.#source.within(container.init(this.#source.scope), `its container's init()`);
       return container as Container;
     });
     this.#container.catch(() => {
@@ -91,8 +96,8 @@ export class ModuleEvaluator {
   async expose(exposeKey: string): Promise<unknown> {
     const container = await this.container();
     return this.#evaluating(exposeKey, async () => {
-      const factory = await container.get(exposeKey);
-      return factory();
+      const factory = await this.#source.within(container.get(exposeKey), `get("${exposeKey}")`);
+      return this.#source.within(factory(), `the factory of ${exposeKey}`);
     });
   }
 

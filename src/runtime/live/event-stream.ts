@@ -7,9 +7,17 @@
 
 /** Longest line accepted: a runaway line without a newline is not an event stream. */
 const MAX_LINE = 64 * 1024;
+/**
+ * Largest event accepted (its data lines together): an announcement is a few hundred bytes, and an event that never
+ * ends (data lines without the blank line that dispatches them) must not grow without bound.
+ */
+const MAX_EVENT = 64 * 1024;
 
 export interface EventStreamParser {
-  /** Feeds the next bytes of the body; false when they are not an event stream (stop reading and drop it). */
+  /**
+   * Feeds the next bytes of the body; false when they are not an event stream (a line or an event over 64 KiB): stop
+   * reading and drop it.
+   */
   push(chunk: Uint8Array): boolean;
 }
 
@@ -23,6 +31,8 @@ export function createEventStreamParser(onEvent: (event: string, data: string) =
   let buffer = '';
   let event = 'message';
   let data: string[] = [];
+  let size = 0;
+  let oversized = false;
   // The previous chunk ended with a CR: an LF at the start of this one belongs to it, not to an empty line.
   let pendingLf = false;
 
@@ -31,6 +41,7 @@ export function createEventStreamParser(onEvent: (event: string, data: string) =
       if (data.length > 0) onEvent(event, data.join('\n'));
       event = 'message';
       data = [];
+      size = 0;
       return;
     }
     if (text.startsWith(':')) return;
@@ -38,7 +49,11 @@ export function createEventStreamParser(onEvent: (event: string, data: string) =
     const field = colon === -1 ? text : text.slice(0, colon);
     const value = colon === -1 ? '' : text.slice(colon + 1).replace(/^ /, '');
     if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
+    else if (field === 'data') {
+      size += value.length + 1;
+      if (size > MAX_EVENT) oversized = true;
+      else data.push(value);
+    }
   };
 
   return {
@@ -51,13 +66,13 @@ export function createEventStreamParser(onEvent: (event: string, data: string) =
       buffer += text;
       const eol = /\r\n|\r|\n/g;
       let start = 0;
-      for (let match = eol.exec(buffer); match !== null; match = eol.exec(buffer)) {
+      for (let match = eol.exec(buffer); match !== null && !oversized; match = eol.exec(buffer)) {
         line(buffer.slice(start, match.index));
         start = eol.lastIndex;
         if (match[0] === '\r' && start === buffer.length) pendingLf = true;
       }
       buffer = buffer.slice(start);
-      return buffer.length <= MAX_LINE;
+      return !oversized && buffer.length <= MAX_LINE;
     },
   };
 }

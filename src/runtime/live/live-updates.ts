@@ -8,8 +8,9 @@
  * is disposed. Checks run when the watcher (watcher.ts) says so, on `host.update()`, and when a remote served from
  * the cache comes back with another manifest.
  */
-import { FerryError, HttpStatusError, IntegrityError, UpdateRefusedError } from '../../common/errors.ts';
+import { FerryError, HttpStatusError, IntegrityError, TimeoutError, UpdateRefusedError } from '../../common/errors.ts';
 import { channels, type UpdateMessage } from '../channels.ts';
+import type { Deadlines } from '../net/deadline.ts';
 import { isUnavailable } from '../net/failures.ts';
 import type { ResolvedLiveHost } from '../options/live-options.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
@@ -46,6 +47,8 @@ export interface LiveUpdateDeps {
   /** The origins the host may fetch from (the push channel is opened only on those). */
   origins: ReadonlySet<string>;
   fetch: Parameters<typeof watchRemote>[0]['fetch'];
+  /** Bounds the health check like the candidate's own initialisation. */
+  deadlines: Deadlines;
   fetchManifest(record: RemoteRecord, remote: ResolvedRemote): Promise<TrustedManifest>;
   createVersion(record: RemoteRecord, remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
   scopeOf(name: string): ShareScope;
@@ -242,12 +245,23 @@ export class LiveUpdates {
     if (!healthCheck) return undefined;
     const { alias, manifestUrl } = next.remote;
     try {
-      const healthy = await healthCheck({
+      const check = healthCheck({
         remote: alias,
         version: next.version,
         previous: current.version,
         import: (exposeKey) => next.import(exposeKey),
       });
+      // A health check that never settles would hold every later update of this remote: it is bounded too.
+      const healthy = await this.#deps.deadlines.within(
+        Promise.resolve(check),
+        next.remote.timeouts.import,
+        (ms) =>
+          new TimeoutError(`the health check did not settle within ${ms} ms`, {
+            remote: alias,
+            url: manifestUrl,
+            phase: 'evaluation',
+          }),
+      );
       if (healthy === false) throw new Error('the health check returned false');
       return undefined;
     } catch (error) {

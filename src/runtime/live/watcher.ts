@@ -50,6 +50,24 @@ export interface Watcher {
 const IDLE_MS = 45_000;
 const MAX_BACKOFF_MS = 60_000;
 const FIRST_CONNECT_DELAY_MS = 100;
+/**
+ * While the push channel is connected the host still checks now and then, every `pollInterval` times this: an
+ * announcement the server could not send (it failed to read the manifest at that moment, a proxy dropped it) is
+ * picked up anyway, at a tenth of the polling load.
+ */
+export const REVALIDATE_FACTOR = 10;
+/** The least time between two checks that events trigger: a flood of events costs one check a second, not one each. */
+const PUSH_CHECK_INTERVAL_MS = 1000;
+/** More events than this within {@link FLOOD_WINDOW_MS} is a flood, not announcements of builds. */
+const FLOOD_EVENTS = 20;
+const FLOOD_WINDOW_MS = 10_000;
+/**
+ * A channel that misbehaves (a flood, an event or a line over 64 KiB) is dropped and not opened again for at least
+ * this, doubled for each misbehaviour in a row (up to {@link MAX_BACKOFF_MS}); the host polls meanwhile.
+ */
+const PENALTY_MS = 5_000;
+/** A stream that stayed open this long was healthy: reconnecting after it ends starts the backoff over. */
+const HEALTHY_MS = 5_000;
 
 /** What an opened stream reports to the watcher; each transport calls these, at most one of the last three once. */
 interface StreamHandlers {
@@ -83,18 +101,39 @@ export function watchRemote(options: WatcherOptions): Watcher {
   let reconnectTimer: NodeJS.Timeout | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
   let closeCurrent: (() => void) | undefined;
-  // Reconnecting waits by the runtime's one schedule; an open stream starts it over.
+  // Reconnecting waits by the runtime's one schedule; a stream that was open a while starts it over.
   const reconnect = new Backoff({ base: 1000, max: MAX_BACKOFF_MS });
+  // Misbehaviours in a row (forgiven once a stream opens long after the last one).
+  let strikes = 0;
+  let lastStrike = Number.NEGATIVE_INFINITY;
+  // Push-triggered checks: the last one's time, the trailing one waiting, and the newest integrity announced.
+  let lastPushCheck = Number.NEGATIVE_INFINITY;
+  let pushTimer: NodeJS.Timeout | undefined;
+  let announced: string | undefined;
+  let events: number[] = [];
 
+  const pollEvery = () =>
+    options.pollInterval === false
+      ? false
+      : connected
+        ? options.pollInterval * REVALIDATE_FACTOR
+        : options.pollInterval;
   const schedulePoll = () => {
-    if (stopped || connected || options.pollInterval === false || pollTimer !== undefined) return;
+    const interval = pollEvery();
+    if (stopped || interval === false || pollTimer !== undefined) return;
     pollTimer = setTimeout(async () => {
       pollTimer = undefined;
-      if (stopped || connected) return;
+      if (stopped) return;
       await options.check('poll').catch(() => {});
       schedulePoll();
-    }, options.pollInterval);
+    }, interval);
     pollTimer.unref();
+  };
+  /** The push channel went up or down: polling switches between its two paces. */
+  const reschedulePoll = () => {
+    clearTimeout(pollTimer);
+    pollTimer = undefined;
+    schedulePoll();
   };
 
   const disconnected = (retryIn: number) => {
@@ -102,7 +141,7 @@ export function watchRemote(options: WatcherOptions): Watcher {
     clearTimeout(idleTimer);
     closeCurrent = undefined;
     if (stopped) return;
-    schedulePoll();
+    reschedulePoll();
     if (reconnectTimer !== undefined) return;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
@@ -111,16 +150,34 @@ export function watchRemote(options: WatcherOptions): Watcher {
     reconnectTimer.unref();
   };
 
-  const onEvent = (event: string, data: string) => {
-    if (event !== 'manifest') return;
-    let integrity: string | undefined;
-    try {
-      const parsed = JSON.parse(data) as { integrity?: unknown };
-      if (typeof parsed.integrity === 'string') integrity = parsed.integrity;
-    } catch {
-      // an announcement without details: check anyway
-    }
-    options.check('push', integrity).catch(() => {});
+  /** Checks for an announced build, at most once per PUSH_CHECK_INTERVAL_MS (the last announcement wins). */
+  const pushCheck = (integrity: string | undefined) => {
+    announced = integrity;
+    if (pushTimer !== undefined) return;
+    const run = () => {
+      pushTimer = undefined;
+      lastPushCheck = performance.now();
+      options.check('push', announced).catch(() => {});
+    };
+    const wait = lastPushCheck + PUSH_CHECK_INTERVAL_MS - performance.now();
+    if (wait <= 0) return run();
+    pushTimer = setTimeout(run, wait);
+    pushTimer.unref();
+  };
+
+  /** Whether this event makes a flood (more than FLOOD_EVENTS within FLOOD_WINDOW_MS). */
+  const flooded = () => {
+    const now = performance.now();
+    events = events.filter((at) => now - at < FLOOD_WINDOW_MS);
+    events.push(now);
+    return events.length > FLOOD_EVENTS;
+  };
+
+  /** The wait before reconnecting after a misbehaviour: the backoff, and at least this strike's penalty. */
+  const penalty = () => {
+    lastStrike = performance.now();
+    events = [];
+    return Math.max(reconnect.next(), Math.min(MAX_BACKOFF_MS, PENALTY_MS * 2 ** strikes++));
   };
 
   const connect = () => {
@@ -134,17 +191,37 @@ export function watchRemote(options: WatcherOptions): Watcher {
     }
     let settled = false;
     let close = () => {};
+    let openedAt: number | undefined;
     const fail = (retryIn: number) => {
       if (settled) return;
       settled = true;
       close();
       disconnected(retryIn);
     };
+    /** The stream ended: after a healthy one the backoff starts over, after a short one it goes on. */
+    const ended = () => {
+      if (openedAt !== undefined && performance.now() - openedAt >= HEALTHY_MS) reconnect.reset();
+      fail(reconnect.next());
+    };
     // Silence from the request on (an answer that never comes, or a stream that stops) means the connection is dead.
     const resetIdle = () => {
       clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => fail(reconnect.next()), idleMs);
+      idleTimer = setTimeout(ended, idleMs);
       idleTimer.unref();
+    };
+    const onEvent = (event: string, data: string) => {
+      if (settled) return;
+      // A flood (of any events) is not announcements of builds: drop the channel, poll for a while.
+      if (flooded()) return fail(penalty());
+      if (event !== 'manifest') return;
+      let integrity: string | undefined;
+      try {
+        const parsed = JSON.parse(data) as { integrity?: unknown };
+        if (typeof parsed.integrity === 'string') integrity = parsed.integrity;
+      } catch {
+        // an announcement without details: check anyway
+      }
+      pushCheck(integrity);
     };
     const parser = createEventStreamParser(onEvent);
     resetIdle();
@@ -152,16 +229,17 @@ export function watchRemote(options: WatcherOptions): Watcher {
       open() {
         if (settled) return;
         connected = true;
-        reconnect.reset();
-        clearTimeout(pollTimer);
-        pollTimer = undefined;
+        openedAt = performance.now();
+        // Misbehaviour long ago no longer counts against this server.
+        if (openedAt - lastStrike > 10 * MAX_BACKOFF_MS) strikes = 0;
+        reschedulePoll();
         resetIdle();
       },
       data(chunk) {
         if (settled) return;
         resetIdle();
-        // A runaway line is not an event stream: drop the connection and try again later.
-        if (!parser.push(chunk)) fail(reconnect.next());
+        // A runaway line or event is not an event stream: drop the connection and try again much later.
+        if (!parser.push(chunk)) fail(penalty());
       },
       error() {
         if (settled) return;
@@ -169,7 +247,7 @@ export function watchRemote(options: WatcherOptions): Watcher {
       },
       // No push channel here (an older server, a static host): poll, and look again much later.
       refused: () => fail(MAX_BACKOFF_MS),
-      closed: () => fail(reconnect.next()),
+      closed: ended,
     });
     // A fetch that threw at once has already failed, before there was anything to close.
     if (settled) return close();
@@ -199,6 +277,7 @@ export function watchRemote(options: WatcherOptions): Watcher {
       clearTimeout(pollTimer);
       clearTimeout(reconnectTimer);
       clearTimeout(idleTimer);
+      clearTimeout(pushTimer);
       closeCurrent?.();
       closeCurrent = undefined;
     },

@@ -19,6 +19,25 @@ export class Deadlines {
   current(): number | undefined {
     return this.#store.getStore();
   }
+
+  /**
+   * `work`, or a rejection with `timeout(ms)` when the deadline of the work running now (else `fallbackMs` from now)
+   * passes first. For what no request deadline covers — remote code that initialises or evaluates — so that nothing
+   * waits past the deadline; the work itself cannot be cancelled and is abandoned.
+   */
+  async within<T>(work: Promise<T>, fallbackMs: number, timeout: (ms: number) => Error): Promise<T> {
+    const started = performance.now();
+    const deadlineAt = this.current() ?? started + fallbackMs;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timeout(Math.round(deadlineAt - started))), Math.max(0, deadlineAt - started));
+    });
+    try {
+      return await Promise.race([work, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /** Stamps each request with the deadline it runs under: the import's, else a whole import's time from now. */

@@ -22,8 +22,11 @@ export function isRetryable(error: unknown): boolean {
 
 /**
  * Whether a failure says the remote is unavailable (down, slow, overloaded, or its breaker open), not that it
- * answered wrongly. Only these move the breaker towards open, and only these let a cached copy stand in.
+ * answered wrongly. Only these move the breaker towards open, and only these let a cached copy stand in. Remote code
+ * that hangs while it initialises (a `TimeoutError` of phase `evaluation`) is not unavailability: the remote served
+ * it, and it is the build that is at fault.
  */
 export function isUnavailable(error: unknown): boolean {
-  return isRetryable(error) || error instanceof TimeoutError || error instanceof CircuitOpenError;
+  if (error instanceof TimeoutError) return (error as TimeoutError).phase !== 'evaluation';
+  return isRetryable(error) || error instanceof CircuitOpenError;
 }

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import { RollbackError } from '../../common/errors.ts';
 import type { WarningCode } from '../../common/warnings.ts';
+import { hasSignedRecords } from '../cache/cache-folder.ts';
 import { readRegularFile, readRegularFileSync } from '../cache/regular-file.ts';
 
 /** Far more than any host's records: a file larger than this is not one ferry wrote. */
@@ -97,7 +98,15 @@ export class ReleaseStore {
       records = parseDocument(readRegularFileSync(file, MAX_RELEASES_BYTES).toString('utf8'));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') {
+      if (code === 'ENOENT' && hasSignedRecords(cacheDir)) {
+        warn(
+          'FERRY_RELEASES_MISSING',
+          `The host's release record ${file} is missing, but its cache folder holds manifests of signed remotes, ` +
+            'which are only kept beside it: the record was deleted (or the folder restored without it), so rollback ' +
+            'protection starts over from the next accepted release. If nobody removed it on purpose, check who can ' +
+            "write the host's cache folder.",
+        );
+      } else if (code !== 'ENOENT') {
         warn(
           code === undefined ? 'FERRY_CACHE_CORRUPT' : 'FERRY_CACHE_UNREADABLE',
           `The host's release record ${file} could not be read (${(error as Error).message}); it is treated as empty ` +

@@ -4,10 +4,11 @@
  * modules (evaluate/container.ts), the exposes it has loaded, and the calls running on it through live bindings. An
  * import of an expose runs the last three stages of the pipeline in order: files -> shared -> evaluate.
  */
-import { UnknownExposeError } from '../../common/errors.ts';
+import { TimeoutError, UnknownExposeError } from '../../common/errors.ts';
 import type { Manifest } from '../../manifest/index.ts';
 import { ModuleEvaluator } from '../evaluate/container.ts';
 import type { Housekeeping } from '../evaluate/housekeeping.ts';
+import type { Deadlines } from '../net/deadline.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ResolvedSharedModule, Sharing } from '../sharing/sharing.ts';
@@ -22,11 +23,15 @@ export interface VersionContext extends Omit<FileSource, 'remote'> {
   /** The host's share scopes: resolves the shared modules the remote's code requires. */
   sharing: Sharing;
   warn: Warn;
+  /** The host's deadlines: remote code's initialisation and evaluation are bounded by the import's. */
+  deadlines: Deadlines;
   /**
-   * Settles when the version may run code: its release and cache record are on disk (`TrustedManifest.commit()`,
-   * which never rejects). Its files are fetched meanwhile. Absent: it may run at once.
+   * Makes the version the remote's accepted one on disk (its release and cache record: `TrustedManifest.commit()`,
+   * which never rejects). Run once, when the files its first use needs are verified and in the cache, and before any
+   * of its code runs: a load that never gets its files leaves the previous record (and rollback floor) as they were.
+   * Absent: nothing to commit (a live-update candidate is committed when it becomes current).
    */
-  ready?: Promise<void>;
+  commit?: () => Promise<void>;
 }
 
 export class RemoteVersion {
@@ -46,6 +51,7 @@ export class RemoteVersion {
   /** Calls running on this version through live bindings, and who waits for them to end. */
   #calls = 0;
   #drained: (() => void) | undefined;
+  #committed: Promise<void> | undefined;
   #disposed = false;
 
   constructor(trusted: TrustedManifest, remote: ResolvedRemote, context: VersionContext) {
@@ -63,7 +69,14 @@ export class RemoteVersion {
       verified: (name) => this.#files.verified(name),
       shared: this.#shared,
       scope: context.scope,
-      ready: context.ready,
+      ready: () => {
+        this.#committed ??= context.commit?.() ?? Promise.resolve();
+        return this.#committed;
+      },
+      within: (work, what) =>
+        context.deadlines.within(Promise.resolve(work), remote.timeouts.import, (ms) =>
+          this.#evaluationTimeout(what, ms),
+        ),
       warn: (code, message) => context.warn(code, message, remote.alias),
     });
   }
@@ -88,12 +101,10 @@ export class RemoteVersion {
 
   /**
    * Fetches one file of this version's manifest, checked against its size and integrity, to run it (its fallback
-   * copies): resolves once the version may run code (`ready`).
+   * copies of shared packages, which may run before the version's own code does).
    */
-  async fetchVerified(name: string): Promise<Uint8Array> {
-    const bytes = await this.#files.fetch(name);
-    await this.#context.ready;
-    return bytes;
+  fetchVerified(name: string): Promise<Uint8Array> {
+    return this.#files.fetch(name);
   }
 
   /** The exports of an expose (`./tokenValidator`); concurrent calls share one load. */
@@ -199,6 +210,16 @@ export class RemoteVersion {
     await shared;
     // Evaluate: the container (once), then the expose's factory.
     return this.#evaluator.expose(exposeKey);
+  }
+
+  #evaluationTimeout(what: string, ms: number): TimeoutError {
+    const { alias, manifestUrl } = this.remote;
+    return new TimeoutError(
+      `Remote "${alias}" version ${this.version} did not finish ${what} within the ${ms} ms left of the import's ` +
+        'deadline; its code hangs (a promise that never settles), so the import was given up. The remote is ' +
+        `up and served verified code: fix the remote's initialisation, or raise \`timeouts.import\` if it is merely slow.`,
+      { remote: alias, url: manifestUrl, phase: 'evaluation' },
+    );
   }
 
   async #resolveShared(pkg: string, exposeKey: string): Promise<void> {
