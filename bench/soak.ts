@@ -4,7 +4,11 @@
  * Heap after GC must stay flat: it fails (exit 1) when it grows by 5 MB or more from the baseline taken after the
  * first versions (V8's compilation cache keeps recent scripts for a while, so the baseline is not version 1).
  *
- * Run with `node --expose-gc --max-old-space-size=64 bench/soak.ts [--versions 500]` (`npm run soak`).
+ * `--format esm` (the default) publishes ferry modules, as `ferry build` writes them (ES module output, evaluated as
+ * async functions with top-level await); `--format commonjs` the CommonJS bundles of earlier builds.
+ *
+ * Run with `node --expose-gc --max-old-space-size=64 bench/soak.ts [--versions 500] [--format esm|commonjs]`
+ * (`npm run soak`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +18,11 @@ import { createHost } from '../src/index.ts';
 import { startLoopback } from '../test/helpers/loopback.ts';
 import { writeRemoteOutput } from '../test/helpers/remote-output.ts';
 
-const { values } = parseArgs({ options: { versions: { type: 'string', default: '500' } } });
+const { values } = parseArgs({
+  options: { versions: { type: 'string', default: '500' }, format: { type: 'string', default: 'esm' } },
+});
 const versions = Number(values.versions);
+const format = values.format === 'commonjs' ? 'commonjs' : 'esm';
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
   console.error('soak: run with --expose-gc (npm run soak does).');
@@ -23,6 +30,18 @@ if (!gc) {
 }
 
 function code(i: number): string {
+  if (format === 'esm') {
+    return `return (async () => { "use strict";
+const data = new Array(125000).fill(${i}.5); // about 1 MB of heap
+setInterval(() => data[0]++, 1000);
+process.on('ferry-soak', () => data.length);
+await new Promise((resolve) => setTimeout(resolve, 1)); // top-level await
+const version = () => ${i};
+const sum = () => data.length;
+return __ferryNamespace({ version: () => version, sum: () => sum }, []);
+})();
+`;
+  }
   return `'use strict';
 const data = new Array(125000).fill(${i}.5); // about 1 MB of heap
 setInterval(() => data[0]++, 1000);
@@ -33,12 +52,12 @@ exports.sum = () => data.length;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-soak-'));
-process.env['FERRY_CACHE_DIR'] = join(dir, '.cache');
 const publish = (i: number) =>
   writeRemoteOutput(join(dir, 'remote'), {
     name: 'soak',
     version: `1.0.${i}`,
     release: i + 1,
+    format,
     exposes: { './module': { code: code(i) } },
   });
 
@@ -53,6 +72,7 @@ const server = await startLoopback(join(dir, 'remote'));
 const host = createHost({
   name: 'soakHost',
   remotes: { soak: `${server.url}mf-manifest.json` },
+  cache: { dir: join(dir, '.cache') },
   live: { pollInterval: false, push: false, drainTimeout: 0 },
   onWarning: () => {},
 });
@@ -82,6 +102,7 @@ rmSync(dir, { recursive: true, force: true });
 console.log(
   JSON.stringify({
     versions,
+    format,
     seconds: Math.round((performance.now() - started) / 100) / 10,
     heapAfterGcMiB: { baseline: round(baseline), peak: round(peak), final: round(final), growth: round(growth) },
     processListenersLeft: listeners,

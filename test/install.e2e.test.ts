@@ -73,11 +73,11 @@ test('a service installed with --omit=optional has no build tools, and loads, se
   const modules = service.path('node_modules');
   assert.ok(existsSync(join(modules, 'ferry', 'dist', 'index.js')), 'ferry is installed');
   assert.ok(existsSync(join(modules, 'semver', 'package.json')), 'its dependency semver is installed');
-  for (const tool of ['esbuild', 'oxc-transform', 'typescript']) {
+  for (const tool of ['esbuild', 'oxc-transform', 'es-module-lexer', 'typescript']) {
     assert.ok(!existsSync(join(modules, tool)), `${tool} is not installed`);
   }
   const manifest = JSON.parse(await readFile(join(modules, 'ferry', 'package.json'), 'utf8'));
-  assert.deepEqual(Object.keys(manifest.optionalDependencies).sort(), ['esbuild', 'oxc-transform']);
+  assert.deepEqual(Object.keys(manifest.optionalDependencies).sort(), ['es-module-lexer', 'esbuild', 'oxc-transform']);
 
   const env = { ...process.env, OUT: out, KEY: publicKey, CACHE: service.path('.ferry-cache') };
   const host = await runProcess(process.execPath, ['host.mjs'], { cwd: service.dir, env });

@@ -8,13 +8,20 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from './helpers/temp-project.ts';
 
-test('60 successive versions leave the heap flat under --max-old-space-size=64', () => {
-  const result = spawnSync(
-    process.execPath,
-    ['--expose-gc', '--max-old-space-size=64', join(REPO_ROOT, 'bench', 'soak.ts'), '--versions', '60'],
-    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 },
-  );
-  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
-  const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { heapAfterGcMiB: { growth: number } };
-  assert.ok(report.heapAfterGcMiB.growth < 5, result.stdout);
-});
+for (const format of ['esm', 'commonjs']) {
+  test(`60 successive versions (${format}) leave the heap flat under --max-old-space-size=64`, () => {
+    const soak = join(REPO_ROOT, 'bench', 'soak.ts');
+    const result = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--max-old-space-size=64', soak, '--versions', '60', '--format', format],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+    const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+      format: string;
+      heapAfterGcMiB: { growth: number };
+    };
+    assert.equal(report.format, format);
+    assert.ok(report.heapAfterGcMiB.growth < 5, result.stdout);
+  });
+}

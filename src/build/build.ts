@@ -15,6 +15,7 @@ import {
   SIGNATURE_FILE,
   signManifest,
 } from '../manifest/index.ts';
+import { writeAssets } from './assets.ts';
 import { bundleExposes } from './bundle.ts';
 import { configRoot, loadConfig } from './config.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
@@ -93,22 +94,28 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   const ahead = startSharedFallbacks(config);
   const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
   fallbacks.catch(() => {}); // reported by the Promise.all below
-  const [{ bundles, warnings }, typesResult, shared] = await Promise.all([bundled, emitExposeTypes(config), fallbacks]);
+  const [{ bundles, chunks, assets: found, warnings }, typesResult, shared] = await Promise.all([
+    bundled,
+    emitExposeTypes(config),
+    fallbacks,
+  ]);
   warnings.push(...typesResult.warnings);
 
   await mkdir(config.outDir, { recursive: true });
   const keep = await previousFiles(config.outDir);
   const written: OutputFile[] = [];
-  const write = async (name: string, bytes: Uint8Array) => {
+  const write = async (name: string, bytes: Uint8Array, type?: OutputFile['type']) => {
     await writeFileAtomic(config.outDir, name, bytes);
-    written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes) });
+    written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
   };
   // The output is CommonJS; without this, a project with "type": "module" makes Node load it as ESM under require().
   await write('package.json', new TextEncoder().encode('{\n  "type": "commonjs"\n}\n'));
-  for (const bundle of bundles) {
-    await write(bundle.file, bundle.code);
+  // Chunks first: an entry is never written before what it imports.
+  for (const bundle of [...chunks, ...bundles]) {
+    await write(bundle.file, bundle.code, 'esm');
     await write(bundle.map, bundle.mapCode);
   }
+  const assets = await writeAssets(config, [...new Set([...config.assets, ...found])].sort(), write);
   for (const types of typesResult.types) await write(types.file, types.code);
   for (const { fallback } of shared) if (fallback) await write(fallback.file, fallback.code);
   await write(config.filename, new TextEncoder().encode(createRemoteEntry(config.name, bundles)));
@@ -125,10 +132,12 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       file: bundle.file,
       map: bundle.map,
       ...typesOf(bundle.key),
+      chunks: bundle.chunks,
       shared: bundle.shared,
     })),
     builtAt: new Date(),
     shared,
+    assets,
   });
   const manifestBytes = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
   try {

@@ -1,36 +1,96 @@
 /**
- * Bundling the exposes: one esbuild call for all of them (CommonJS, platform node, target node22). Everything is
- * bundled except Node builtins and the declared shared packages (and their deep imports), which stay `require()`
- * calls the host resolves through the share scope. Output names carry a hash of the final bytes.
+ * Bundling the exposes: one esbuild call for all of them, as ES modules (platform node, target node22) with code
+ * splitting, so top-level await, `import.meta` and `import()` of the remote's own modules work as they do locally;
+ * each output file is then rewritten as a ferry module (ferry-module.ts) that the host compiles with node:vm.
+ * Everything is bundled except Node builtins and the declared shared packages (and their deep imports), which the
+ * host resolves through the share scope. Output names carry esbuild's content hash.
+ *
+ * `import.meta`, `__dirname` and `__filename` in the project's own modules are per module (a plugin gives each module
+ * its own `import.meta`, pointing where the module's source sits in the remote's folder as the host lays it out), and
+ * `new URL('./file', import.meta.url)` finds the files the code reads beside it: they ship as assets (assets.ts).
  */
-import { createHash } from 'node:crypto';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { BuildResult as EsbuildResult, Message, Metafile } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, relative, resolve, sep } from 'node:path';
+import type { BuildResult as EsbuildResult, Loader, Message, Metafile, Plugin } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
+import { toFerryModule } from './ferry-module.ts';
 import { sharedKeyOf } from './shared.ts';
 
-/** One expose's bundle, ready to write. */
-export interface ExposeBundle {
-  /** The expose key (`./tokenValidator`). */
-  key: string;
-  /** `tokenValidator.<hash>.js` */
+/** One file the bundler wrote: an expose's entry or a chunk, with its source map. */
+export interface BundleFile {
+  /** `tokenValidator.<hash>.js`, `chunk.<hash>.js` */
   file: string;
-  /** `tokenValidator.<hash>.js.map` */
+  /** `<file>.map` */
   map: string;
   code: Uint8Array;
   mapCode: Uint8Array;
+}
+
+/** One expose's bundle, ready to write. */
+export interface ExposeBundle extends BundleFile {
+  /** The expose key (`./tokenValidator`). */
+  key: string;
+  /** Its entry is a CommonJS module: the host gives `module.exports` (the default export), as `require` would. */
+  commonjs: boolean;
+  /** The chunks its entry imports statically, directly or through other chunks (fetched with it). */
+  chunks: string[];
   /** Shared modules the bundle requires, sorted: keys of `shared`, or the deep imports a `pkg/` key covers. */
   shared: string[];
   /** The shared requests the bundle makes (`lodash`, `lodash/fp`), which the remote's fallback copies must serve. */
   sharedRequests: string[];
 }
 
-/** The bundles, and esbuild's warnings formatted as `file:line: message` text. */
+/** The bundles, the chunks they share, the files their code reads (project-relative paths), esbuild's warnings. */
 export interface BundleResult {
   bundles: ExposeBundle[];
+  chunks: BundleFile[];
+  assets: string[];
   warnings: string[];
+}
+
+/** `new URL('./data.txt', import.meta.url)`: a file the module reads beside itself, by a literal path. */
+const NEW_URL = /new\s+URL\(\s*(["'`])(\.{1,2}\/[^"'`$\n]+)\1\s*,\s*import\.meta\.url\s*\)/g;
+const LOADERS: Record<string, Loader> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.jsx': 'jsx' };
+
+/** Inserts `text` after a hashbang line and a directive prologue, on the same line, so no line number moves. */
+function insertAtStart(source: string, text: string): string {
+  const head = /^(#![^\n]*\n)?(\s*(?:(["'])use strict\3;?\s*)?)/.exec(source)!;
+  return source.slice(0, head[0].length) + text + source.slice(head[0].length);
+}
+
+/**
+ * The plugin that gives each of the project's own modules its own `import.meta` (and `__dirname`, `__filename`),
+ * from `__ferryModuleMeta(<path in the project>)`, and collects the files `new URL('./x', import.meta.url)` names.
+ * Modules under node_modules keep the bundle's `import.meta` and are left as they are.
+ */
+function moduleMetaPlugin(root: string, assets: Set<string>, warnings: string[]): Plugin {
+  return {
+    name: 'ferry-module-meta',
+    setup(build) {
+      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
+        const path = relative(root, args.path);
+        if (path.startsWith('..') || isAbsolute(path) || path.split(sep).includes('node_modules')) return undefined;
+        const source = await readFile(args.path, 'utf8');
+        const meta = source.includes('import.meta');
+        const paths = /\b__(?:dirname|filename)\b/.test(source);
+        if (!meta && !paths) return undefined;
+        for (const match of source.matchAll(NEW_URL)) {
+          const target = resolve(dirname(args.path), match[2]!);
+          const asset = relative(root, target);
+          if (asset.startsWith('..') || isAbsolute(asset)) {
+            warnings.push(
+              `${toPosix(path)}: new URL(${JSON.stringify(match[2])}, import.meta.url) points outside the project; it is not shipped.`,
+            );
+          } else assets.add(toPosix(asset));
+        }
+        const own = `var __ferryMeta = __ferryModuleMeta(${JSON.stringify(toPosix(path))})`;
+        const both = paths ? `${own}, __dirname = __ferryMeta.dirname, __filename = __ferryMeta.filename;` : `${own};`;
+        return { contents: insertAtStart(source, both), loader: LOADERS[extname(args.path)] ?? 'js' };
+      });
+    },
+  };
 }
 
 function toPosix(path: string): string {
@@ -47,22 +107,39 @@ function rewriteMap(text: string, outDir: string, root: string): string {
   return JSON.stringify(map);
 }
 
-/** The shared modules and requests an output imports, from esbuild's metafile (external imports only). */
-function sharedImports(output: Metafile['outputs'][string], shared: readonly string[]) {
+/** The shared modules and requests an output imports, through the chunks it imports (external imports only). */
+function sharedImports(
+  outputs: Metafile['outputs'],
+  start: string,
+  chunks: readonly string[],
+  shared: readonly string[],
+) {
   const used = new Set<string>();
   const requests = new Set<string>();
-  for (const entry of output.imports) {
-    if (!entry.external) continue;
-    const key = sharedKeyOf(entry.path, shared);
-    if (key === undefined) continue;
-    used.add(key);
-    requests.add(entry.path);
+  for (const path of [start, ...chunks]) {
+    for (const entry of outputs[path]?.imports ?? []) {
+      if (!entry.external) continue;
+      const key = sharedKeyOf(entry.path, shared);
+      if (key === undefined) continue;
+      used.add(key);
+      requests.add(entry.path);
+    }
   }
   return { shared: [...used].sort(), sharedRequests: [...requests].sort() };
 }
 
-function contentHash(code: Uint8Array, map: Uint8Array): string {
-  return createHash('sha256').update(code).update(map).digest('hex').slice(0, 10);
+/** The chunks an output imports statically, directly or through other chunks (metafile paths). */
+function staticChunks(outputs: Metafile['outputs'], start: string): string[] {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    for (const entry of outputs[path]?.imports ?? []) {
+      if (entry.external || entry.kind !== 'import-statement' || seen.has(entry.path)) continue;
+      seen.add(entry.path);
+      visit(entry.path);
+    }
+  };
+  visit(start);
+  return [...seen];
 }
 
 async function format(messages: Message[], kind: 'error' | 'warning'): Promise<string[]> {
@@ -70,39 +147,37 @@ async function format(messages: Message[], kind: 'error' | 'warning'): Promise<s
   return (await formatMessages(messages, { kind, color: false })).map((text) => text.trimEnd());
 }
 
-/**
- * Bundles every expose of `config` in memory.
- *
- * @example
- * ```ts
- * const { bundles } = await bundleExposes(await loadConfig({ root }));
- * bundles[0].file; // 'tokenValidator.3f9a1c02bd.js'
- * ```
- */
+/** Bundles every expose of `config` in memory, as ferry modules. */
 export async function bundleExposes(config: ResolvedConfig): Promise<BundleResult> {
   const sharedNames = Object.keys(config.shared);
   const entryPoints: Record<string, string> = {};
   for (const expose of config.exposes) entryPoints[expose.name] = expose.import;
   const { build } = await loadEsbuild();
+  const assets = new Set<string>();
+  const pluginWarnings: string[] = [];
   let result: EsbuildResult<{ write: false; metafile: true }>;
   try {
     result = await build({
       entryPoints,
       absWorkingDir: config.root,
       outdir: config.outDir,
-      entryNames: '[name]',
+      entryNames: '[name].[hash]',
+      chunkNames: 'chunk.[hash]',
       bundle: true,
       write: false,
       metafile: true,
-      format: 'cjs',
+      format: 'esm',
+      splitting: true,
       platform: 'node',
       target: 'node22',
+      // Per module where the plugin gave one (a local `__ferryMeta`), else the bundle file's own.
+      define: { 'import.meta': '__ferryMeta' },
+      plugins: [moduleMetaPlugin(config.root, assets, pluginWarnings)],
       // Builtins are external on platform node; shared packages and their deep imports must be too.
       external: sharedNames.flatMap((name) => (name.endsWith('/') ? [`${name}*`] : [name, `${name}/*`])),
       // External and without a sourceMappingURL comment: hosts fetch maps by the manifest, never by a comment.
       sourcemap: 'external',
       sourcesContent: false,
-      splitting: false,
       logLevel: 'silent',
     });
   } catch (cause) {
@@ -115,35 +190,65 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
     });
   }
 
-  const outputs = new Map(result.outputFiles.map((file) => [file.path, file]));
-  const bundles: ExposeBundle[] = [];
-  for (const expose of config.exposes) {
-    const jsPath = resolve(config.outDir, `${expose.name}.js`);
-    const js = outputs.get(jsPath);
-    const map = outputs.get(`${jsPath}.map`);
-    const meta = Object.entries(result.metafile.outputs).find(([path]) => resolve(config.root, path) === jsPath)?.[1];
-    if (!js || !map || !meta) {
-      throw new BuildError(`esbuild produced no output for exposes[${JSON.stringify(expose.key)}] (${jsPath}).`, {
-        remote: config.name,
-        expose: expose.key,
-      });
-    }
-    const mapCode = new TextEncoder().encode(rewriteMap(map.text, config.outDir, config.root));
-    const hash = contentHash(js.contents, mapCode);
-    const file = `${expose.name}.${hash}.js`;
-    bundles.push({
-      key: expose.key,
+  const { outputs } = result.metafile;
+  const nameOf = (path: string) => toPosix(relative(config.outDir, resolve(config.root, path)));
+  const files = new Map<string, BundleFile>();
+  for (const output of result.outputFiles) {
+    if (output.path.endsWith('.map')) continue;
+    const file = toPosix(relative(config.outDir, output.path));
+    const map = result.outputFiles.find((candidate) => candidate.path === `${output.path}.map`);
+    if (!map)
+      throw new BuildError(`esbuild wrote no source map for ${file} (a bug in ferry).`, { remote: config.name });
+    const code = await toFerryModule(output.text, file, (specifier) => specifier);
+    files.set(file, {
       file,
       map: `${file}.map`,
-      code: js.contents,
-      mapCode,
-      ...sharedImports(meta, sharedNames),
+      code: new TextEncoder().encode(code),
+      mapCode: new TextEncoder().encode(rewriteMap(map.text, config.outDir, config.root)),
     });
   }
-  return { bundles, warnings: await format(result.warnings, 'warning') };
+
+  const bundles: ExposeBundle[] = [];
+  const entries = new Set<string>();
+  for (const expose of config.exposes) {
+    const meta = Object.entries(outputs).find(
+      ([, output]) =>
+        output.entryPoint !== undefined &&
+        resolve(config.root, output.entryPoint) === resolve(config.root, expose.import),
+    );
+    const bundle = meta && files.get(nameOf(meta[0]));
+    if (!meta || !bundle) {
+      throw new BuildError(
+        `esbuild produced no output for exposes[${JSON.stringify(expose.key)}] (${expose.import}).`,
+        {
+          remote: config.name,
+          expose: expose.key,
+        },
+      );
+    }
+    entries.add(bundle.file);
+    const chunks = staticChunks(outputs, meta[0]);
+    const input = result.metafile.inputs[meta[1].entryPoint!];
+    bundles.push({
+      ...bundle,
+      key: expose.key,
+      commonjs: input?.format === 'cjs',
+      chunks: chunks.map(nameOf).sort(),
+      ...sharedImports(outputs, meta[0], chunks, sharedNames),
+    });
+  }
+  const chunks = [...files.values()].filter((file) => !entries.has(file.file));
+  const warnings = [...pluginWarnings, ...(await format(result.warnings, 'warning'))];
+  return { bundles, chunks, assets: [...assets].sort(), warnings };
 }
 
-/** True when `file` is a name the build writes per expose (`<stem>.<10 hex>.js`, its `.map`, or `.d.ts`). */
+/**
+ * True when `file` is a name the build writes per build: a bundle or chunk (`<stem>.<esbuild hash>.js`), its `.map`,
+ * a declaration or fallback file (`<stem>.<10 hex>.(js|d.ts)`).
+ */
 export function isBundleFileName(file: string): boolean {
-  return /^[A-Za-z0-9@_-][A-Za-z0-9@._-]*\.[0-9a-f]{10}\.(?:js|js\.map|d\.ts)$/.test(file) && !isAbsolute(file);
+  return (
+    /^[A-Za-z0-9@_-][A-Za-z0-9@._-]*\.(?:[0-9a-f]{10}|[A-Z0-9]{8})\.(?:js|js\.map|d\.ts)$/.test(file) &&
+    !isAbsolute(file)
+  );
 }

@@ -3,8 +3,9 @@
  * {@link InvalidOptionError} naming the option, the file and the fix; a missing expose file is an
  * {@link ExposeNotFoundError} naming the expose and the path that was tried.
  */
+import { globSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
 import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from '../common/options.ts';
 import * as semver from '../common/semver.ts';
@@ -32,6 +33,8 @@ export interface ResolvedConfig {
   readonly sign?: string;
   /** Emit type declarations for the exposes (needs `typescript` installed in the project). */
   readonly dts: boolean;
+  /** The files the `assets` globs match, relative to the root (`/`-separated, sorted). */
+  readonly assets: readonly string[];
 }
 
 /** Where to load the configuration from, and the overrides the CLI passes. */
@@ -55,6 +58,7 @@ const KNOWN = [
   'expiresIn',
   'sign',
   'dts',
+  'assets',
   '$schema',
 ];
 
@@ -242,6 +246,7 @@ export async function resolveConfig(
     );
   }
   const outDir = resolveOutDir(context.outDir ?? raw.outDir, root, exposes, configFile, source);
+  const assets = resolveAssets(raw.assets, root, outDir, source);
 
   return Object.freeze({
     root,
@@ -255,8 +260,42 @@ export async function resolveConfig(
     release,
     expiresIn: parseExpiresIn(raw.expiresIn, source),
     dts: raw.dts !== false,
+    assets,
     ...(typeof raw.sign === 'string' ? { sign: resolve(root, raw.sign) } : {}),
   });
+}
+
+/** The files the `assets` globs match (node:fs globSync, relative to the root), outside the output folder. */
+function resolveAssets(raw: unknown, root: string, outDir: string, source: OptionSource): string[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.some((pattern) => typeof pattern !== 'string' || pattern === '')) {
+    invalidOption(
+      source,
+      'assets',
+      'must be a list of glob patterns relative to the project root, such as ["src/data/**"].',
+    );
+  }
+  const found = new Set<string>();
+  for (const pattern of raw as string[]) {
+    if (isAbsolute(pattern) || pattern.split('/').includes('..')) {
+      invalidOption(
+        source,
+        'assets',
+        `has ${JSON.stringify(pattern)}; patterns are relative to the project root and stay inside it.`,
+      );
+    }
+    const matches = globSync(pattern, { cwd: root, withFileTypes: true }).filter((entry) => entry.isFile());
+    if (matches.length === 0) {
+      invalidOption(source, 'assets', `has ${JSON.stringify(pattern)}, which matches no file under ${root}.`);
+    }
+    for (const entry of matches) {
+      const path = join(entry.parentPath, entry.name);
+      const inOut = relative(outDir, path);
+      if (!inOut.startsWith('..') && !isAbsolute(inOut)) continue; // never ship the output folder itself
+      found.add(relative(root, path).split(sep).join('/'));
+    }
+  }
+  return [...found].sort();
 }
 
 /**

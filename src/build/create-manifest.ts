@@ -12,6 +12,8 @@ export interface OutputFile {
   name: string;
   size: number;
   integrity: string;
+  /** `esm` for a ferry module, `asset` for a file the code reads at run time. */
+  type?: 'esm' | 'asset';
 }
 
 /** What the manifest says about one expose. */
@@ -23,6 +25,8 @@ export interface ManifestExpose {
   map: string;
   /** Its declaration file, when types were emitted. */
   types?: string;
+  /** The chunks it imports statically. */
+  chunks?: string[];
   shared: string[];
 }
 
@@ -45,6 +49,8 @@ export function createManifest(
     builtAt: Date;
     /** The shared modules with their fallback files (bundleSharedFallbacks); default: the keys of `shared`, none. */
     shared?: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[];
+    /** The files the code reads at run time: path in the project -> output file. */
+    assets?: Readonly<Record<string, string>>;
   },
 ): Manifest {
   const { name } = config;
@@ -52,7 +58,7 @@ export function createManifest(
   // Code-unit order, as every other list ferry writes: locale-independent, and unlike localeCompare it does not
   // load ICU's collator (~13 ms of a build).
   for (const file of [...build.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    files[file.name] = { size: file.size, integrity: file.integrity };
+    files[file.name] = { size: file.size, integrity: file.integrity, ...(file.type ? { type: file.type } : {}) };
   }
   const shared: Record<string, SharedEntry> = {};
   const modules: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[] =
@@ -72,7 +78,8 @@ export function createManifest(
   const exposes: Manifest['ferry']['exposes'] = {};
   for (const expose of build.exposes) {
     const types = expose.types === undefined ? {} : { types: expose.types };
-    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, shared: expose.shared };
+    const chunks = expose.chunks?.length ? { chunks: [...expose.chunks] } : {};
+    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, ...chunks, shared: expose.shared };
   }
 
   return {
@@ -114,6 +121,7 @@ export function createManifest(
       files,
       exposes,
       shared,
+      ...(build.assets && Object.keys(build.assets).length > 0 ? { assets: { ...build.assets } } : {}),
     },
   };
 }

@@ -59,6 +59,13 @@ export interface RemoteConfig {
   /** Path of a PEM private key (from `ferry keygen`) to sign the manifest with. */
   sign?: string;
   /**
+   * Files the exposes read at run time, as glob patterns relative to the project root (`['src/data/**']`). They ship
+   * with the build (size and sha384 in the manifest, like code) and hosts lay them out where the code finds them:
+   * `new URL('./x', import.meta.url)`, `import.meta.dirname` and `__dirname` work unchanged. Files the code names
+   * with `new URL('./literal', import.meta.url)` are found without this.
+   */
+  assets?: string[];
+  /**
    * Emit a declaration file per expose for hosts (`ferry types` fetches them). Needs the `typescript` package in the
    * project; without it the build warns and emits none. Default `true`.
    */

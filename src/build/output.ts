@@ -7,6 +7,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic as writeAtomic } from '../common/atomic-write.ts';
 import { MANIFEST_FILE, parseManifest } from '../manifest/index.ts';
+import { ASSETS_DIR } from './assets.ts';
 import { isBundleFileName } from './bundle.ts';
 
 /**
@@ -19,8 +20,8 @@ import { isBundleFileName } from './bundle.ts';
  * ```
  */
 export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
-  // The folder exists (the build created it); a server may read it at any moment, so no half-written file.
-  return writeAtomic(join(dir, name), bytes);
+  // A server may read the folder at any moment, so no half-written file; an asset may sit in a folder of its own.
+  return writeAtomic(join(dir, name), bytes, { createParent: true });
 }
 
 /** The files the manifest currently in `outDir` lists (with the manifest's remote entry), or none. */
@@ -48,6 +49,15 @@ export async function cleanOutDir(outDir: string, keep: ReadonlySet<string>): Pr
     if (!entry.isFile() || keep.has(entry.name) || !isBundleFileName(entry.name)) continue;
     await rm(join(outDir, entry.name), { force: true });
     removed.push(entry.name);
+  }
+  // Assets of older generations: a folder `assets/<10 hex>` that no kept file lies in.
+  const assets = await readdir(join(outDir, ASSETS_DIR), { withFileTypes: true }).catch(() => []);
+  for (const entry of assets) {
+    if (!entry.isDirectory() || !/^[0-9a-f]{10}$/.test(entry.name)) continue;
+    const prefix = `${ASSETS_DIR}/${entry.name}/`;
+    if ([...keep].some((name) => name.startsWith(prefix))) continue;
+    await rm(join(outDir, ASSETS_DIR, entry.name), { recursive: true, force: true });
+    removed.push(prefix);
   }
   return removed.sort();
 }

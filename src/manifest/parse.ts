@@ -101,6 +101,9 @@ function parseFiles(obj: Json, where: Reader): Record<string, FileEntry> {
       size: integer(entry, 'size', entryAt, 0),
       integrity: str(entry, 'integrity', entryAt, isIntegrity),
     };
+    if (entry.type !== undefined) {
+      files[name].type = str(entry, 'type', entryAt, (type) => type === 'esm' || type === 'asset') as 'esm' | 'asset';
+    }
   }
   return files;
 }
@@ -117,6 +120,10 @@ function parseExposes(obj: Json, where: Reader, files: Record<string, FileEntry>
       shared: strings(entry, 'shared', entryAt),
     };
     if (entry.map !== undefined) expose.map = str(entry, 'map', entryAt, listed);
+    if (entry.chunks !== undefined) {
+      expose.chunks = strings(entry, 'chunks', entryAt);
+      if (!expose.chunks.every(listed)) fail(entryAt, 'names a chunk that ferry.files does not list');
+    }
     if (entry.types !== undefined) expose.types = str(entry, 'types', entryAt, listed);
     exposes[key] = expose;
   }
@@ -141,6 +148,19 @@ function parseShared(obj: Json, where: Reader, files: Record<string, FileEntry>)
     };
   }
   return shared;
+}
+
+function parseAssets(raw: unknown, where: Reader, files: Record<string, FileEntry>): Record<string, string> {
+  const assets: Record<string, string> = Object.create(null);
+  for (const [path, file] of Object.entries(object(raw, where))) {
+    const entryAt = at(where.source, `${where.path}[${JSON.stringify(path)}]`);
+    // The path is where the file is laid out on the host: a plain relative path, like a file name.
+    if (!isSafeFileName(path)) fail(entryAt, 'is not a plain relative path');
+    if (typeof file !== 'string' || files[file]?.type !== 'asset')
+      fail(entryAt, 'must name an asset that ferry.files lists');
+    assets[path] = file;
+  }
+  return assets;
 }
 
 /**
@@ -193,6 +213,7 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
     files,
     exposes: parseExposes(exposesObj, exposesAt, files),
     shared: parseShared(sharedObj, sharedAt, files),
+    ...(ferry.assets === undefined ? {} : { assets: parseAssets(ferry.assets, at(source, 'ferry.assets'), files) }),
   };
   for (const [key, expose] of Object.entries(section.exposes)) {
     for (const pkg of expose.shared) {

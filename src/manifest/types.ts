@@ -14,12 +14,20 @@ export const FORMAT_VERSION = 1;
 export interface FileEntry {
   size: number;
   integrity: string;
+  /**
+   * `esm`: a ferry module (ES module output rewritten as the body of an async function; the host compiles it with
+   * node:vm). `asset`: a file the remote's code reads at run time, laid out in the version's folder on the host.
+   * Absent: a CommonJS file, or not code (maps, declarations).
+   */
+  type?: 'esm' | 'asset';
 }
 
 /** What the build recorded about one exposed module. */
 export interface ExposeEntry {
-  /** The bundled CommonJS file, a key of `files`. */
+  /** The bundled file (a ferry module, or CommonJS in builds before ferry 0.2), a key of `files`. */
   file: string;
+  /** The chunks it imports statically (keys of `files`), fetched and verified with it. */
+  chunks?: string[];
   /** Its source map, a key of `files`, if one was emitted. */
   map?: string;
   /** Its type declarations, a key of `files`, if they were emitted. */
@@ -60,6 +68,11 @@ export interface FerrySection {
   exposes: Record<string, ExposeEntry>;
   /** Keyed by package name. */
   shared: Record<string, SharedEntry>;
+  /**
+   * The files the remote's code reads at run time: their path in the remote's project (where `import.meta.url`,
+   * `__dirname` and `new URL('./x', import.meta.url)` find them) -> a key of `files`.
+   */
+  assets?: Record<string, string>;
 }
 
 interface MfAssets {

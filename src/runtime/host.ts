@@ -11,6 +11,7 @@
  * Everything runs under the import's deadline (`timeouts.import`). A failed import may be answered by a local
  * fallback (local-fallback.ts). Live updates (live/live-updates.ts) replace a remote's current version.
  */
+import { join } from 'node:path';
 import { HostClosedError, InvalidOptionError, UnknownRemoteError } from '../common/errors.ts';
 import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
@@ -240,6 +241,7 @@ export function createHost(options: HostOptions): Host {
       client,
       cache,
       deadlines,
+      versionsDir: join(resolved.cache.dir, 'versions'),
       scope: sharing.scope(containerScopeOf(trusted.manifest)),
       sharing,
       warn,

@@ -25,15 +25,25 @@ export interface HandBuiltRemote {
   shared?: Record<string, Partial<SharedEntry>>;
   /** Replace the container source. */
   remoteEntry?: string;
+  /**
+   * `esm`: the expose code is a ferry module (the body of an async function, as `ferry build` writes since ES module
+   * output: its namespace through `__ferryNamespace`) and the container loads it through `__ferryImport`. Default:
+   * CommonJS, as builds before that wrote.
+   */
+  format?: 'esm' | 'commonjs';
 }
 
-function container(name: string, files: Record<string, string>): string {
+function container(name: string, files: Record<string, string>, format: 'esm' | 'commonjs'): string {
+  const load =
+    format === 'esm'
+      ? `__ferryImport('./' + files[request]).then((namespace) => () => namespace)`
+      : `Promise.resolve(() => require('./' + files[request]))`;
   return `'use strict';
 const files = ${JSON.stringify(files)};
 let scope;
 exports.init = (shareScope) => { if (scope && scope !== shareScope) throw new Error('already initialised'); scope = shareScope; };
 exports.get = (request) => Object.hasOwn(files, request)
-  ? Promise.resolve(() => require('./' + files[request]))
+  ? ${load}
   : Promise.reject(new Error('Module "' + request + '" does not exist in container "${name}".'));
 `;
 }
@@ -59,11 +69,17 @@ export async function writeRemoteOutput(
       exposes[key].map = `${file}.map`;
     }
   }
-  contents['remoteEntry.js'] = spec.remoteEntry ?? container(spec.name, exposeFiles);
+  const format = spec.format ?? 'commonjs';
+  contents['remoteEntry.js'] = spec.remoteEntry ?? container(spec.name, exposeFiles, format);
+  const modules = new Set(format === 'esm' ? Object.values(exposeFiles) : []);
   const files: Manifest['ferry']['files'] = {};
   for (const [file, text] of Object.entries(contents)) {
     const bytes = Buffer.from(text);
-    files[file] = { size: bytes.byteLength, integrity: integrityOf(bytes) };
+    files[file] = {
+      size: bytes.byteLength,
+      integrity: integrityOf(bytes),
+      ...(modules.has(file) ? { type: 'esm' } : {}),
+    };
     await mkdir(dirname(join(dir, file)), { recursive: true });
     await writeFile(join(dir, file), bytes);
   }

@@ -17,26 +17,45 @@ export interface ModuleRecord {
   loaded: boolean;
 }
 
-const PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname'];
-// With housekeeping, the timers and `process` are parameters too: the code's own references resolve to them.
-const TRACKED_PARAMETERS = [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS];
+const PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname', '__ferryImport'];
+
+/** What a file of a remote version gets besides its `require`. */
+export interface CommonJsContext {
+  /** Tracks the file's timers and `process` listeners (housekeeping.ts), cleared when its version is disposed. */
+  housekeeping?: Housekeeping;
+  /** `import()` of the version's modules, for a container that loads ferry modules (remote-entry.ts). */
+  ferryImport?: (specifier: string) => Promise<unknown>;
+  /** `__filename` and `__dirname` as the code should see them (default: derived from `filename`). */
+  paths?: { filename: string; dirname: string };
+}
 
 /**
  * Compiles and runs one CommonJS file. `filename` appears in stack traces (`ferry://authService@1.0.0/x.js`). The
  * source must be exactly the bytes that were verified: callers decode the verified buffer and pass the result here.
- * With `housekeeping`, the file's timers and `process` listeners are tracked by it (housekeeping.ts) and cleared when
- * its version is disposed.
  */
 export function evaluateCommonJs(
   source: string,
   filename: string,
   require: ScopedRequire,
-  housekeeping?: Housekeeping,
+  context: CommonJsContext = {},
 ): ModuleRecord {
   const record: ModuleRecord = { id: filename, filename, exports: {}, loaded: false };
-  const fn = compileFunction(source, housekeeping ? TRACKED_PARAMETERS : PARAMETERS, { filename });
-  const dirname = filename.slice(0, filename.lastIndexOf('/'));
-  fn.call(record.exports, record.exports, require, record, filename, dirname, ...(housekeeping?.values() ?? []));
+  const { housekeeping } = context;
+  // With housekeeping, the timers and `process` are parameters too: the code's own references resolve to them.
+  const fn = compileFunction(source, housekeeping ? [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : PARAMETERS, {
+    filename,
+  });
+  const paths = context.paths ?? { filename, dirname: filename.slice(0, filename.lastIndexOf('/')) };
+  fn.call(
+    record.exports,
+    record.exports,
+    require,
+    record,
+    paths.filename,
+    paths.dirname,
+    context.ferryImport,
+    ...(housekeeping?.values() ?? []),
+  );
   record.loaded = true;
   return record;
 }

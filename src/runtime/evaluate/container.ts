@@ -6,12 +6,14 @@
  * source-mapped error as their cause. What the version's code leaves running is tracked (housekeeping.ts).
  */
 import { createRequire, isBuiltin, type SourceMapPayload } from 'node:module';
-import { posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EvaluationError, FerryError, UndeclaredDependencyError } from '../../common/errors.ts';
 import type { Manifest } from '../../manifest/index.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ResolvedSharedModule } from '../sharing/sharing.ts';
 import { evaluateCommonJs, type ModuleRecord } from './commonjs.ts';
+import { commonJsNamespace, evaluateFerryModule, type ModuleMeta } from './ferry-module.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { type RegisteredSourceMap, registerSourceMap, unregisterSourceMap } from './source-maps.ts';
 
@@ -32,6 +34,10 @@ export interface EvaluationSource {
   prefix: string;
   /** The verified bytes of a file, if fetched. */
   verified(name: string): Uint8Array | undefined;
+  /** The verified bytes of a file, fetched if needed (a chunk that `import()` loads later). */
+  fetch(name: string): Promise<Uint8Array>;
+  /** The version's folder on the host, where its assets are laid out (version-folder.ts). */
+  folder: string;
   /** The shared modules resolved for the version, by package name. */
   shared: ReadonlyMap<string, ResolvedSharedModule>;
   /** The scope the container is initialised with. */
@@ -51,6 +57,8 @@ export class ModuleEvaluator {
   readonly housekeeping = new Housekeeping();
   readonly #source: EvaluationSource;
   readonly #records = new Map<string, ModuleRecord>();
+  /** Ferry modules (ES module output) by file, each evaluated once. */
+  readonly #modules = new Map<string, Promise<object>>();
   readonly #maps = new Map<string, RegisteredSourceMap>();
   #container: Promise<Container> | undefined;
 
@@ -107,6 +115,7 @@ export class ModuleEvaluator {
     for (const [filename, map] of this.#maps) unregisterSourceMap(filename, map);
     this.#maps.clear();
     this.#records.clear();
+    this.#modules.clear();
     this.#container = undefined;
   }
 
@@ -139,11 +148,71 @@ export class ModuleEvaluator {
         { remote: this.#source.alias, file: name },
       );
     }
-    const filename = this.#source.prefix + name;
     const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    const record = evaluateCommonJs(source, filename, (id) => this.#require(name, id), this.housekeeping);
+    const path = join(this.#source.folder, ...name.split('/'));
+    const record = evaluateCommonJs(source, this.#source.prefix + name, (id) => this.#require(name, id), {
+      housekeeping: this.housekeeping,
+      ferryImport: (specifier) => this.#import(name, specifier),
+      paths: { filename: path, dirname: dirname(path) },
+    });
     this.#records.set(name, record);
     return record.exports;
+  }
+
+  /** `import` of `specifier` from the file `from`: resolves to a namespace. */
+  async #import(from: string, specifier: string): Promise<unknown> {
+    if (isBuiltin(specifier)) return commonJsNamespace(builtinRequire(specifier));
+    if (specifier.startsWith('./') || specifier.startsWith('../')) {
+      const target = posix.normalize(posix.join(posix.dirname(from), specifier));
+      const entry = this.#source.manifest.ferry.files[target];
+      if (entry?.type === 'esm') return this.#importModule(target);
+      if (entry !== undefined && !target.endsWith('.map')) {
+        await this.#source.fetch(target);
+        return commonJsNamespace(this.#requireFile(target));
+      }
+    }
+    return commonJsNamespace(this.#require(from, specifier));
+  }
+
+  /** Evaluates a ferry module once (its bytes fetched and verified first if they were not) and gives its namespace. */
+  #importModule(name: string): Promise<object> {
+    let pending = this.#modules.get(name);
+    if (!pending) {
+      pending = this.#source.fetch(name).then((bytes) => {
+        const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+        return evaluateFerryModule(source, this.#source.prefix + name, {
+          require: (id) => this.#require(name, id),
+          import: (specifier) => this.#import(name, specifier),
+          moduleMeta: (path) => this.#meta(path),
+          meta: this.#meta(name),
+          housekeeping: this.housekeeping,
+        });
+      });
+      this.#modules.set(name, pending);
+      pending.catch(() => {
+        if (this.#modules.get(name) === pending) this.#modules.delete(name);
+      });
+    }
+    return pending;
+  }
+
+  /** `import.meta` of the file at `path` in the remote's project, laid out in the version's folder. */
+  #meta(path: string): ModuleMeta {
+    const url = pathToFileURL(join(this.#source.folder, ...path.split('/')));
+    const filename = fileURLToPath(url);
+    return {
+      url: url.href,
+      filename,
+      dirname: dirname(filename),
+      resolve: (specifier: string) => {
+        if (isBuiltin(specifier)) return specifier.startsWith('node:') ? specifier : `node:${specifier}`;
+        if (/^\.{0,2}\//.test(specifier) || /^[a-z][a-z0-9+.-]*:/i.test(specifier)) return new URL(specifier, url).href;
+        throw new TypeError(
+          `import.meta.resolve(${JSON.stringify(specifier)}) in remote "${this.#source.alias}": a package of a remote ` +
+            'has no location on the host (it is bundled, or shared through the share scope).',
+        );
+      },
+    };
   }
 
   #require(from: string, id: string): unknown {

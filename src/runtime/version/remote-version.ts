@@ -15,6 +15,7 @@ import type { ResolvedSharedModule, Sharing } from '../sharing/sharing.ts';
 import type { TrustedManifest } from '../trust/manifest-checks.ts';
 import type { Warn } from '../warnings.ts';
 import { type FileSource, VersionFiles } from './version-files.ts';
+import { layOutAsset, versionFolderOf } from './version-folder.ts';
 
 /** What a version needs from its host. */
 export interface VersionContext extends Omit<FileSource, 'remote'> {
@@ -25,6 +26,8 @@ export interface VersionContext extends Omit<FileSource, 'remote'> {
   warn: Warn;
   /** The host's deadlines: remote code's initialisation and evaluation are bounded by the import's. */
   deadlines: Deadlines;
+  /** Where versions' folders (their assets) are laid out: `<cache.dir>/versions`. */
+  versionsDir: string;
   /**
    * Makes the version the remote's accepted one on disk (its release and cache record: `TrustedManifest.commit()`,
    * which never rejects). Run once, when the files its first use needs are verified and in the cache, and before any
@@ -42,6 +45,8 @@ export class RemoteVersion {
   readonly integrity: string;
   /** `ferry://authService@1.0.0/`: the prefix of every compiled file's name, as stack traces show it. */
   readonly prefix: string;
+  /** The version's folder on the host, where its assets are laid out and `import.meta.url` points. */
+  readonly folder: string;
   readonly #context: VersionContext;
   readonly #files: VersionFiles;
   readonly #evaluator: ModuleEvaluator;
@@ -52,6 +57,7 @@ export class RemoteVersion {
   #calls = 0;
   #drained: (() => void) | undefined;
   #committed: Promise<void> | undefined;
+  #assets: Promise<void> | undefined;
   #disposed = false;
 
   constructor(trusted: TrustedManifest, remote: ResolvedRemote, context: VersionContext) {
@@ -60,6 +66,7 @@ export class RemoteVersion {
     this.remote = remote;
     this.#context = context;
     this.prefix = `ferry://${this.manifest.name}@${this.manifest.ferry.version}/`;
+    this.folder = versionFolderOf(context.versionsDir, this.manifest, this.integrity);
     this.#files = new VersionFiles(this.manifest, trusted.fromCache, { ...context, remote });
     this.#evaluator = new ModuleEvaluator({
       manifest: this.manifest,
@@ -67,10 +74,13 @@ export class RemoteVersion {
       manifestUrl: remote.manifestUrl,
       prefix: this.prefix,
       verified: (name) => this.#files.verified(name),
+      fetch: (name) => this.#files.fetch(name),
+      folder: this.folder,
       shared: this.#shared,
       scope: context.scope,
+      // Before the version's code first runs: its assets are on disk, then its record (so it is whole when committed).
       ready: () => {
-        this.#committed ??= context.commit?.() ?? Promise.resolve();
+        this.#committed ??= this.#layOutAssets().then(() => context.commit?.());
         return this.#committed;
       },
       within: (work, what) =>
@@ -191,11 +201,15 @@ export class RemoteVersion {
         { remote: alias, url: manifestUrl, expose: exposeKey },
       );
     }
-    // Files: the container, the expose's bundle and its source map, in parallel.
+    // Files: the container, the expose's bundle, the chunks it imports and the source maps, in parallel.
+    const maps = [entry.map, ...(entry.chunks ?? []).map((chunk) => `${chunk}.map`)].filter(
+      (name): name is string => name !== undefined && Object.hasOwn(ferry.files, name),
+    );
     const files = Promise.all([
       this.#files.fetch(ferry.remoteEntry),
       this.#files.fetch(entry.file),
-      entry.map ? this.#files.fetch(entry.map) : undefined,
+      ...(entry.chunks ?? []).map((chunk) => this.#files.fetch(chunk)),
+      ...maps.map((map) => this.#files.fetch(map)),
     ]);
     // Shared: chosen (and the host's own packages required, some ms of synchronous work) while the files are on
     // their way: one turn of the event loop later, once the requests are out. A file's error still comes first; a
@@ -205,8 +219,8 @@ export class RemoteVersion {
       for (const pkg of entry.shared) await this.#resolveShared(pkg, exposeKey);
     });
     shared.catch(() => {}); // awaited below, after the files
-    const [, , map] = await files;
-    if (map && entry.map) this.#evaluator.registerMap(entry.file, entry.map, map);
+    await files;
+    for (const map of maps) this.#evaluator.registerMap(map.slice(0, -'.map'.length), map, this.#files.verified(map)!);
     await shared;
     // Evaluate: the container (once), then the expose's factory.
     return this.#evaluator.expose(exposeKey);
@@ -220,6 +234,20 @@ export class RemoteVersion {
         `up and served verified code: fix the remote's initialisation, or raise \`timeouts.import\` if it is merely slow.`,
       { remote: alias, url: manifestUrl, phase: 'evaluation' },
     );
+  }
+
+  /** Fetches and lays out the version's assets (once; a failure is tried again at the next use). */
+  #layOutAssets(): Promise<void> {
+    const assets = Object.entries(this.manifest.ferry.assets ?? {});
+    if (assets.length === 0) return Promise.resolve();
+    this.#assets ??= Promise.all(
+      assets.map(async ([path, file]) => layOutAsset(this.folder, path, await this.#files.fetch(file))),
+    ).then(() => {});
+    this.#assets.catch(() => {
+      this.#assets = undefined;
+      this.#committed = undefined;
+    });
+    return this.#assets;
   }
 
   async #resolveShared(pkg: string, exposeKey: string): Promise<void> {
