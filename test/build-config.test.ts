@@ -77,8 +77,19 @@ const bad: Array<{ title: string; config: string; option: RegExp; code?: string;
   },
   {
     title: 'a Module Federation option ferry does not take',
-    config: `{ name: 'a', exposes: ${EXPOSES}, remotes: { b: 'b@http://x' } }`,
-    option: /remotes is not a ferry option: .*createHost/,
+    // `remotes` is taken now (remotes that use remotes); `shareStrategy` is still the host's to choose.
+    config: `{ name: 'a', exposes: ${EXPOSES}, shareStrategy: 'loaded-first' }`,
+    option: /shareStrategy is not a ferry option: .*createHost/,
+  },
+  {
+    title: 'a remote that names itself in remotes',
+    config: `{ name: 'a', exposes: ${EXPOSES}, remotes: { a: 'a@http://127.0.0.1:1/mf-manifest.json' } }`,
+    option: /remotes\.a is this remote itself/,
+  },
+  {
+    title: 'a remote with an URL that is not http(s)',
+    config: `{ name: 'a', exposes: ${EXPOSES}, remotes: { b: { url: 'ftp://x/mf-manifest.json' } } }`,
+    option: /remotes\.b\.url must be the http\(s\) URL of its mf-manifest\.json/,
   },
   {
     title: 'a misspelled shared option',

@@ -174,7 +174,11 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       define: { 'import.meta': '__ferryMeta' },
       plugins: [moduleMetaPlugin(config.root, assets, pluginWarnings)],
       // Builtins are external on platform node; shared packages and their deep imports must be too.
-      external: sharedNames.flatMap((name) => (name.endsWith('/') ? [`${name}*`] : [name, `${name}/*`])),
+      // Remotes the code imports (`pricing/prices`) are resolved by the host's federation.
+      external: [
+        ...sharedNames.flatMap((name) => (name.endsWith('/') ? [`${name}*`] : [name, `${name}/*`])),
+        ...Object.keys(config.remotes).flatMap((name) => [name, `${name}/*`]),
+      ],
       // External and without a sourceMappingURL comment: hosts fetch maps by the manifest, never by a comment.
       sourcemap: 'external',
       sourcesContent: false,

@@ -9,7 +9,14 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
 import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from '../common/options.ts';
 import * as semver from '../common/semver.ts';
-import { isSafeFileName, MANIFEST_FILE, REMOTE_NAME, SIGNATURE_FILE } from '../manifest/index.ts';
+import {
+  isSafeFileName,
+  MANIFEST_FILE,
+  normalisePublicKey,
+  REMOTE_NAME,
+  type RemoteDependency,
+  SIGNATURE_FILE,
+} from '../manifest/index.ts';
 import { findConfigFile, loadConfigFile } from './config-file.ts';
 import { type ResolvedExpose, resolveExposes } from './exposes.ts';
 import { type PackageJson, type ResolvedShared, resolveShared } from './shared.ts';
@@ -35,6 +42,8 @@ export interface ResolvedConfig {
   readonly dts: boolean;
   /** The files the `assets` globs match, relative to the root (`/`-separated, sorted). */
   readonly assets: readonly string[];
+  /** The remotes the code imports, by the name the code uses. */
+  readonly remotes: Readonly<Record<string, RemoteDependency>>;
 }
 
 /** Where to load the configuration from, and the overrides the CLI passes. */
@@ -59,13 +68,12 @@ const KNOWN = [
   'sign',
   'dts',
   'assets',
+  'remotes',
   '$schema',
 ];
 
 const REJECTED: Record<string, string> = {
   library: 'ferry always emits a CommonJS container (remoteEntry.js exporting get and init); remove `library`.',
-  remotes:
-    'a ferry remote does not load other remotes at build time; load them at run time with createHost({ remotes }).',
   remoteType: 'ferry containers are always CommonJS modules fetched by the host runtime; remove `remoteType`.',
   runtimePlugins: 'ferry has no runtime plugins; configure hosts with createHost() options instead.',
   manifest: 'ferry always writes mf-manifest.json beside remoteEntry.js; remove `manifest`.',
@@ -247,6 +255,7 @@ export async function resolveConfig(
   }
   const outDir = resolveOutDir(context.outDir ?? raw.outDir, root, exposes, configFile, source);
   const assets = resolveAssets(raw.assets, root, outDir, source);
+  const remotes = resolveRemotes(raw.remotes, raw.name, Object.keys(shared), source);
 
   return Object.freeze({
     root,
@@ -261,8 +270,92 @@ export async function resolveConfig(
     expiresIn: parseExpiresIn(raw.expiresIn, source),
     dts: raw.dts !== false,
     assets,
+    remotes,
     ...(typeof raw.sign === 'string' ? { sign: resolve(root, raw.sign) } : {}),
   });
+}
+
+/** The `remotes` option: `{ key: 'name@url' | { url, name?, versionRange?, publicKey? } }`, checked and normalised. */
+function resolveRemotes(
+  raw: unknown,
+  self: string,
+  shared: readonly string[],
+  source: OptionSource,
+): Record<string, RemoteDependency> {
+  const out: Record<string, RemoteDependency> = {};
+  if (raw === undefined) return out;
+  if (!isPlainObject(raw)) {
+    invalidOption(
+      source,
+      'remotes',
+      "must be an object such as { pricing: 'pricing@https://pricing.example.com/mf-manifest.json' }.",
+    );
+  }
+  for (const [key, value] of Object.entries(raw)) {
+    const option = `remotes.${key}`;
+    if (!REMOTE_NAME.test(key)) invalidOption(source, option, 'must be named like a JavaScript identifier.');
+    if (shared.some((name) => name === key || name.startsWith(`${key}/`))) {
+      invalidOption(
+        source,
+        option,
+        `names "${key}", which is also in \`shared\`: an import of ${key}/… would be ambiguous.`,
+      );
+    }
+    let spec: { url?: unknown; name?: unknown; versionRange?: unknown; publicKey?: unknown };
+    if (typeof value === 'string') {
+      const at = value.indexOf('@');
+      spec =
+        /^https?:\/\//i.test(value) || at <= 0
+          ? { url: value }
+          : { name: value.slice(0, at), url: value.slice(at + 1) };
+    } else if (isPlainObject(value)) {
+      rejectUnknownKeys(value, { source, parent: option }, { known: ['url', 'name', 'versionRange', 'publicKey'] });
+      spec = value;
+    } else {
+      return invalidOption(source, option, 'must be "name@url" or { url, name?, versionRange?, publicKey? }.');
+    }
+    const name = spec.name ?? key;
+    if (typeof name !== 'string' || !REMOTE_NAME.test(name))
+      invalidOption(source, `${option}.name`, 'must be a remote name.');
+    if (name === self) invalidOption(source, option, `is this remote itself ("${self}"): a remote cannot use itself.`);
+    let url: URL | undefined;
+    try {
+      url = typeof spec.url === 'string' ? new URL(spec.url) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) {
+      return invalidOption(
+        source,
+        `${option}.url`,
+        `must be the http(s) URL of its mf-manifest.json, got ${JSON.stringify(spec.url)}.`,
+      );
+    }
+    const manifestUrl =
+      url.pathname.endsWith('/') || url.pathname.endsWith('.js') ? new URL(MANIFEST_FILE, url).href : url.href;
+    const dependency: RemoteDependency = { name, url: manifestUrl };
+    if (spec.versionRange !== undefined) {
+      if (typeof spec.versionRange !== 'string' || semver.validRange(spec.versionRange) === null) {
+        invalidOption(
+          source,
+          `${option}.versionRange`,
+          `must be a semver range such as "^1", got ${JSON.stringify(spec.versionRange)}.`,
+        );
+      }
+      dependency.versionRange = spec.versionRange;
+    }
+    if (spec.publicKey !== undefined) {
+      const keys = [spec.publicKey].flat();
+      if (keys.length === 0 || keys.some((key) => typeof key !== 'string')) {
+        invalidOption(source, `${option}.publicKey`, 'must be a key printed by `ferry keygen`, or a list of them.');
+      }
+      dependency.publicKey = (keys as string[]).map((key, index) =>
+        normalisePublicKey(key, `${option}.publicKey${keys.length > 1 ? `[${index}]` : ''}`),
+      );
+    }
+    out[key] = dependency;
+  }
+  return out;
 }
 
 /** The files the `assets` globs match (node:fs globSync, relative to the root), outside the output folder. */

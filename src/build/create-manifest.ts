@@ -104,7 +104,12 @@ export function createManifest(
       requiredVersion: entry.requiredVersion === false ? '*' : entry.requiredVersion,
       assets: fallback ? { js: { sync: [fallback.file], async: [] }, css: { sync: [], async: [] } } : noAssets(),
     })),
-    remotes: [],
+    // Module Federation's shape, for MF tooling; ferry reads `ferry.remotes`.
+    remotes: Object.entries(config.remotes).map(([alias, remote]) => ({
+      alias,
+      federatedContainerName: remote.name,
+      entry: remote.url,
+    })),
     exposes: build.exposes.map((expose) => ({
       id: `${name}:${expose.name}`,
       name: expose.name,
@@ -122,6 +127,7 @@ export function createManifest(
       exposes,
       shared,
       ...(build.assets && Object.keys(build.assets).length > 0 ? { assets: { ...build.assets } } : {}),
+      ...(Object.keys(config.remotes).length > 0 ? { remotes: structuredClone({ ...config.remotes }) } : {}),
     },
   };
 }

@@ -36,6 +36,18 @@ export interface SharedConfig {
 export type ExposeConfig = string | { import: string };
 
 /** A remote's build configuration, the default export of `ferry.config.ts` (or .mts, .mjs, .js, .json). */
+/** A remote another remote uses. */
+export interface RemoteDependencyConfig {
+  /** Its `mf-manifest.json` URL (a folder URL ending in `/` also works). */
+  url: string;
+  /** Its name in its manifest, when the key is an alias. Default: the key. */
+  name?: string;
+  /** The semver range of its versions this remote works with. */
+  versionRange?: string;
+  /** The key(s) that sign it (`ed25519:…` from `ferry keygen`): hosts then require its signature by one of them. */
+  publicKey?: string | string[];
+}
+
 export interface RemoteConfig {
   /** The remote's name, a JavaScript identifier; hosts import `name/expose`. */
   name: string;
@@ -65,6 +77,13 @@ export interface RemoteConfig {
    * with `new URL('./literal', import.meta.url)` are found without this.
    */
   assets?: string[];
+  /**
+   * Remotes this remote's code imports (`import { price } from 'pricing/prices'`), with Module Federation's option
+   * name: `'name@url'`, or `{ url, name?, versionRange?, publicKey? }`. Hosts load them through their own federation
+   * (the same checks, cache and live updates; one instance per host; the host's own configuration of the same remote
+   * wins); the manifest names them under this remote's signature.
+   */
+  remotes?: Record<string, string | RemoteDependencyConfig>;
   /**
    * Emit a declaration file per expose for hosts (`ferry types` fetches them). Needs the `typescript` package in the
    * project; without it the build warns and emits none. Default `true`.

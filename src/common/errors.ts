@@ -226,6 +226,19 @@ export class UpdateRefusedError extends FerryError {
   }
 }
 
+/**
+ * Remotes that use remotes form a cycle (a remote that, through the remotes it uses, uses itself): the host refuses
+ * to load the module that would close it. `chain` lists the remotes in order.
+ */
+export class RemoteCycleError extends FerryError {
+  static override readonly code = 'ERR_FERRY_REMOTE_CYCLE';
+  /** The remotes of the cycle, in order, the first again at the end. */
+  declare readonly chain?: string[];
+  constructor(message: string, options: FerryErrorOptions & { chain?: string[] } = {}) {
+    super(message, options);
+  }
+}
+
 /** Every concrete error class, keyed by its code. The catalogue test compares this with docs/errors.md. */
 export const errorClasses = {
   ERR_FERRY_INVALID_OPTION: InvalidOptionError,
@@ -254,6 +267,7 @@ export const errorClasses = {
   ERR_FERRY_CIRCUIT_OPEN: CircuitOpenError,
   ERR_FERRY_INCOMPATIBLE_VERSION: IncompatibleVersionError,
   ERR_FERRY_UPDATE_REFUSED: UpdateRefusedError,
+  ERR_FERRY_REMOTE_CYCLE: RemoteCycleError,
 } as const;
 
 /** The union of every stable error code; `switch (error.code)` over it is exhaustive. */

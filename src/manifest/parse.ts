@@ -5,7 +5,7 @@
  */
 import { InvalidManifestError } from '../common/errors.ts';
 import { isIntegrity } from './integrity.ts';
-import type { ExposeEntry, FileEntry, Manifest, SharedEntry } from './types.ts';
+import type { ExposeEntry, FileEntry, Manifest, RemoteDependency, SharedEntry } from './types.ts';
 import { FORMAT_VERSION } from './types.ts';
 
 /** A remote name as Module Federation allows it: a JavaScript identifier (letters, digits, `_`, `$`). */
@@ -163,6 +163,23 @@ function parseAssets(raw: unknown, where: Reader, files: Record<string, FileEntr
   return assets;
 }
 
+function parseRemotes(raw: unknown, where: Reader): Record<string, RemoteDependency> {
+  const remotes: Record<string, RemoteDependency> = Object.create(null);
+  for (const [key, value] of Object.entries(object(raw, where))) {
+    const entryAt = at(where.source, `${where.path}[${JSON.stringify(key)}]`);
+    if (!REMOTE_NAME.test(key)) fail(entryAt, 'is not a remote name');
+    const entry = object(value, entryAt);
+    const dependency: RemoteDependency = {
+      name: str(entry, 'name', entryAt, (name) => REMOTE_NAME.test(name)),
+      url: str(entry, 'url', entryAt, (url) => /^https?:\/\//.test(url) && URL.canParse(url)),
+    };
+    if (entry.versionRange !== undefined) dependency.versionRange = str(entry, 'versionRange', entryAt);
+    if (entry.publicKey !== undefined) dependency.publicKey = strings(entry, 'publicKey', entryAt);
+    remotes[key] = dependency;
+  }
+  return remotes;
+}
+
 /**
  * Parses and checks manifest bytes. `source` (a URL or path) is named in every error.
  *
@@ -214,6 +231,7 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
     exposes: parseExposes(exposesObj, exposesAt, files),
     shared: parseShared(sharedObj, sharedAt, files),
     ...(ferry.assets === undefined ? {} : { assets: parseAssets(ferry.assets, at(source, 'ferry.assets'), files) }),
+    ...(ferry.remotes === undefined ? {} : { remotes: parseRemotes(ferry.remotes, at(source, 'ferry.remotes')) }),
   };
   for (const [key, expose] of Object.entries(section.exposes)) {
     for (const pkg of expose.shared) {

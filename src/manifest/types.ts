@@ -73,6 +73,24 @@ export interface FerrySection {
    * `__dirname` and `new URL('./x', import.meta.url)` find them) -> a key of `files`.
    */
   assets?: Record<string, string>;
+  /**
+   * The remotes this remote's code imports (`pricing/prices`), by the name its code uses: where each is, the versions
+   * it accepts, and optionally the key that signs it. Covered by this manifest's signature, so a host that pins this
+   * remote's key knows whom to trust for them.
+   */
+  remotes?: Record<string, RemoteDependency>;
+}
+
+/** A remote another remote uses. */
+export interface RemoteDependency {
+  /** Its name in its own manifest. */
+  name: string;
+  /** Its `mf-manifest.json` URL. */
+  url: string;
+  /** The semver range of its versions this remote works with. */
+  versionRange?: string;
+  /** The public key(s) that sign it (`ed25519:…`). */
+  publicKey?: string[];
 }
 
 interface MfAssets {

@@ -12,11 +12,12 @@
  * fallback (local-fallback.ts). Live updates (live/live-updates.ts) replace a remote's current version.
  */
 import { join } from 'node:path';
-import { HostClosedError, InvalidOptionError, UnknownRemoteError } from '../common/errors.ts';
+import { HostClosedError, InvalidOptionError, RemoteCycleError, UnknownRemoteError } from '../common/errors.ts';
 import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
 import { channels, type UpdateMessage } from './channels.ts';
+import { commonJsNamespace } from './evaluate/ferry-module.ts';
 import { createLiveBinding } from './live/live-binding.ts';
 import { LiveUpdates, type UpdateOutcome } from './live/live-updates.ts';
 import { importFallback } from './local-fallback.ts';
@@ -242,6 +243,7 @@ export function createHost(options: HostOptions): Host {
       cache,
       deadlines,
       versionsDir: join(resolved.cache.dir, 'versions'),
+      importRemote,
       scope: sharing.scope(containerScopeOf(trusted.manifest)),
       sharing,
       warn,
@@ -280,6 +282,100 @@ export function createHost(options: HostOptions): Host {
       });
     }
     return pending;
+  }
+
+  /**
+   * The record of a remote that `parent` uses (its manifest's `remotes[key]`): the host's own remote of that name when
+   * it has one (its configuration wins), else one added now from what the parent's manifest says — under the host's
+   * policies (origins, plain http, requireSignatures), so a remote another names is fetched only where the host may.
+   */
+  function nestedRecord(parent: RemoteVersion, key: string): RemoteRecord {
+    const dependency = parent.manifest.ferry.remotes![key]!;
+    const known = registry.values().find((record) => record.options.name === dependency.name);
+    if (known) return known;
+    const alias = registry.has(key) ? dependency.name : key;
+    if (registry.has(alias)) {
+      throw new InvalidOptionError(
+        `Remote "${parent.alias}" uses remote "${dependency.name}" (${dependency.url}) as "${key}", but this host has ` +
+          `another remote named "${alias}". Configure "${dependency.name}" on the host under its own name.`,
+        { remote: parent.alias, option: `remotes.${alias}` },
+      );
+    }
+    const raw = {
+      url: dependency.url,
+      name: dependency.name,
+      ...(dependency.versionRange === undefined ? {} : { versionRange: dependency.versionRange }),
+      ...(dependency.publicKey === undefined ? {} : { publicKey: dependency.publicKey }),
+    };
+    try {
+      return registry.add(resolveAddedRemote(resolved, alias, raw), { allowOrigin: false });
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      throw new InvalidOptionError(
+        `Remote "${parent.alias}" (version ${parent.version}) uses remote "${dependency.name}" at ${dependency.url}, ` +
+          `which this host cannot load: ${error.message} Configure "${dependency.name}" on the host to decide how.`,
+        { remote: parent.alias, option: `remotes.${alias}`, cause: error },
+      );
+    }
+  }
+
+  /** The remotes reachable from `record` through the `remotes` of the versions loaded so far, as chains of names. */
+  function cycleThrough(from: RemoteRecord, target: string): string[] | undefined {
+    const visit = (record: RemoteRecord, chain: string[]): string[] | undefined => {
+      for (const dependency of Object.values(record.current?.manifest.ferry.remotes ?? {})) {
+        if (dependency.name === target) return [...chain, target];
+        if (chain.includes(dependency.name)) continue;
+        const next = registry.values().find((candidate) => candidate.options.name === dependency.name);
+        const found = next && visit(next, [...chain, dependency.name]);
+        if (found) return found;
+      }
+      return undefined;
+    };
+    return visit(from, [target, from.options.name]);
+  }
+
+  /**
+   * `import … from 'pricing/prices'` in the code of `parent`: the module through the host's federation — the same
+   * checks, cache, availability and live updates, one instance per host — as a live binding, so the parent's code
+   * follows the child's live updates too.
+   */
+  async function importRemote(parent: RemoteVersion, key: string, specifier: string): Promise<unknown> {
+    const record = nestedRecord(parent, key);
+    await currentVersion(record);
+    const chain = cycleThrough(record, parent.manifest.name);
+    if (chain) {
+      throw new RemoteCycleError(
+        `Remote "${parent.alias}" imports "${specifier}", and the remotes it uses lead back to it: ` +
+          `${chain.join(' → ')}. A cycle of remotes is refused; move what they share into a remote of its own.`,
+        { remote: parent.alias, expose: specifier, chain },
+      );
+    }
+    const binding = await liveBinding(`${record.alias}${specifier.slice(key.length)}`);
+    return Object.prototype.toString.call(binding) === '[object Module]' ? binding : commonJsNamespace(binding);
+  }
+
+  /** `host.live()`: one binding per specifier whose functions call the remote's current version. */
+  async function liveBinding<T>(specifier: string): Promise<T> {
+    await importModule(specifier);
+    const { alias, exposeKey } = parseSpecifier(specifier);
+    const record = registry.require(alias, specifier);
+    // One binding per specifier: `host.live(x).fn === host.live(x).fn`, as for a module.
+    const known = record.bindings.get(specifier);
+    if (known) return known as T;
+    let last = record.current!;
+    const binding = createLiveBinding<T>(() => {
+      const version = record.current;
+      // The current version loaded every expose in use before it became current; one imported later only on
+      // the old version loads in the background meanwhile, and calls stay on the last version that has it.
+      if (version && version !== last) {
+        if (version.loadedExports(exposeKey) !== undefined) last = version;
+        else version.import(exposeKey).catch(() => {});
+      }
+      const target = last;
+      return { exports: target.loadedExports(exposeKey)?.value, enter: () => target.enter() };
+    });
+    record.bindings.set(specifier, binding);
+    return binding;
   }
 
   async function importModule<T>(specifier: string): Promise<T> {
@@ -325,28 +421,7 @@ export function createHost(options: HostOptions): Host {
       const version = await currentVersion(registry.require(alias));
       return Object.keys(version.manifest.ferry.exposes);
     },
-    async live<T>(specifier: string): Promise<T> {
-      await importModule(specifier);
-      const { alias, exposeKey } = parseSpecifier(specifier);
-      const record = registry.require(alias, specifier);
-      // One binding per specifier: `host.live(x).fn === host.live(x).fn`, as for a module.
-      const known = record.bindings.get(specifier);
-      if (known) return known as T;
-      let last = record.current!;
-      const binding = createLiveBinding<T>(() => {
-        const version = record.current;
-        // The current version loaded every expose in use before it became current; one imported later only on
-        // the old version loads in the background meanwhile, and calls stay on the last version that has it.
-        if (version && version !== last) {
-          if (version.loadedExports(exposeKey) !== undefined) last = version;
-          else version.import(exposeKey).catch(() => {});
-        }
-        const target = last;
-        return { exports: target.loadedExports(exposeKey)?.value, enter: () => target.enter() };
-      });
-      record.bindings.set(specifier, binding);
-      return binding;
-    },
+    live: liveBinding,
     on: (type, listener) => updates.on(type, listener),
     async update(alias) {
       const records = alias === undefined ? registry.values() : [registry.require(alias)];

@@ -143,11 +143,14 @@ export class RemoteRegistry {
     );
   }
 
-  /** Adds a remote (its origin joins the allowed ones). */
-  add(options: ResolvedRemote): RemoteRecord {
+  /**
+   * Adds a remote. Its origin joins the allowed ones, unless `allowOrigin` is false (a remote another remote names:
+   * the host's origin policy decides whether it may be fetched).
+   */
+  add(options: ResolvedRemote, { allowOrigin = true } = {}): RemoteRecord {
     const record = new RemoteRecord(options, this.#onBreaker);
     this.#records.set(options.alias, record);
-    this.allowOrigin(options.manifestUrl);
+    if (allowOrigin) this.allowOrigin(options.manifestUrl);
     return record;
   }
 

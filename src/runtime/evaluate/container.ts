@@ -38,6 +38,8 @@ export interface EvaluationSource {
   fetch(name: string): Promise<Uint8Array>;
   /** The version's folder on the host, where its assets are laid out (version-folder.ts). */
   folder: string;
+  /** A module of a remote this remote uses (its manifest's `remotes`: `key`), through the host's federation. */
+  importRemote(key: string, specifier: string): Promise<unknown>;
   /** The shared modules resolved for the version, by package name. */
   shared: ReadonlyMap<string, ResolvedSharedModule>;
   /** The scope the container is initialised with. */
@@ -171,7 +173,15 @@ export class ModuleEvaluator {
         return commonJsNamespace(this.#requireFile(target));
       }
     }
+    const remote = this.#remoteOf(specifier);
+    if (remote !== undefined) return this.#source.importRemote(remote, specifier);
     return commonJsNamespace(this.#require(from, specifier));
+  }
+
+  /** The key of the remote (of the manifest's `remotes`) a specifier such as `pricing/prices` names, if any. */
+  #remoteOf(specifier: string): string | undefined {
+    const key = specifier.split('/', 1)[0]!;
+    return Object.hasOwn(this.#source.manifest.ferry.remotes ?? {}, key) ? key : undefined;
   }
 
   /** Evaluates a ferry module once (its bytes fetched and verified first if they were not) and gives its namespace. */
@@ -218,6 +228,13 @@ export class ModuleEvaluator {
   #require(from: string, id: string): unknown {
     if (isBuiltin(id)) return builtinRequire(id);
     const { manifest, shared, alias } = this.#source;
+    if (this.#remoteOf(id) !== undefined) {
+      throw new UndeclaredDependencyError(
+        `Remote "${alias}" (${from}) requires "${id}", a module of another remote, with require(): a remote is ` +
+          `loaded over the network, so only import (import ... from '${id}', or await import('${id}')) can wait for it.`,
+        { remote: alias, file: from, package: id },
+      );
+    }
     if (id.startsWith('./') || id.startsWith('../')) {
       const target = posix.normalize(posix.join(posix.dirname(from), id));
       if (Object.hasOwn(manifest.ferry.files, target)) return this.#requireFile(target);

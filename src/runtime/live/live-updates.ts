@@ -182,6 +182,8 @@ export class LiveUpdates {
       return { ...base, status: 'refused', error };
     }
     const { manifest } = trusted;
+    // close() ran while the manifest was on its way: nothing is written or activated after it.
+    if (this.#closed) return { ...base, status: 'unchanged' };
     if (trusted.integrity === current.integrity) {
       this.#clearRetry(record);
       // The current version, confirmed: its cache record gets the new time and ETag.
@@ -301,6 +303,7 @@ export class LiveUpdates {
   }
 
   /** Stops every watcher and retry; later checks do nothing. */
+  /** Stops every watcher and retry; later checks do nothing, and a check in progress writes nothing more. */
   close(): void {
     this.#closed = true;
     for (const record of this.#deps.registry.values()) this.unwatch(record);

@@ -28,6 +28,8 @@ export interface VersionContext extends Omit<FileSource, 'remote'> {
   deadlines: Deadlines;
   /** Where versions' folders (their assets) are laid out: `<cache.dir>/versions`. */
   versionsDir: string;
+  /** A module of a remote this version's manifest names in `remotes` (by `key`), loaded by the host. */
+  importRemote(version: RemoteVersion, key: string, specifier: string): Promise<unknown>;
   /**
    * Makes the version the remote's accepted one on disk (its release and cache record: `TrustedManifest.commit()`,
    * which never rejects). Run once, when the files its first use needs are verified and in the cache, and before any
@@ -76,6 +78,7 @@ export class RemoteVersion {
       verified: (name) => this.#files.verified(name),
       fetch: (name) => this.#files.fetch(name),
       folder: this.folder,
+      importRemote: (key, specifier) => context.importRemote(this, key, specifier),
       shared: this.#shared,
       scope: context.scope,
       // Before the version's code first runs: its assets are on disk, then its record (so it is whole when committed).
