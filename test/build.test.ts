@@ -1,7 +1,7 @@
 /** `ferry build` end to end: the real CLI against a temporary TypeScript remote. */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { test } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { createHost } from '../src/index.ts';
@@ -37,8 +37,13 @@ test('builds a TypeScript remote: manifest, hashed bundles, maps and a working c
   const expiresIn = Date.parse(manifest.ferry.expires) - Date.parse(manifest.ferry.builtAt);
   assert.equal(expiresIn, 90 * 86_400_000);
 
-  // Every file in the folder except the manifest is listed, with the size and integrity of its bytes on disk.
-  const onDisk = (await readdir(outDir)).filter((name) => name !== MANIFEST_FILE).sort();
+  // Every file in the folder except the manifest is listed, with the size and integrity of its bytes on disk (the kept
+  // releases, releases/<release>.json, are copies of manifests).
+  const onDisk = (await readdir(outDir, { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(outDir, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .filter((name) => name !== MANIFEST_FILE && !name.startsWith('releases/'))
+    .sort();
   assert.deepEqual(Object.keys(manifest.ferry.files).sort(), onDisk);
   for (const [name, entry] of Object.entries(manifest.ferry.files)) {
     const bytes = await readFile(join(outDir, name));
@@ -109,7 +114,7 @@ test('builds a TypeScript remote: manifest, hashed bundles, maps and a working c
   }
 });
 
-test('a rebuild keeps the previous generation and removes older ones, and leaves other files alone', async () => {
+test('rebuilds keep every release (releases/<release>.json); `ferry release prune` removes the old ones, and leaves other files alone', async () => {
   await using project = await createRemoteProject();
   const outDir = project.path(OUT);
   const generations = [];
@@ -123,9 +128,18 @@ test('a rebuild keeps the previous generation and removes older ones, and leaves
   const [first, second, third] = generations.map((manifest) => manifest.ferry.exposes['./other']!);
   assert.ok(first && second && third);
   assert.notEqual(first.file, second.file);
-  const files = await readdir(outDir);
-  assert.ok(!files.includes(first.file) && !files.includes(first.map!), 'the oldest generation is removed');
-  assert.ok(files.includes(second.file) && files.includes(second.map!), 'the previous generation is kept');
+  let files = await readdir(outDir);
+  for (const kept of [first, second, third]) {
+    assert.ok(files.includes(kept.file) && files.includes(kept.map!), 'a build never removes a kept release');
+  }
+  const releases = await readdir(join(outDir, 'releases'));
+  for (const manifest of generations) assert.ok(releases.includes(`${manifest.ferry.release}.json`));
+  const pruned = await runFerry(['release', 'prune', '--keep', '2', '--out', OUT], { cwd: project.dir });
+  assert.equal(pruned.code, 0, pruned.stdout + pruned.stderr);
+  assert.match(pruned.stdout, new RegExp(`Removed releases: ${generations[0]!.ferry.release}`));
+  files = await readdir(outDir);
+  assert.ok(!files.includes(first.file) && !files.includes(first.map!), 'prune removes the oldest release');
+  assert.ok(files.includes(second.file) && files.includes(second.map!), 'the previous release is kept');
   assert.ok(files.includes(third.file) && files.includes(third.map!));
   assert.ok(files.includes('notes.txt'));
   // Unchanged exposes keep their name: the hash comes from the bytes.

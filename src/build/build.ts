@@ -20,6 +20,7 @@ import { bundleExposes } from './bundle.ts';
 import { configRoot, loadConfig } from './config.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
+import { keepRelease, keptFiles } from './release.ts';
 import { createRemoteEntry } from './remote-entry.ts';
 import { bundleSharedFallbacks, startSharedFallbacks } from './shared-fallbacks.ts';
 import { loadSigningKey } from './signing-key.ts';
@@ -148,9 +149,14 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   // An old signature beside a new unsigned manifest would only mislead: remove it before the manifest changes.
   if (!signing) await rm(join(config.outDir, SIGNATURE_FILE), { force: true });
   await write(MANIFEST_FILE, manifestBytes);
-  if (signing) await write(SIGNATURE_FILE, new TextEncoder().encode(signManifest(manifestBytes, signing.key)));
+  const signatureBytes = signing ? new TextEncoder().encode(signManifest(manifestBytes, signing.key)) : undefined;
+  if (signatureBytes) await write(SIGNATURE_FILE, signatureBytes);
+  // Kept beside the earlier ones (releases/<release>.json): channels point at them (`ferry release promote`).
+  await keepRelease(config.outDir, config.release, manifestBytes, signatureBytes);
 
   for (const file of written) keep.add(file.name);
+  // A build never removes what a kept release lists: `ferry release prune` does.
+  for (const name of await keptFiles(config.outDir)) keep.add(name);
   const removed = await cleanOutDir(config.outDir, keep);
   return {
     outDir: config.outDir,

@@ -30,6 +30,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "check a build output folder or a live remote: signature, manifest, expiry, every file's sha384",
     load: async () => (await import('./verify-command.ts')).runVerify,
   },
+  release: {
+    summary: 'promote, roll back and prune releases and channels in a build output folder',
+    load: async () => (await import('./release-command.ts')).runRelease,
+  },
 };
 
 function usage(): string {

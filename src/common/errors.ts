@@ -239,6 +239,20 @@ export class RemoteCycleError extends FerryError {
   }
 }
 
+/**
+ * A channel document (`channels/<name>.json`, `ferry release promote`) the host follows could not be used: `reason`
+ * is `missing` (no such channel), `malformed`, `expired`, `replayed` (older than one the host accepted, or the same
+ * sequence with other bytes) or `mismatch` (the release served is not the one the channel names). Signatures that do
+ * not verify are SignatureErrors.
+ */
+export class ChannelError extends FerryError {
+  static override readonly code = 'ERR_FERRY_CHANNEL';
+  declare readonly reason?: 'missing' | 'malformed' | 'expired' | 'replayed' | 'mismatch';
+  constructor(message: string, options: FerryErrorOptions & { reason?: ChannelError['reason'] } = {}) {
+    super(message, options);
+  }
+}
+
 /** Every concrete error class, keyed by its code. The catalogue test compares this with docs/errors.md. */
 export const errorClasses = {
   ERR_FERRY_INVALID_OPTION: InvalidOptionError,
@@ -268,6 +282,7 @@ export const errorClasses = {
   ERR_FERRY_INCOMPATIBLE_VERSION: IncompatibleVersionError,
   ERR_FERRY_UPDATE_REFUSED: UpdateRefusedError,
   ERR_FERRY_REMOTE_CYCLE: RemoteCycleError,
+  ERR_FERRY_CHANNEL: ChannelError,
 } as const;
 
 /** The union of every stable error code; `switch (error.code)` over it is exhaustive. */

@@ -27,6 +27,7 @@ export const channelNames = {
   updateActivated: 'ferry:update:activated',
   updateRefused: 'ferry:update:refused',
   updateDisposed: 'ferry:update:disposed',
+  updateRolledBack: 'ferry:update:rolled-back',
 } as const;
 
 export interface ImportStartMessage {
@@ -103,7 +104,7 @@ export interface FallbackMessage {
  * `disposed` — a replaced (or removed) version was released.
  */
 export interface UpdateMessage {
-  type: 'check' | 'found' | 'activated' | 'refused' | 'disposed';
+  type: 'check' | 'found' | 'activated' | 'refused' | 'disposed' | 'rolled-back';
   host: string;
   remote: string;
   /** The version the event is about (the candidate; for `disposed`, the released one). */
@@ -112,7 +113,15 @@ export interface UpdateMessage {
   previous?: string;
   /** The candidate's release number. */
   release?: number;
-  trigger?: 'poll' | 'push' | 'manual' | 'point' | 'add' | 'cache' | 'retry';
+  trigger?: 'poll' | 'push' | 'manual' | 'point' | 'add' | 'cache' | 'retry' | 'halt';
+  /**
+   * For a remote followed through a channel: the channel, the document's sequence, this host's bucket (0–100), and
+   * whether the release is the rollout's (a canary) — so operators can count hosts per release.
+   */
+  channel?: { name: string; sequence: number; bucket: number; inRollout: boolean; pinned: boolean };
+  /** For `rolled-back`: the calls through live bindings and the errors among them within the budget's window. */
+  calls?: number;
+  errors?: number;
   /** For `refused`: which check refused it (`verification`, `version-range`, `shared-conflict`, `initialisation`, `health-check`). */
   reason?: string;
   /**
@@ -139,5 +148,6 @@ export const channels = {
     activated: diagnosticsChannel.channel(channelNames.updateActivated),
     refused: diagnosticsChannel.channel(channelNames.updateRefused),
     disposed: diagnosticsChannel.channel(channelNames.updateDisposed),
+    'rolled-back': diagnosticsChannel.channel(channelNames.updateRolledBack),
   },
 };

@@ -29,6 +29,7 @@ import { type RemoteRecord, RemoteRegistry, type RemoteStatus } from './remotes.
 import type { ShareScope } from './sharing/share-scope.ts';
 import { containerScopeOf, createSharing, type SharedReport } from './sharing/sharing.ts';
 import { nameTheImport, parseSpecifier } from './specifier.ts';
+import { CHANNELS_FILE } from './trust/channel.ts';
 import type { TrustedManifest } from './trust/manifest-checks.ts';
 import { ReleaseStore } from './trust/release-store.ts';
 import { fetchTrustedManifest, type TrustContext } from './trust/trusted-manifest.ts';
@@ -189,6 +190,9 @@ export function createHost(options: HostOptions): Host {
     cache,
     stale,
     releases,
+    // The sequence of each channel accepted, kept like the releases (a replayed pointer is refused after a restart too).
+    channels: ReleaseStore.open(resolved.cache.dir, warn, CHANNELS_FILE),
+    hostId: resolved.hostId,
     now: resolved.now,
     warn,
     // A remote served from the cache came back with a new manifest: it goes through the same verify-then-swap path,
@@ -244,6 +248,7 @@ export function createHost(options: HostOptions): Host {
       deadlines,
       versionsDir: join(resolved.cache.dir, 'versions'),
       importRemote,
+      onCall: (version, failed) => updates.observe(record, version, failed),
       scope: sharing.scope(containerScopeOf(trusted.manifest)),
       sharing,
       warn,
@@ -487,7 +492,7 @@ export function createHost(options: HostOptions): Host {
         record.pending = record.current = undefined;
       }
       // Files fetched beside one that failed may still be on their way into the cache: nothing is written after this.
-      await cache.idle();
+      await Promise.all([cache.idle(), releases.close(), trust.channels.close()]);
     },
     [Symbol.asyncDispose]() {
       return this.close();

@@ -71,6 +71,8 @@ export class RemoteRecord implements RemoteRequestState {
   readonly updates: UpdateState = { again: false, retryBackoff: new Backoff({ base: 1000, max: 60_000 }) };
   /** Live bindings by specifier: `host.live(x) === host.live(x)`. */
   readonly bindings = new Map<string, unknown>();
+  /** A rollout release this host halted (its canary failed here): not taken again until the channel's sequence moves. */
+  halted: { release: number; sequence: number } | undefined;
 
   constructor(options: ResolvedRemote, onBreaker: (alias: string, snapshot: BreakerSnapshot) => void) {
     this.alias = options.alias;

@@ -37,6 +37,8 @@ export class HostCache {
   readonly #warn: Warn;
   readonly #maxManifestBytes: number;
   readonly #writes = new Set<Promise<unknown>>();
+  /** After close(), nothing is written: a check still on its way when the host closed leaves the folder alone. */
+  #closed = false;
 
   constructor(options: HostCacheOptions) {
     this.#warn = options.warn;
@@ -80,6 +82,7 @@ export class HostCache {
 
   /** Keeps verified bytes; a failed write is a warning. */
   async store(integrity: string, bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return;
     await this.track(this.files.write(integrity, bytes)).catch((error: unknown) => {
       this.#warn(
         'FERRY_CACHE_WRITE',
@@ -109,6 +112,7 @@ export class HostCache {
     signature: Uint8Array | undefined,
     etag: string | undefined,
   ): Promise<void> {
+    if (this.#closed) return;
     const manifest = integrityOf(bytes);
     const signatureIntegrity = signature && integrityOf(signature);
     await Promise.all([
@@ -123,6 +127,7 @@ export class HostCache {
       ...(etag ? { etag } : {}),
       fetchedAt: Date.now(),
     };
+    if (this.#closed) return;
     await this.track(this.files.writeRecord(remote.name, record)).catch((error: unknown) => {
       this.#warn(
         'FERRY_CACHE_WRITE',
@@ -133,8 +138,9 @@ export class HostCache {
     });
   }
 
-  /** Stops pruning. */
+  /** Stops pruning and writing. */
   close(): void {
+    this.#closed = true;
     this.#pruner.close();
   }
 }

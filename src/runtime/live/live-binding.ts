@@ -10,8 +10,8 @@
 /** The version a call runs on: its exports, and a way to count the call. */
 export interface LiveTarget {
   exports: unknown;
-  /** Marks a call as running on this version; the returned function marks it done. */
-  enter(): () => void;
+  /** Marks a call as running on this version; the returned function marks it done (`failed`: it threw or rejected). */
+  enter(): (failed?: boolean) => void;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -48,11 +48,15 @@ export function createLiveBinding<T = Record<string, unknown>>(current: () => Li
           ? Reflect.construct(value, args)
           : Reflect.apply(value, this === proxy || this === undefined ? exports : this, args);
       } catch (error) {
-        done();
+        done(true);
         throw error;
       }
-      if (isThenable(result)) result.then(done, done);
-      else done();
+      if (isThenable(result)) {
+        result.then(
+          () => done(),
+          () => done(true),
+        );
+      } else done();
       return result;
     };
     Object.defineProperty(fn, 'name', { value: String(typeof key === 'symbol' ? key.description : key) });

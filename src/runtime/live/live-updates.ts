@@ -16,6 +16,7 @@ import type { ResolvedLiveHost } from '../options/live-options.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { RemoteRecord, RemoteRegistry } from '../remotes.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
+import type { ChannelDecision } from '../trust/channel.ts';
 import type { TrustedManifest } from '../trust/manifest-checks.ts';
 import { checkSharedSingletons, checkVersionRange } from '../trust/version-gate.ts';
 import type { RemoteVersion } from '../version/remote-version.ts';
@@ -70,6 +71,19 @@ function isTransient(error: unknown): boolean {
   return isUnavailable(error) || error instanceof HttpStatusError || error instanceof IntegrityError;
 }
 
+/** What a channel decided, as update events carry it. */
+function channelOf(decision: ChannelDecision): NonNullable<UpdateMessage['channel']> {
+  return {
+    name: decision.document.channel,
+    sequence: decision.document.sequence,
+    bucket: decision.bucket,
+    inRollout: decision.inRollout,
+    pinned: decision.pinned,
+  };
+}
+
+const channelFields = (trusted: TrustedManifest) => (trusted.channel ? { channel: channelOf(trusted.channel) } : {});
+
 export class LiveUpdates {
   readonly #deps: LiveUpdateDeps;
   readonly #listeners = new Map<UpdateMessage['type'], Set<(event: UpdateMessage) => void>>();
@@ -97,11 +111,12 @@ export class LiveUpdates {
   watch(record: RemoteRecord): void {
     const { live, manifestUrl } = record.options;
     if (this.#closed || record.watcher !== undefined) return;
-    if (live.pollInterval === false && !live.push) return;
+    if (live.pollInterval === false && (!live.push || record.options.channel !== undefined)) return;
     record.watcher = watchRemote({
       manifestUrl,
       pollInterval: live.pollInterval,
-      push: live.push,
+      // The push channel announces builds; a channel moves without one (`ferry release promote`): polled.
+      push: live.push && record.options.channel === undefined,
       // The push channel goes through the host's own transport and origin policy, as every other request does.
       fetch: this.#deps.fetch,
       origins: this.#deps.origins,
@@ -192,7 +207,13 @@ export class LiveUpdates {
     }
     const refused = record.updates.refused;
     if (refused?.integrity === trusted.integrity) return { ...base, status: 'refused', error: refused.error };
-    const candidate = { remote: alias, version: manifest.ferry.version, release: manifest.ferry.release, trigger };
+    const candidate = {
+      remote: alias,
+      version: manifest.ferry.version,
+      release: manifest.ferry.release,
+      trigger,
+      ...channelFields(trusted),
+    };
     this.emit({ type: 'found', ...candidate, previous: current.version });
     const refuse = ({ reason, error }: Refusal): UpdateOutcome => {
       record.updates.refused = { integrity: trusted.integrity, error };
@@ -276,6 +297,38 @@ export class LiveUpdates {
         ),
       );
     }
+  }
+
+  /**
+   * A call through a live binding ended on `version` of `record`. A rollout's release (a canary) that fails more than
+   * the budget allows within its window is halted on this host: it goes back to the channel's release by itself, says
+   * so (`rolled-back`, with the numbers), and does not take that release again until the channel's sequence moves.
+   */
+  observe(record: RemoteRecord, version: RemoteVersion, failed: boolean): void {
+    const budget = this.#deps.live.canary;
+    const channel = version.channel;
+    if (!budget || !channel?.inRollout || this.#closed || record.current !== version) return;
+    const now = performance.now();
+    const calls = version.calls;
+    calls.push({ at: now, failed });
+    while (calls.length > 0 && now - calls[0]!.at > budget.window) calls.shift();
+    if (!failed || calls.length < budget.minCalls) return;
+    const errors = calls.filter((call) => call.failed).length;
+    if (errors / calls.length <= budget.maxErrorRate) return;
+    if (record.halted?.sequence === channel.document.sequence && record.halted.release === channel.release) return;
+    record.halted = { release: channel.release, sequence: channel.document.sequence };
+    this.emit({
+      type: 'rolled-back',
+      remote: record.alias,
+      version: version.version,
+      release: channel.release,
+      trigger: 'halt',
+      calls: calls.length,
+      errors,
+      channel: channelOf(channel),
+      reason: 'error-budget',
+    });
+    void this.check(record, 'halt');
   }
 
   /** Lets calls through live bindings finish on `version` (up to `live.drainTimeout`), then disposes it. */

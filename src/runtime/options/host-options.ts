@@ -4,6 +4,7 @@
  * `timeouts`, `retry`, `breaker` (network-options.ts), `cache` (cache-options.ts), `live` (live-options.ts),
  * `shared` (shared-options.ts); each remote may override the first five (remote-options.ts).
  */
+import { hostname } from 'node:os';
 import type { FerryWarning } from '../../common/warnings.ts';
 import { REMOTE_NAME } from '../../manifest/index.ts';
 import type { FetchLike } from '../net/fetch-bytes.ts';
@@ -56,6 +57,11 @@ export interface HostOptions extends NetworkOptions {
   fetch?: FetchLike;
   /** The clock, for manifest expiry (default `Date.now`). */
   now?: () => number;
+  /**
+   * This host's stable identity, which decides its bucket in a channel's rollout (the same on every restart, so a host
+   * keeps its assignment). Default: `$FERRY_HOST_ID`, else the machine's host name and the host's `name`.
+   */
+  hostId?: string;
   /** Receives warnings (default: `process.emitWarning`); `code` is one of `warningCodes`. */
   onWarning?: (warning: FerryWarning) => void;
   /**
@@ -79,6 +85,7 @@ export interface ResolvedHostOptions extends RemoteDefaults {
   readonly allowedOrigins: readonly string[];
   readonly fetch: FetchLike | undefined;
   readonly now: () => number;
+  readonly hostId: string;
   readonly onWarning: (warning: FerryWarning) => void;
 }
 
@@ -95,6 +102,7 @@ const HOST_KEYS = [
   'allowInsecureHttp',
   'fetch',
   'now',
+  'hostId',
   'onWarning',
   'shareStrategy',
   ...NETWORK_KEYS,
@@ -112,6 +120,13 @@ function resolveStrategy(raw: unknown): ResolvedHostOptions['shareStrategy'] {
 
 const emitWarning = (warning: FerryWarning) =>
   process.emitWarning(warning.message, { type: 'FerryWarning', code: warning.code });
+
+function resolveHostId(raw: unknown, name: string): string {
+  if (raw !== undefined && (typeof raw !== 'string' || raw.trim() === '')) {
+    invalid('hostId', `must be a non-empty string, got ${JSON.stringify(raw)}.`);
+  }
+  return (raw as string | undefined) ?? (process.env['FERRY_HOST_ID'] || `${hostname()}/${name}`);
+}
 
 /** Validates and freezes host options. */
 export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
@@ -153,6 +168,7 @@ export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
     allowedOrigins: Object.freeze(resolveAllowedOrigins(options.allowedOrigins, allowInsecureHttp)),
     fetch: optionalFunction<FetchLike>(options.fetch, 'fetch'),
     now: optionalFunction<() => number>(options.now, 'now') ?? Date.now,
+    hostId: resolveHostId(options.hostId, options.name),
     onWarning: optionalFunction<(warning: FerryWarning) => void>(options.onWarning, 'onWarning') ?? emitWarning,
   });
 }

@@ -43,11 +43,26 @@ export interface LiveHostOptions extends LiveRemoteOptions {
   drainTimeout?: number;
   /** Receives every update event (also published on diagnostics_channel and given to `host.on()` listeners). */
   onUpdate?: (event: UpdateMessage) => void;
+  /**
+   * The error budget of a canary: when a release this host got from a channel's rollout fails more than
+   * `maxErrorRate` of at least `minCalls` calls through live bindings within `window` ms, the host goes back to the
+   * channel's release by itself (`rolled-back` event) and does not take that release again until the channel changes.
+   * Default `{ maxErrorRate: 0.1, minCalls: 20, window: 60000 }`; `false`: never.
+   */
+  canary?: Partial<CanaryBudget> | false;
+}
+
+/** A canary's error budget. */
+export interface CanaryBudget {
+  maxErrorRate: number;
+  minCalls: number;
+  window: number;
 }
 
 export type ResolvedLiveRemote = Readonly<Required<LiveRemoteOptions>>;
 
 export interface ResolvedLiveHost extends ResolvedLiveRemote {
+  readonly canary: Readonly<CanaryBudget> | undefined;
   readonly healthCheck: HealthCheck | undefined;
   readonly drainTimeout: number;
   readonly onUpdate: ((event: UpdateMessage) => void) | undefined;
@@ -80,8 +95,26 @@ function interval(value: unknown, option: string, fallback: number | false): num
 /** The host's `live`. */
 export function resolveLiveHost(raw: unknown): ResolvedLiveHost {
   const value = section(raw, 'live', {
-    known: ['pollInterval', 'push', 'healthCheck', 'drainTimeout', 'onUpdate'],
+    known: ['pollInterval', 'push', 'healthCheck', 'drainTimeout', 'onUpdate', 'canary'],
   });
+  let canary: CanaryBudget | undefined = { maxErrorRate: 0.1, minCalls: 20, window: 60_000 };
+  if (value['canary'] === false) canary = undefined;
+  else if (value['canary'] !== undefined) {
+    const raw = section(value['canary'], 'live.canary', { known: ['maxErrorRate', 'minCalls', 'window'] });
+    const rate = raw['maxErrorRate'] ?? canary.maxErrorRate;
+    if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) {
+      invalid('live.canary.maxErrorRate', `must be a fraction from 0 to 1, got ${JSON.stringify(rate)}.`);
+    }
+    const minCalls = raw['minCalls'] ?? canary.minCalls;
+    if (typeof minCalls !== 'number' || !Number.isSafeInteger(minCalls) || minCalls < 1) {
+      invalid('live.canary.minCalls', `must be a whole number of at least 1, got ${JSON.stringify(minCalls)}.`);
+    }
+    const window = raw['window'] ?? canary.window;
+    if (typeof window !== 'number' || !Number.isFinite(window) || window <= 0) {
+      invalid('live.canary.window', `must be a positive number of milliseconds, got ${JSON.stringify(window)}.`);
+    }
+    canary = { maxErrorRate: rate as number, minCalls: minCalls as number, window: window as number };
+  }
   const drainTimeout = value['drainTimeout'] ?? 10_000;
   if (typeof drainTimeout !== 'number' || !Number.isFinite(drainTimeout) || drainTimeout < 0) {
     invalid('live.drainTimeout', `must be a number of milliseconds (0 or more), got ${String(drainTimeout)}.`);
@@ -89,6 +122,7 @@ export function resolveLiveHost(raw: unknown): ResolvedLiveHost {
   return Object.freeze({
     pollInterval: interval(value['pollInterval'], 'live.pollInterval', 30_000),
     push: flag(value['push'], 'live.push', true),
+    canary: canary && Object.freeze(canary),
     healthCheck: optionalFunction<HealthCheck>(value['healthCheck'], 'live.healthCheck'),
     drainTimeout,
     onUpdate: optionalFunction<(event: UpdateMessage) => void>(value['onUpdate'], 'live.onUpdate'),

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isPlainObject } from '../../common/options.ts';
 import * as semver from '../../common/semver.ts';
-import { MANIFEST_FILE, normalisePublicKey, REMOTE_NAME } from '../../manifest/index.ts';
+import { CHANNEL_NAME, MANIFEST_FILE, normalisePublicKey, REMOTE_NAME } from '../../manifest/index.ts';
 import { requireSecureTransport } from '../net/origins.ts';
 import { type CacheOptions, MOVED_CACHE, type ResolvedRemoteCache, resolveRemoteCache } from './cache-options.ts';
 import { invalid, section } from './checks.ts';
@@ -33,6 +33,14 @@ export interface RemoteOptions extends NetworkOptions {
   publicKey?: string | string[];
   /** The semver range of the remote's versions this host accepts (`'^1'`); others are refused. */
   versionRange?: string;
+  /**
+   * Follow a channel of the remote (`'stable'`, `'canary'`): a signed pointer in its output folder
+   * (`channels/<name>.json`, written by `ferry release promote`) says which of its kept releases this host gets. Needs
+   * a pinned `publicKey`. Without it, the host takes whatever `mf-manifest.json` is.
+   */
+  channel?: string;
+  /** With `channel`: take this release whatever the channel says (a smoke test of one host). */
+  pin?: number;
   /** This remote's cache settings: `versions` and `staleIfError` (the folder and pruning are the host's). */
   cache?: Pick<CacheOptions, 'versions' | 'staleIfError'>;
   /** How this remote's new versions are detected: `pollInterval`, `push`. */
@@ -53,6 +61,9 @@ export interface ResolvedRemote extends ResolvedNetwork {
   readonly manifestUrl: string;
   readonly publicKeys: readonly string[];
   readonly versionRange: string | undefined;
+  /** The channel the host follows, and a release it is pinned to. */
+  readonly channel: string | undefined;
+  readonly pin: number | undefined;
   readonly cache: ResolvedRemoteCache;
   readonly live: ResolvedLiveRemote;
   /** Local modules used when the remote and the cache cannot serve an expose. */
@@ -68,7 +79,18 @@ export interface RemoteDefaults extends ResolvedNetwork {
   live: ResolvedLiveRemote;
 }
 
-const REMOTE_KEYS = ['url', 'name', 'publicKey', 'versionRange', 'fallback', 'cache', 'live', ...NETWORK_KEYS];
+const REMOTE_KEYS = [
+  'url',
+  'name',
+  'publicKey',
+  'versionRange',
+  'channel',
+  'pin',
+  'fallback',
+  'cache',
+  'live',
+  ...NETWORK_KEYS,
+];
 const MOVED_REMOTE_KEYS: Readonly<Record<string, string>> = {
   ...MOVED_TIMEOUTS,
   cacheVersions: MOVED_CACHE['cacheVersions']!,
@@ -140,12 +162,32 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
   if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
     invalid(`${where}.versionRange`, `must be a semver range such as "^1", got ${JSON.stringify(range)}.`);
   }
+  const channel = options.channel;
+  if (channel !== undefined && (typeof channel !== 'string' || !CHANNEL_NAME.test(channel))) {
+    invalid(`${where}.channel`, `must be a channel name (letters, digits, - and _), got ${JSON.stringify(channel)}.`);
+  }
+  if (channel !== undefined && keys.length === 0) {
+    invalid(
+      `${where}.publicKey`,
+      `is missing, and remote "${alias}" follows channel "${channel}": a channel is a signed pointer, and the host ` +
+        'needs the key that signs it. Pin the public key printed by `ferry keygen`.',
+    );
+  }
+  const pin = options.pin;
+  if (
+    pin !== undefined &&
+    (channel === undefined || typeof pin !== 'number' || !Number.isSafeInteger(pin) || pin <= 0)
+  ) {
+    invalid(`${where}.pin`, 'must be a release number, and goes with `channel`.');
+  }
   return Object.freeze({
     alias,
     name,
     manifestUrl,
     publicKeys: Object.freeze([...keys]),
     versionRange: range,
+    channel,
+    pin,
     ...resolveNetwork(options, where, defaults),
     cache: resolveRemoteCache(options.cache, where, defaults.cache),
     live: resolveLiveRemote(options.live, where, defaults.live),

@@ -5,10 +5,11 @@
  * written later, by its `commit()`, when its version becomes current: a refused candidate neither raises the rollback
  * floor nor becomes the copy a restarted host starts from.
  */
-import { ManifestMismatchError } from '../../common/errors.ts';
+import { ChannelError, ManifestMismatchError } from '../../common/errors.ts';
 import { integrityOf, type Manifest, parseManifest } from '../../manifest/index.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { Warn } from '../warnings.ts';
+import type { ChannelDecision } from './channel.ts';
 import { checkNotExpired } from './expiry.ts';
 import { type ReleaseStore, releaseKey } from './release-store.ts';
 import { verifySignatureFile } from './signature-file.ts';
@@ -24,6 +25,8 @@ export interface TrustedManifest {
   integrity: string;
   /** The bytes are the cached copy (confirmed by a 304, or served stale): its files are in the cache too. */
   fromCache: boolean;
+  /** For a remote followed through a channel: what the channel decided for this host (absent when served stale). */
+  channel?: ChannelDecision;
   /**
    * Makes this manifest the remote's accepted one, once its version is current: records its release (rollback
    * protection) and, when the remote served it, writes it as the remote's cache record (what the host starts from
@@ -45,7 +48,7 @@ export function acceptManifest(
   context: CheckContext,
   bytes: Uint8Array,
   signature: Uint8Array | undefined,
-  how: Pick<TrustedManifest, 'source' | 'fromCache'>,
+  how: Pick<TrustedManifest, 'source' | 'fromCache' | 'channel'>,
   writeCacheRecord: () => unknown,
 ): TrustedManifest {
   const details = { remote: remote.alias, url: remote.manifestUrl };
@@ -72,13 +75,26 @@ export function acceptManifest(
   checkNotExpired(manifest, context.now(), details);
   const key = releaseKey(manifest.name, remote.manifestUrl);
   const integrity = integrityOf(bytes);
-  context.releases.check(key, manifest.ferry.release, integrity, details);
+  const { channel } = how;
+  // Through a channel, the release is the one the newest accepted pointer names (its sequence is the floor: an
+  // operator's rollback names an older release); otherwise it must not be older than one accepted before.
+  if (channel && manifest.ferry.release !== channel.release) {
+    throw new ChannelError(
+      `Channel "${channel.document.channel}" of remote "${remote.alias}" names release ${channel.release} for this ` +
+        `host, but ${channel.manifestUrl} is release ${manifest.ferry.release}; it was refused. Serve the output ` +
+        'folder unchanged (releases/<release>.json is written by `ferry build`).',
+      { ...details, reason: 'mismatch' },
+    );
+  }
+  if (!remote.channel) context.releases.check(key, manifest.ferry.release, integrity, details);
   const commit = async () => {
     // Both are on disk before the version runs: a host restarted a moment later starts from this version. They are
     // independent files, written side by side: a crash between the two leaves at most a cache record newer than the
     // release floor, which a restarted host accepts (and then records).
     await Promise.all([
-      context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined),
+      remote.channel
+        ? channel?.commit()
+        : context.releases.accept(key, manifest.ferry.release, integrity, signedBy !== undefined),
       writeCacheRecord(),
     ]);
   };

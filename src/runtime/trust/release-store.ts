@@ -86,19 +86,24 @@ export class ReleaseStore {
   /** What the host has to write: signed acceptances since start. */
   readonly #persisted = new Map<string, ReleaseRecord>();
   #writing: Promise<void> = Promise.resolve();
+  #closed = false;
 
   /**
    * Reads `<cache.dir>/releases.json` once. Never throws: a corrupt or unreadable file is reported through `warn`
    * and treated as empty (it is replaced by the next write).
    */
-  static open(cacheDir: string, warn: (code: WarningCode, message: string) => void): ReleaseStore {
-    const file = join(cacheDir, RELEASES_FILE);
+  static open(
+    cacheDir: string,
+    warn: (code: WarningCode, message: string) => void,
+    name: string = RELEASES_FILE,
+  ): ReleaseStore {
+    const file = join(cacheDir, name);
     let records = new Map<string, ReleaseRecord>();
     try {
       records = parseDocument(readRegularFileSync(file, MAX_RELEASES_BYTES).toString('utf8'));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && hasSignedRecords(cacheDir)) {
+      if (code === 'ENOENT' && name === RELEASES_FILE && hasSignedRecords(cacheDir)) {
         warn(
           'FERRY_RELEASES_MISSING',
           `The host's release record ${file} is missing, but its cache folder holds manifests of signed remotes, ` +
@@ -133,13 +138,20 @@ export class ReleaseStore {
     return this.#known.get(key);
   }
 
+  /** Whether `release` (with these bytes) may be accepted for `key`: newer than the record, or the very one recorded. */
+  allows(key: string, release: number, integrity: string): boolean {
+    const known = this.#known.get(key);
+    return (
+      known === undefined || release > known.release || (release === known.release && integrity === known.manifest)
+    );
+  }
+
   /**
    * Throws {@link RollbackError} unless a manifest with this release and integrity may be accepted for `key`.
    */
   check(key: string, release: number, integrity: string, details: { remote: string; url: string }): void {
-    const known = this.#known.get(key);
-    if (known === undefined || release > known.release) return;
-    if (release === known.release && integrity === known.manifest) return;
+    if (this.allows(key, release, integrity)) return;
+    const known = this.#known.get(key)!;
     const same = release === known.release;
     const why = same
       ? `has release ${release}, the same release as the manifest this host accepted on ${known.acceptedAt}, but ` +
@@ -173,6 +185,7 @@ export class ReleaseStore {
     }
     this.#unsaved.delete(key);
     this.#persisted.set(key, higher(this.#persisted.get(key), record));
+    if (this.#closed) return;
     // Writes are chained, so the file is only ever replaced by one writer of this host at a time.
     const write = this.#writing.then(() => this.#write());
     this.#writing = write.catch(() => {});
@@ -183,6 +196,12 @@ export class ReleaseStore {
           'rollback protection for it lasts until the host stops. Make `cache.dir` a folder the host can write.',
       );
     });
+  }
+
+  /** Waits for the write in progress; nothing is written after (the host closed). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#writing;
   }
 
   async #write(): Promise<void> {

@@ -13,12 +13,13 @@ import { isUnavailable } from '../net/failures.ts';
 import type { Fetcher } from '../net/remote-client.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { RemoteRecord } from '../remotes.ts';
+import { type ChannelContext, resolveChannel } from './channel.ts';
 import { acceptManifest, type CheckContext, type TrustedManifest } from './manifest-checks.ts';
 
 export type { TrustedManifest } from './manifest-checks.ts';
 
 /** What the host lends to the manifest stage. */
-export interface TrustContext extends CheckContext {
+export interface TrustContext extends CheckContext, Omit<ChannelContext, 'client' | 'now'> {
   host: string;
   maxManifestBytes: number;
   client: Fetcher;
@@ -89,10 +90,13 @@ async function fetchFromRemote(
   const { client, cache } = context;
   const signed = remote.publicKeys.length > 0;
   const request = { state: record, remote };
+  // Through a channel, the manifest is the release the channel names for this host (releases/<release>.json).
+  const channel = remote.channel ? await resolveChannel(record, remote, context) : undefined;
+  const manifestUrl = channel?.manifestUrl ?? remote.manifestUrl;
   const fetchSignature = () =>
     client({
       ...request,
-      url: new URL(SIGNATURE_FILE, remote.manifestUrl).href,
+      url: channel?.signatureUrl ?? new URL(SIGNATURE_FILE, remote.manifestUrl).href,
       maxBytes: MAX_SIGNATURE_BYTES,
       what: 'manifest signature',
       allowNotFound: true,
@@ -104,7 +108,7 @@ async function fetchFromRemote(
   const started = performance.now();
   const response = await client({
     ...request,
-    url: remote.manifestUrl,
+    url: manifestUrl,
     maxBytes: context.maxManifestBytes,
     what: 'manifest',
     etag: conditional ? cached?.record.etag : undefined,
@@ -120,8 +124,13 @@ async function fetchFromRemote(
     durationMs: performance.now() - started,
   });
   if (response.status === 304 && cached) {
-    return acceptManifest(remote, context, cached.bytes, cached.signature, { source: 'network', fromCache: true }, () =>
-      cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag)),
+    return acceptManifest(
+      remote,
+      context,
+      cached.bytes,
+      cached.signature,
+      { source: 'network', fromCache: true, ...(channel ? { channel } : {}) },
+      () => cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag)),
     );
   }
   let signature: Uint8Array | undefined;
@@ -129,7 +138,12 @@ async function fetchFromRemote(
     const sig = await (early ?? fetchSignature());
     signature = sig.status === 404 ? undefined : sig.bytes;
   }
-  return acceptManifest(remote, context, response.bytes, signature, { source: 'network', fromCache: false }, () =>
-    cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
+  return acceptManifest(
+    remote,
+    context,
+    response.bytes,
+    signature,
+    { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
+    () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
   );
 }

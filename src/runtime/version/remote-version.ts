@@ -12,6 +12,7 @@ import type { Deadlines } from '../net/deadline.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ResolvedSharedModule, Sharing } from '../sharing/sharing.ts';
+import type { ChannelDecision } from '../trust/channel.ts';
 import type { TrustedManifest } from '../trust/manifest-checks.ts';
 import type { Warn } from '../warnings.ts';
 import { type FileSource, VersionFiles } from './version-files.ts';
@@ -28,6 +29,8 @@ export interface VersionContext extends Omit<FileSource, 'remote'> {
   deadlines: Deadlines;
   /** Where versions' folders (their assets) are laid out: `<cache.dir>/versions`. */
   versionsDir: string;
+  /** A call through a live binding ended on this version (`failed`: it threw or rejected): the canary's budget. */
+  onCall?: (version: RemoteVersion, failed: boolean) => void;
   /** A module of a remote this version's manifest names in `remotes` (by `key`), loaded by the host. */
   importRemote(version: RemoteVersion, key: string, specifier: string): Promise<unknown>;
   /**
@@ -49,6 +52,10 @@ export class RemoteVersion {
   readonly prefix: string;
   /** The version's folder on the host, where its assets are laid out and `import.meta.url` points. */
   readonly folder: string;
+  /** What a channel decided when this version was taken through one (a rollout's release is a canary). */
+  readonly channel: ChannelDecision | undefined;
+  /** When calls through live bindings ended on this version, and whether they failed (the last window's worth). */
+  readonly calls: Array<{ at: number; failed: boolean }> = [];
   readonly #context: VersionContext;
   readonly #files: VersionFiles;
   readonly #evaluator: ModuleEvaluator;
@@ -65,6 +72,7 @@ export class RemoteVersion {
   constructor(trusted: TrustedManifest, remote: ResolvedRemote, context: VersionContext) {
     this.manifest = trusted.manifest;
     this.integrity = trusted.integrity;
+    this.channel = trusted.channel;
     this.remote = remote;
     this.#context = context;
     this.prefix = `ferry://${this.manifest.name}@${this.manifest.ferry.version}/`;
@@ -152,15 +160,16 @@ export class RemoteVersion {
     await this.#evaluator.container();
   }
 
-  /** Counts a call running on this version (live bindings); the returned function ends it. */
-  enter(): () => void {
+  /** Counts a call running on this version (live bindings); the returned function ends it (`failed`: it threw). */
+  enter(): (failed?: boolean) => void {
     this.#calls++;
     let done = false;
-    return () => {
+    return (failed = false) => {
       if (done) return;
       done = true;
       this.#calls--;
       if (this.#calls === 0) this.#drained?.();
+      this.#context.onCall?.(this, failed);
     };
   }
 
