@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
 import * as semver from '../common/semver.ts';
-import { isSafeFileName, MANIFEST_FILE, REMOTE_NAME, SIGNATURE_FILE } from '../manifest/index.ts';
+import { isSafeFileName, MANIFEST_FILE, MAX_RELEASE, REMOTE_NAME, SIGNATURE_FILE } from '../manifest/index.ts';
 import { findConfigFile, loadConfigFile } from './config-file.ts';
 import { type ResolvedExpose, resolveExposes } from './exposes.ts';
 import { invalidOption, isPlainObject, type OptionSource, rejectUnknownKeys } from './options.ts';
@@ -229,6 +229,16 @@ export async function resolveConfig(
       source,
       'release',
       `must be a positive whole number that goes up with every build, got ${JSON.stringify(release)}.`,
+    );
+  }
+  // Hosts never accept a release lower than one they saw: one nothing can exceed would lock them out (MAX_RELEASE).
+  if (release > MAX_RELEASE) {
+    invalidOption(
+      source,
+      'release',
+      `is ${release}, above the highest release ferry allows (${MAX_RELEASE}): hosts that accepted it could never ` +
+        'accept a later build. Leave `release` out (it defaults to Date.now(), in milliseconds) or use a smaller ' +
+        'counter that goes up with every build.',
     );
   }
   if (raw.sign !== undefined && (typeof raw.sign !== 'string' || raw.sign === '')) {
