@@ -1,4 +1,5 @@
 /** manifest: the wire format, pure and shared by every other layer. Imports only from ../common. */
+export * from './file-names.ts';
 export * from './integrity.ts';
 export * from './parse.ts';
 export * from './signature.ts';

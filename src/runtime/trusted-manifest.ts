@@ -10,8 +10,8 @@
  * with If-None-Match, and when the remote is unavailable the cached copy is accepted through the same checks
  * (stale-if-error) while the host keeps trying the remote in the background.
  */
-import { CircuitOpenError, type FerryError, ManifestMismatchError } from '../common/errors.ts';
-import { integrityOf, type Manifest, parseManifest, SIGNATURE_FILE } from '../manifest/index.ts';
+import { CircuitOpenError, type FerryError, ManifestMismatchError, SignatureError } from '../common/errors.ts';
+import { integrityOf, type Manifest, parseManifest, SIGNATURE_FILE, signatureFileFor } from '../manifest/index.ts';
 import { availabilityOf, type HostAvailability } from './availability.ts';
 import { channels } from './channels.ts';
 import { checkNotExpired } from './expiry.ts';
@@ -177,11 +177,51 @@ async function fetchFromRemote(
   let signature: Uint8Array | undefined;
   if (signed) {
     const sig = await (early ?? fetchSignature());
-    signature = sig.status === 404 ? undefined : sig.bytes;
+    signature = await signatureOfExactBytes(
+      remote,
+      availability,
+      response.bytes,
+      sig.status === 404 ? undefined : sig.bytes,
+    );
   }
   return accept(remote, context, response.bytes, signature, 'network', () =>
     availability.track(writeRecord(availability, remote, response.bytes, signature, response.etag)),
   );
+}
+
+/**
+ * The signature for exactly these manifest bytes, just fetched from the network. A remote rebuilt in place writes its
+ * manifest and `mf-manifest.json.sig` one after the other, so the two fetched side by side may belong to different
+ * builds; `ferry build` also writes the signature under a name made from the manifest bytes it signs
+ * (`signatureFileFor`) before the manifest, and keeps the previous build's. When the signature fetched beside the
+ * manifest does not verify, that copy is fetched and returned if it verifies; otherwise (a 404 from an older build or
+ * another server, any failure) the original signature is returned, so accept() reports the original error.
+ */
+async function signatureOfExactBytes(
+  remote: ResolvedRemote,
+  availability: HostAvailability,
+  bytes: Uint8Array,
+  signature: Uint8Array | undefined,
+): Promise<Uint8Array | undefined> {
+  const details = { remote: remote.alias, url: remote.manifestUrl };
+  try {
+    verifySignatureFile(bytes, signature, remote.publicKeys, details);
+    return signature;
+  } catch (error) {
+    if (!(error instanceof SignatureError)) throw error;
+  }
+  try {
+    const copy = await availability.fetch(remote, new URL(signatureFileFor(bytes), remote.manifestUrl).href, {
+      maxBytes: MAX_SIGNATURE_BYTES,
+      what: 'manifest signature',
+      allowNotFound: true,
+    });
+    if (copy.status === 404) return signature;
+    verifySignatureFile(bytes, copy.bytes, remote.publicKeys, details);
+    return copy.bytes;
+  } catch {
+    return signature;
+  }
 }
 
 /** Stores the manifest's bytes (and signature) by content and makes them the remote's record. */
