@@ -155,6 +155,12 @@ const bad: Array<{ title: string; config: string; option: RegExp; code?: string;
     option: /release must be a positive whole number/,
   },
   {
+    // Hosts never accept a lower release than one they saw: one that cannot be exceeded would lock them out.
+    title: 'a release no later build could exceed',
+    config: `{ name: 'a', exposes: ${EXPOSES}, release: Number.MAX_SAFE_INTEGER }`,
+    option: /release is 9007199254740991, above the highest release ferry allows \(1000000000000000\)/,
+  },
+  {
     title: 'a signing key file that does not exist',
     config: `{ name: 'a', exposes: ${EXPOSES}, sign: './missing.pem' }`,
     option: /sign names the signing key .*missing\.pem, which cannot be read/,

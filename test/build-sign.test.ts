@@ -1,9 +1,15 @@
 /** Signed builds: `--sign`, FERRY_SIGNING_KEY (PEM text or path) and the config's `sign`, checked by the verifier. */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MANIFEST_FILE, SIGNATURE_FILE, verifyManifestSignature } from '../src/manifest/index.ts';
+import {
+  isSignatureFileCopy,
+  MANIFEST_FILE,
+  SIGNATURE_FILE,
+  signatureFileFor,
+  verifyManifestSignature,
+} from '../src/manifest/index.ts';
 import { CONFIG_TS, createRemoteProject, runFerry } from './helpers/build-fixture.ts';
 
 const OUT = join('dist', 'federation');
@@ -72,4 +78,26 @@ test('a key that is not a PEM private key fails before anything is written', asy
   const fromEnv = await runFerry(['build'], { cwd: project.dir, env: { FERRY_SIGNING_KEY: '-----BEGIN nonsense' } });
   assert.equal(fromEnv.code, 1);
   assert.match(fromEnv.stderr, /FERRY_SIGNING_KEY is not a PEM private key/);
+});
+
+test('the signature is also written under the name of the manifest it signs; kept releases keep theirs, prune removes them', async () => {
+  await using project = await createRemoteProject();
+  await keygen(project.dir, 'keys/ferry.pem');
+  const copies: string[] = [];
+  for (const answer of [1, 2, 3]) {
+    await project.write('src/other.ts', `export const answer: number = ${answer};\n`);
+    const result = await runFerry(['build', '--sign', 'keys/ferry.pem'], { cwd: project.dir });
+    assert.equal(result.code, 0, result.stderr);
+    const manifest = await readFile(project.path(OUT, MANIFEST_FILE));
+    const copy = signatureFileFor(manifest);
+    assert.match(copy, /^mf-manifest\.[0-9a-f]{32}\.sig$/);
+    assert.deepEqual(await readFile(project.path(OUT, copy)), await readFile(project.path(OUT, SIGNATURE_FILE)));
+    copies.push(copy);
+  }
+  let onDisk = (await readdir(project.path(OUT))).filter(isSignatureFileCopy).sort();
+  assert.deepEqual(onDisk, [...copies].sort(), 'every kept release keeps the copy of its signature');
+  const pruned = await runFerry(['release', 'prune', '--keep', '2', '--out', OUT], { cwd: project.dir });
+  assert.equal(pruned.code, 0, pruned.stdout + pruned.stderr);
+  onDisk = (await readdir(project.path(OUT))).filter(isSignatureFileCopy).sort();
+  assert.deepEqual(onDisk, copies.slice(1).sort(), 'the current and the previous copy, not the oldest');
 });

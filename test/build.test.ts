@@ -32,17 +32,25 @@ test('builds a TypeScript remote: manifest, hashed bundles, maps and a working c
   const manifest = parseManifest(manifestText, MANIFEST_FILE);
   assert.equal(manifest.name, 'authService');
   assert.equal(manifest.ferry.version, '1.2.0');
-  assert.equal(manifest.ferry.remoteEntry, 'remoteEntry.js');
+  // Hosts load the container by its content-addressed name; remoteEntry.js (the configured `filename`, which MF
+  // tooling loads) has the same bytes and is not listed: it is rewritten in place by every build.
+  assert.match(manifest.ferry.remoteEntry, /^remoteEntry\.[0-9a-f]{10}\.js$/);
+  assert.equal(manifest.metaData.remoteEntry.name, 'remoteEntry.js');
   assert.equal(manifest.metaData.remoteEntry.type, 'commonjs-module');
+  assert.ok(!Object.hasOwn(manifest.ferry.files, 'remoteEntry.js'));
+  assert.deepEqual(
+    await readFile(join(outDir, 'remoteEntry.js')),
+    await readFile(join(outDir, manifest.ferry.remoteEntry)),
+  );
   const expiresIn = Date.parse(manifest.ferry.expires) - Date.parse(manifest.ferry.builtAt);
   assert.equal(expiresIn, 90 * 86_400_000);
 
-  // Every file in the folder except the manifest is listed, with the size and integrity of its bytes on disk (the kept
-  // releases, releases/<release>.json, are copies of manifests).
+  // Every file in the folder except the manifest and remoteEntry.js is listed, with the size and integrity of its
+  // bytes on disk (the kept releases, releases/<release>.json, are copies of manifests).
   const onDisk = (await readdir(outDir, { recursive: true, withFileTypes: true }))
     .filter((entry) => entry.isFile())
     .map((entry) => relative(outDir, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .filter((name) => name !== MANIFEST_FILE && !name.startsWith('releases/'))
+    .filter((name) => name !== MANIFEST_FILE && name !== 'remoteEntry.js' && !name.startsWith('releases/'))
     .sort();
   assert.deepEqual(Object.keys(manifest.ferry.files).sort(), onDisk);
   for (const [name, entry] of Object.entries(manifest.ferry.files)) {
@@ -147,6 +155,10 @@ test('rebuilds keep every release (releases/<release>.json); `ferry release prun
   assert.equal(new Set(validators).size, 1);
   assert.ok(generations[2]!.ferry.release >= generations[1]!.ferry.release);
   assert.ok(!files.some((name) => name.endsWith('.tmp')), 'no temporary files are left');
+  // The container is content-addressed too: the previous generation's stays servable, older ones go.
+  const containers = generations.map((manifest) => manifest.ferry.remoteEntry);
+  assert.equal(new Set(containers).size, 3);
+  assert.ok(!files.includes(containers[0]!) && files.includes(containers[1]!) && files.includes(containers[2]!));
 });
 
 test('--out and --root choose the folders; --config alone makes its folder the root', async () => {

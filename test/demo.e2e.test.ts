@@ -89,9 +89,11 @@ test('the article’s flow: log in at the auth service, use the token at the use
   assert.equal(((await manifest.json()) as { name: string }).name, 'authService');
   assert.equal((await fetch(`${auth.url}/mf-manifest.json.sig`)).status, 200);
   const federationDir = join(EXAMPLES, 'auth-service', 'dist', 'federation');
-  for (const file of await readdir(federationDir)) {
-    const text = await readFile(join(federationDir, file), 'utf8');
-    assert.doesNotMatch(text, /PRIVATE KEY|wonderland|supersecretkey/, file);
+  // Every file of the output, in its folders too (kept releases, assets): no secret in any of them.
+  for (const entry of await readdir(federationDir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const text = await readFile(join(entry.parentPath, entry.name), 'utf8');
+    assert.doesNotMatch(text, /PRIVATE KEY|wonderland|supersecretkey/, entry.name);
   }
 });
 

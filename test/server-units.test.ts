@@ -9,6 +9,7 @@ import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InvalidOptionError } from '../src/common/errors.ts';
+import { containerFileFor, signatureFileFor } from '../src/manifest/index.ts';
 import {
   contentTypeOf,
   createFerryServer,
@@ -180,6 +181,41 @@ test('the container named by the manifest is revalidated even when its name look
     // Without a readable manifest nothing is called immutable: that is always safe.
     await writeFile(join(folder.dir, 'mf-manifest.json'), '{"not": "a manifest"}');
     assert.equal(await cacheControl(HASHED_FILE), 'no-cache');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a build in the current layout: the hashed container and signature copies are immutable, remoteEntry.js is revalidated', async () => {
+  const folder = await createServedFolder();
+  await using _project = folder.project;
+  const code = folder.files['remoteEntry.js']!;
+  const container = containerFileFor('remoteEntry.js', Buffer.from(code));
+  const files = {
+    [container]: code,
+    [HASHED_FILE]: folder.files[HASHED_FILE]!,
+    [HASHED_MAP]: folder.files[HASHED_MAP]!,
+  };
+  const manifest = manifestFor(files);
+  manifest.ferry.remoteEntry = container;
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const copy = signatureFileFor(manifestBytes);
+  await writeFile(join(folder.dir, container), code);
+  await writeFile(join(folder.dir, copy), '{}\n');
+  await writeFile(join(folder.dir, 'mf-manifest.json'), manifestBytes);
+  const server = await createFerryServer({ dir: folder.dir, port: 0 });
+  try {
+    const cacheControl = async (name: string) => (await rawRequest(server.url, `/${name}`)).headers['cache-control'];
+    assert.equal(await cacheControl(container), 'public, max-age=31536000, immutable');
+    assert.equal(await cacheControl(copy), 'public, max-age=31536000, immutable');
+    assert.equal(await cacheControl('remoteEntry.js'), 'no-cache');
+    assert.equal(await cacheControl('mf-manifest.json.sig'), 'no-cache');
+    // A configured filename that looks hashed is still a fixed name, rewritten by every build.
+    manifest.metaData.remoteEntry.name = 'remoteEntry.0123456789.js';
+    await writeFile(join(folder.dir, 'mf-manifest.json'), JSON.stringify(manifest));
+    await writeFile(join(folder.dir, 'remoteEntry.0123456789.js'), code);
+    assert.equal(await cacheControl('remoteEntry.0123456789.js'), 'no-cache');
+    assert.equal(await cacheControl(container), 'no-cache', 'not the content-addressed form of that name');
   } finally {
     await server.close();
   }

@@ -27,8 +27,10 @@ const DEEP_IMPORT = {
 
 async function filesOf(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  for (const name of (await readdir(dir)).sort()) {
-    if (name !== MANIFEST_FILE) files.set(name, await readFile(join(dir, name), 'base64'));
+  // The files of the folder itself (releases/ holds copies of manifests, whose release differs between builds).
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (entry.isFile() && entry.name !== MANIFEST_FILE)
+      files.set(entry.name, await readFile(join(dir, entry.name), 'base64'));
   }
   return files;
 }

@@ -41,6 +41,28 @@ describe('ferry verify on a real signed build', () => {
       assert.ok(result.stdout.includes(`ok    file ${file} (`), file);
     assert.match(result.stdout, /all good/);
     assert.deepEqual(failures(result.stdout), []);
+    // Not listed, each compared with what it copies.
+    assert.ok(result.stdout.includes(`ok    file remoteEntry.js (same bytes as ${manifest.ferry.remoteEntry})`));
+    assert.match(result.stdout, /ok {4}file mf-manifest\.[0-9a-f]{32}\.sig \(same bytes as mf-manifest\.json\.sig\)/);
+    assert.doesNotMatch(result.stdout, /note {2}file (remoteEntry\.js|mf-manifest\.)/);
+  });
+
+  test('a remoteEntry.js that is not the listed container is a failure', async () => {
+    await using copy = await createTempProject({});
+    for (const name of ['mf-manifest.json', 'mf-manifest.json.sig', ...Object.keys(manifest.ferry.files)]) {
+      await writeFile(copy.path(name), await readFile(project.path(OUT, name)));
+    }
+    const plain = await runFerry(['verify', '.', '-k', publicKey], { cwd: copy.dir });
+    assert.equal(plain.code, 0, plain.stdout);
+    assert.match(plain.stdout, /note {2}file remoteEntry\.js is not there/);
+    await writeFile(copy.path('remoteEntry.js'), 'exports.get = () => Promise.reject(new Error("old build"));\n');
+    const result = await runFerry(['verify', '.', '-k', publicKey], { cwd: copy.dir });
+    assert.equal(result.code, 1);
+    assert.deepEqual(failures(result.stdout).length, 1, result.stdout);
+    assert.match(
+      failures(result.stdout)[0]!,
+      /^FAIL {2}file remoteEntry\.js: not the same bytes as remoteEntry\.[0-9a-f]{10}\.js/,
+    );
   });
 
   test('without a key it says the signature was not verified (and still checks everything else)', async () => {

@@ -1,18 +1,23 @@
 /**
  * `buildRemote()`: config -> esbuild bundles -> container -> manifest -> signature, written in that order so that a
  * manifest never names a file that is not there yet, and the signature is made over the exact manifest bytes written.
+ * A folder is rebuilt in place while hosts read it, so nothing a host pairs with a manifest is rewritten under the
+ * same name: the container the manifest lists is content-addressed, and the signature also goes to a copy named by
+ * the manifest bytes, written before the manifest (see manifest/file-names.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BuildError } from '../common/errors.ts';
 import {
+  containerFileFor,
   integrityOf,
   MANIFEST_FILE,
   type Manifest,
   parseManifest,
   publicKeyOf,
   SIGNATURE_FILE,
+  signatureFileFor,
   signManifest,
 } from '../manifest/index.ts';
 import { writeAssets } from './assets.ts';
@@ -45,7 +50,10 @@ export interface BuildResult {
   /** Absolute path of the output folder. */
   outDir: string;
   manifest: Manifest;
-  /** Every file written, in write order (package.json, bundles and maps, declarations, container, manifest, signature). */
+  /**
+   * Every file written, in write order (package.json, bundles and maps, declarations, the content-addressed
+   * container, the container under its configured `filename`, the signature copy, manifest, signature).
+   */
   files: OutputFile[];
   signed: boolean;
   /** The public key that verifies the signature (`ed25519:…`), when signed. */
@@ -119,14 +127,20 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   const assets = await writeAssets(config, [...new Set([...config.assets, ...found])].sort(), write);
   for (const types of typesResult.types) await write(types.file, types.code);
   for (const { fallback } of shared) if (fallback) await write(fallback.file, fallback.code);
-  await write(config.filename, new TextEncoder().encode(createRemoteEntry(config.name, bundles)));
+  // The manifest names the container by its content, so a host that read the previous manifest still gets the
+  // previous container; `filename` itself is written below, with the same bytes, for Module Federation tooling.
+  const containerBytes = new TextEncoder().encode(createRemoteEntry(config.name, bundles));
+  const container = containerFileFor(config.filename, containerBytes);
+  await write(container, containerBytes);
+  const listed = [...written];
 
   const typesOf = (key: string) => {
     const file = typesResult.types.find((types) => types.key === key)?.file;
     return file === undefined ? {} : { types: file };
   };
   const manifest = createManifest(config, {
-    files: written,
+    files: listed,
+    remoteEntry: container,
     exposes: bundles.map((bundle) => ({
       key: bundle.key,
       name: config.exposes.find((expose) => expose.key === bundle.key)!.name,
@@ -146,13 +160,19 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   } catch (cause) {
     throw new BuildError(`ferry wrote a manifest it cannot read back (a bug in ferry, please report it).`, { cause });
   }
+  // Not listed in the manifest (hosts load the content-addressed container), and rewritten in place: only for MF
+  // tooling that loads the container by its configured name.
+  await write(config.filename, containerBytes);
+  const signature = signing && new TextEncoder().encode(signManifest(manifestBytes, signing.key));
   // An old signature beside a new unsigned manifest would only mislead: remove it before the manifest changes.
-  if (!signing) await rm(join(config.outDir, SIGNATURE_FILE), { force: true });
+  if (!signature) await rm(join(config.outDir, SIGNATURE_FILE), { force: true });
+  // Before the manifest: a host that gets the new manifest with the previous mf-manifest.json.sig (two files, written
+  // one after the other) finds the signature of the exact bytes it holds under this name.
+  if (signature) await write(signatureFileFor(manifestBytes), signature);
   await write(MANIFEST_FILE, manifestBytes);
-  const signatureBytes = signing ? new TextEncoder().encode(signManifest(manifestBytes, signing.key)) : undefined;
-  if (signatureBytes) await write(SIGNATURE_FILE, signatureBytes);
+  if (signature) await write(SIGNATURE_FILE, signature);
   // Kept beside the earlier ones (releases/<release>.json): channels point at them (`ferry release promote`).
-  await keepRelease(config.outDir, config.release, manifestBytes, signatureBytes);
+  await keepRelease(config.outDir, config.release, manifestBytes, signature || undefined);
 
   for (const file of written) keep.add(file.name);
   // A build never removes what a kept release lists: `ferry release prune` does.

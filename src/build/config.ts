@@ -12,6 +12,7 @@ import * as semver from '../common/semver.ts';
 import {
   isSafeFileName,
   MANIFEST_FILE,
+  MAX_RELEASE,
   normalisePublicKey,
   REMOTE_NAME,
   type RemoteDependency,
@@ -241,6 +242,16 @@ export async function resolveConfig(
       source,
       'release',
       `must be a positive whole number that goes up with every build, got ${JSON.stringify(release)}.`,
+    );
+  }
+  // Hosts never accept a release lower than one they saw: one nothing can exceed would lock them out (MAX_RELEASE).
+  if (release > MAX_RELEASE) {
+    invalidOption(
+      source,
+      'release',
+      `is ${release}, above the highest release ferry allows (${MAX_RELEASE}): hosts that accepted it could never ` +
+        'accept a later build. Leave `release` out (it defaults to Date.now(), in milliseconds) or use a smaller ' +
+        'counter that goes up with every build.',
     );
   }
   if (raw.sign !== undefined && (typeof raw.sign !== 'string' || raw.sign === '')) {

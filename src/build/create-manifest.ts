@@ -33,11 +33,12 @@ export interface ManifestExpose {
 const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, css: { sync: [], async: [] } });
 
 /**
- * The manifest for a build. `files` are every output file except the manifest and its signature.
+ * The manifest for a build. `files` are every output file except the manifest, its signature (and its copy) and the
+ * container under its configured name, which MF tooling loads and hosts never do (they load `remoteEntry`).
  *
  * @example
  * ```ts
- * const manifest = createManifest(config, { files, exposes, builtAt: new Date() });
+ * const manifest = createManifest(config, { files, remoteEntry, exposes, builtAt: new Date() });
  * const bytes = `${JSON.stringify(manifest, null, 2)}\n`;
  * ```
  */
@@ -45,6 +46,8 @@ export function createManifest(
   config: ResolvedConfig,
   build: {
     files: readonly OutputFile[];
+    /** The content-addressed container file (`remoteEntry.<hash>.js`), one of `files`. */
+    remoteEntry: string;
     exposes: readonly ManifestExpose[];
     builtAt: Date;
     /** The shared modules with their fallback files (bundleSharedFallbacks); default: the keys of `shared`, none. */
@@ -122,7 +125,7 @@ export function createManifest(
       release: config.release,
       builtAt: build.builtAt.toISOString(),
       expires: new Date(build.builtAt.getTime() + config.expiresIn * 1000).toISOString(),
-      remoteEntry: config.filename,
+      remoteEntry: build.remoteEntry,
       files,
       exposes,
       shared,

@@ -1,12 +1,14 @@
 /**
  * Writing the output folder safely while a server may be serving it: every file is written to a temporary name and
  * renamed into place (readers see the old bytes or the new, never half a file), and cleaning keeps the previous
- * generation, because hosts that fetched the previous manifest a moment ago still fetch its files.
+ * generation, because hosts that fetched the previous manifest a moment ago still fetch its files. That only holds
+ * because every file a manifest lists has a content-addressed name (the bundles, the container), or the same bytes in
+ * every build (`package.json`): a fixed name rewritten in place would hand those hosts the new bytes.
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic as writeAtomic } from '../common/atomic-write.ts';
-import { MANIFEST_FILE, parseManifest } from '../manifest/index.ts';
+import { isSignatureFileCopy, MANIFEST_FILE, parseManifest, signatureFileFor } from '../manifest/index.ts';
 import { ASSETS_DIR } from './assets.ts';
 import { isBundleFileName } from './bundle.ts';
 
@@ -24,12 +26,16 @@ export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | s
   return writeAtomic(join(dir, name), bytes, { createParent: true });
 }
 
-/** The files the manifest currently in `outDir` lists (with the manifest's remote entry), or none. */
+/**
+ * The files of the build currently in `outDir`, which the next build keeps: every file its manifest lists, and the
+ * content-addressed copy of its signature (a host that read that manifest may still fetch it). None without one.
+ */
 export async function previousFiles(outDir: string): Promise<Set<string>> {
   const file = join(outDir, MANIFEST_FILE);
   try {
-    const manifest = parseManifest(await readFile(file), file);
-    return new Set(Object.keys(manifest.ferry.files));
+    const bytes = await readFile(file);
+    const manifest = parseManifest(bytes, file);
+    return new Set([...Object.keys(manifest.ferry.files), signatureFileFor(bytes)]);
   } catch {
     // No previous build, or one ferry cannot read: nothing from it is worth keeping.
     return new Set();
@@ -37,16 +43,18 @@ export async function previousFiles(outDir: string): Promise<Set<string>> {
 }
 
 /**
- * Removes build files of older generations from `outDir`: files named like a ferry bundle or map that neither
- * `keep` (the new and the previous manifest's files) lists. Other files, folders and anything outside `outDir` are
- * left alone, so a mistaken `outDir` never costs the user files ferry did not write.
+ * Removes build files of older generations from `outDir`: files named like a ferry bundle, map, declaration or
+ * container (`<name>.<10 hex>.js`) or a signature copy (`mf-manifest.<32 hex>.sig`) that `keep` (the new and the
+ * previous build's files) does not list. Other files, folders and anything outside `outDir` are left alone, so a
+ * mistaken `outDir` never costs the user files ferry did not write.
  *
  * @returns the names removed
  */
 export async function cleanOutDir(outDir: string, keep: ReadonlySet<string>): Promise<string[]> {
   const removed: string[] = [];
   for (const entry of await readdir(outDir, { withFileTypes: true })) {
-    if (!entry.isFile() || keep.has(entry.name) || !isBundleFileName(entry.name)) continue;
+    if (!entry.isFile() || keep.has(entry.name)) continue;
+    if (!isBundleFileName(entry.name) && !isSignatureFileCopy(entry.name)) continue;
     await rm(join(outDir, entry.name), { force: true });
     removed.push(entry.name);
   }

@@ -21,6 +21,7 @@ import {
   parseManifest,
   RELEASES_DIR,
   releaseFiles,
+  signatureFileFor,
   signManifest,
 } from '../manifest/index.ts';
 import { cleanOutDir, writeFileAtomic } from './output.ts';
@@ -89,6 +90,9 @@ export async function keptFiles(outDir: string): Promise<Set<string>> {
   for (const { manifest, release } of await keptReleases(outDir)) {
     for (const name of Object.keys(manifest.ferry.files)) keep.add(name);
     keep.add(releaseFiles(release).manifest);
+    // The content-addressed copy of its signature (mf-manifest.<hash>.sig), which hosts may fetch.
+    const bytes = await readFile(join(outDir, releaseFiles(release).manifest)).catch(() => undefined);
+    if (bytes) keep.add(signatureFileFor(bytes));
   }
   return keep;
 }

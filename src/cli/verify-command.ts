@@ -9,11 +9,13 @@ import { parseArgs } from 'node:util';
 import { FerryError, InvalidOptionError } from '../common/errors.ts';
 import {
   integrityOf,
+  isSafeFileName,
   MANIFEST_FILE,
   type Manifest,
   normalisePublicKey,
   parseManifest,
   SIGNATURE_FILE,
+  signatureFileFor,
 } from '../manifest/index.ts';
 import { fetchBytes } from '../runtime/net/fetch-bytes.ts';
 import { checkNotExpired } from '../runtime/trust/expiry.ts';
@@ -26,6 +28,9 @@ folder it is served from) as a host would, without running any of its code:
   - the manifest signature, against the keys given with --key (any one may match, as on a host)
   - the manifest itself, and that it has not expired
   - every file it lists: present, with the declared size and sha384
+  - the container under its configured name (remoteEntry.js, for Module Federation tooling; not listed) and the
+    signature's copy for this manifest (mf-manifest.<hash>.sig): when present, the same bytes as the listed
+    container and as mf-manifest.json.sig
 
 Prints one line per check (ok / FAIL / note) and exits 1 when anything is wrong, 0 when all is good.
 
@@ -143,7 +148,13 @@ class Report {
   }
 }
 
-async function checkFiles(source: Source, manifest: Manifest, report: Report): Promise<void> {
+async function checkFiles(
+  source: Source,
+  manifest: Manifest,
+  report: Report,
+  /** Files checked elsewhere, which are not worth a note although the manifest does not list them. */
+  unlisted: ReadonlySet<string>,
+): Promise<void> {
   for (const name of Object.keys(manifest.ferry.files).sort()) {
     const entry = manifest.ferry.files[name]!;
     let found: Found | undefined;
@@ -167,8 +178,68 @@ async function checkFiles(source: Source, manifest: Manifest, report: Report): P
     }
   }
   const listed = await source.listFiles();
-  for (const extra of listed?.filter((name) => !Object.hasOwn(manifest.ferry.files, name)) ?? []) {
+  for (const extra of listed?.filter((name) => !Object.hasOwn(manifest.ferry.files, name) && !unlisted.has(name)) ??
+    []) {
     report.note(`file ${extra} is not in the manifest; hosts never load it.`);
+  }
+}
+
+/**
+ * The files a build writes beside the manifest without listing them, each compared with the listed file it copies:
+ * the container under its configured `filename` (`metaData.remoteEntry.name`), which Module Federation tooling loads
+ * (hosts load the content-addressed `ferry.remoteEntry`), and the signature's copy named for this manifest, which a
+ * host fetches when the manifest and `mf-manifest.json.sig` it got come from two builds. Either may be absent (an
+ * older build, an unsigned one, a deployment that left them out): that is only a note.
+ */
+async function checkUnlisted(
+  source: Source,
+  manifest: Manifest,
+  copies: { manifestBytes: Uint8Array; signatureBytes: Uint8Array | undefined },
+  report: Report,
+): Promise<void> {
+  const compare = async (name: string, original: string, expected: Uint8Array, why: string) => {
+    let found: Found | undefined;
+    try {
+      found = await source.read(name, expected.byteLength, manifest.name);
+    } catch (error) {
+      report.failWith(`file ${name}`, error);
+      return;
+    }
+    if (found === undefined) {
+      report.note(`file ${name} is not there (${why}).`);
+    } else if (found.bytes === undefined || integrityOf(found.bytes) !== integrityOf(expected)) {
+      report.fail(
+        `file ${name}: not the same bytes as ${original} (${why}). It comes from another build: redeploy the whole ` +
+          'output.',
+      );
+    } else {
+      report.ok(`file ${name} (same bytes as ${original})`);
+    }
+  };
+  // The parser does not check the Module Federation fields (hosts never load by them): read this one with care.
+  const configured: unknown = manifest.metaData?.remoteEntry?.name;
+  const container = manifest.ferry.remoteEntry;
+  if (typeof configured === 'string' && configured !== container && isSafeFileName(configured)) {
+    const listed = await source
+      .read(container, manifest.ferry.files[container]!.size, manifest.name)
+      .catch(() => undefined);
+    // A missing or changed container was reported by checkFiles; only a good one is worth comparing with.
+    if (listed?.bytes !== undefined && integrityOf(listed.bytes) === manifest.ferry.files[container]!.integrity) {
+      await compare(
+        configured,
+        container,
+        listed.bytes,
+        'the container under its configured name, for Module Federation tooling; hosts do not load it',
+      );
+    }
+  }
+  if (copies.signatureBytes !== undefined) {
+    await compare(
+      signatureFileFor(copies.manifestBytes),
+      SIGNATURE_FILE,
+      copies.signatureBytes,
+      'the copy of the signature hosts fetch when a rebuild in place gave them the manifest and the signature of two builds',
+    );
   }
 }
 
@@ -290,5 +361,8 @@ async function verify(source: Source, keys: string[], report: Report): Promise<v
   } catch (error) {
     report.failWith('expiry', error);
   }
-  await checkFiles(source, parsed, report);
+  const configured: unknown = parsed.metaData?.remoteEntry?.name;
+  const unlisted = new Set([signatureFileFor(manifestBytes), ...(typeof configured === 'string' ? [configured] : [])]);
+  await checkFiles(source, parsed, report, unlisted);
+  await checkUnlisted(source, parsed, { manifestBytes, signatureBytes }, report);
 }

@@ -6,7 +6,7 @@
 import { InvalidManifestError } from '../common/errors.ts';
 import { isIntegrity } from './integrity.ts';
 import type { ExposeEntry, FileEntry, Manifest, RemoteDependency, SharedEntry } from './types.ts';
-import { FORMAT_VERSION } from './types.ts';
+import { FORMAT_VERSION, MAX_RELEASE } from './types.ts';
 
 /** A remote name as Module Federation allows it: a JavaScript identifier (letters, digits, `_`, `$`). */
 export const REMOTE_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -72,6 +72,19 @@ function integer(obj: Json, key: string, parent: Reader, min: number): number {
   const { value, at } = field(obj, key, parent);
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     fail(at, `must be a whole number of at least ${min}`);
+  }
+  return value;
+}
+
+/** `ferry.release`: a whole number from 0 to {@link MAX_RELEASE} (a higher one could never be exceeded later). */
+function release(obj: Json, parent: Reader): number {
+  const value = integer(obj, 'release', parent, 0);
+  if (value > MAX_RELEASE) {
+    fail(
+      at(parent.source, `${parent.path}.release`),
+      `is ${value}, above the highest release ferry accepts (${MAX_RELEASE}); a host that accepted it could never ` +
+        'accept a later build. Build with a lower `release` (the default, Date.now(), is far below the limit)',
+    );
   }
   return value;
 }
@@ -223,7 +236,7 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
   const section = {
     formatVersion,
     version: str(ferry, 'version', ferryAt),
-    release: integer(ferry, 'release', ferryAt, 0),
+    release: release(ferry, ferryAt),
     builtAt: str(ferry, 'builtAt', ferryAt, isDate),
     expires: str(ferry, 'expires', ferryAt, isDate),
     remoteEntry: str(ferry, 'remoteEntry', ferryAt, (f) => Object.hasOwn(files, f)),

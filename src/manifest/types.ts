@@ -9,6 +9,17 @@ export const MANIFEST_FILE = 'mf-manifest.json';
 export const SIGNATURE_FILE = 'mf-manifest.json.sig';
 /** The version of the `ferry` section's layout; bumped on incompatible changes. */
 export const FORMAT_VERSION = 1;
+/**
+ * The highest `ferry.release` a build may write and a host accepts: 10^15.
+ *
+ * Hosts refuse any release lower than the highest they accepted, so a signed release that nothing can exceed (2^53−1,
+ * the largest integer a JSON number holds exactly) would lock every host that saw it out of all later builds. The cap
+ * sits a factor of 9 below that limit, so a remote that reached it by accident is refused at its build, not stuck
+ * forever; it is still far above every release ferry writes by itself: the default is `Date.now()`, which reaches 10^15
+ * in the year 33658. The most likely mistakes land above it and are refused: a microsecond clock (~1.8·10^15), a
+ * nanosecond one, `Number.MAX_SAFE_INTEGER`.
+ */
+export const MAX_RELEASE = 1_000_000_000_000_000;
 
 /** One file of a build output: its size in bytes and its `sha384-…` integrity (base64, as in SRI). */
 export interface FileEntry {

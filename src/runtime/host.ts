@@ -183,6 +183,7 @@ export function createHost(options: HostOptions): Host {
   checkCacheFolder(resolved.cache.dir, warn);
   const releases = ReleaseStore.open(resolved.cache.dir, warn);
   const sharing = createSharing(resolved, warn, () => Promise.allSettled(registry.values().map(currentVersion)));
+  let channelStore: ReleaseStore | undefined;
   const trust: TrustContext = {
     host: hostName,
     maxManifestBytes: resolved.maxManifestBytes,
@@ -190,8 +191,12 @@ export function createHost(options: HostOptions): Host {
     cache,
     stale,
     releases,
-    // The sequence of each channel accepted, kept like the releases (a replayed pointer is refused after a restart too).
-    channels: ReleaseStore.open(resolved.cache.dir, warn, CHANNELS_FILE),
+    // The sequence of each channel accepted, kept like the releases (a replayed pointer is refused after a restart
+    // too); read when a remote first follows a channel.
+    get channels() {
+      channelStore ??= ReleaseStore.open(resolved.cache.dir, warn, CHANNELS_FILE);
+      return channelStore;
+    },
     hostId: resolved.hostId,
     now: resolved.now,
     warn,
@@ -492,7 +497,7 @@ export function createHost(options: HostOptions): Host {
         record.pending = record.current = undefined;
       }
       // Files fetched beside one that failed may still be on their way into the cache: nothing is written after this.
-      await Promise.all([cache.idle(), releases.close(), trust.channels.close()]);
+      await Promise.all([cache.idle(), releases.close(), channelStore?.close()]);
     },
     [Symbol.asyncDispose]() {
       return this.close();

@@ -1,17 +1,18 @@
 /**
  * Which files may be cached forever and how entity tags are made and compared.
  *
- * A file whose name carries a content hash (`tokenValidator.ABCD1234.js`, `.js.map`, `.d.ts`) never changes under
- * that name, so it is `immutable` for a year. Everything else (the manifest, its signature, the container entry and
- * any name without a hash) is revalidated on every use with `no-cache` and a strong ETag, so a rebuilt folder is
- * seen at once. The hash pattern is deliberately narrow: wrongly calling a file immutable would pin stale code in
+ * A file whose name carries a content hash (`tokenValidator.ABCD1234.js`, `.js.map`, `.d.ts`, the container the
+ * manifest lists, `remoteEntry.<hash>.js`, and the signature's copy `mf-manifest.<hash>.sig`) never changes under that
+ * name, so it is `immutable` for a year. Everything else (the manifest, `mf-manifest.json.sig`, the container under its
+ * configured name `remoteEntry.js`, and any name without a hash) is revalidated on every use with `no-cache` and a
+ * strong ETag, so a rebuilt folder is seen at once. The hash pattern is deliberately narrow: wrongly calling a file immutable would pin stale code in
  * caches for a year, while missing a hash only costs a revalidation.
  */
 import { createHash } from 'node:crypto';
 
 /** `Cache-Control` for content-hashed files. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
-/** `Cache-Control` for the manifest, its signature, the container and every other unhashed name. */
+/** `Cache-Control` for the manifest, its signature, the container's configured name and every other unhashed name. */
 export const REVALIDATE = 'no-cache';
 
 // `<name>.<hash>.<ext>`: the hash is 8–64 characters of either upper-case base32/alphanumerics (esbuild's `[hash]`)
@@ -19,7 +20,8 @@ export const REVALIDATE = 'no-cache';
 const HASHED = /\.(?:[A-Z0-9]{8,64}|(?=[a-f]*[0-9])[a-f0-9]{8,64})\.(?:js|cjs|mjs|js\.map|cjs\.map|mjs\.map|d\.ts)$/;
 
 /**
- * True when the file name carries a content hash. The caller still excludes the manifest's `ferry.remoteEntry`.
+ * True when the file name carries a content hash. The caller still excludes the container's fixed names
+ * (container-name.ts).
  *
  * @example
  * ```ts

@@ -7,7 +7,7 @@
  * ends in 304 costs a stat and no read.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MANIFEST_FILE, SIGNATURE_FILE } from '../manifest/index.ts';
+import { isSignatureFileCopy, MANIFEST_FILE, SIGNATURE_FILE } from '../manifest/index.ts';
 import { etagOf, IMMUTABLE, ifNoneMatchMatches, looksContentHashed, REVALIDATE } from './cache-policy.ts';
 import { ContainerNameReader } from './container-name.ts';
 import { contentTypeOf } from './content-types.ts';
@@ -31,7 +31,7 @@ const MAX_REMEMBERED_ETAGS = 1024;
 /**
  * Creates the handler that serves the build output folder `dir`: GET and HEAD only, regular files inside the
  * folder with safe names only, `immutable` caching for content-hashed files and `no-cache` plus a strong ETag
- * (answered with 304) for the manifest, its signature and the container.
+ * (answered with 304) for the manifest, `mf-manifest.json.sig` and the container under its configured name.
  *
  * Throws {@link InvalidOptionError} for bad options and when `dir` does not exist.
  *
@@ -49,7 +49,7 @@ const MAX_REMEMBERED_ETAGS = 1024;
 export function createRequestHandler(options: RequestHandlerOptions): RequestHandler {
   const { dir, prefix, onError, events: pushEnabled } = resolveHandlerOptions(options);
   const events = pushEnabled ? createManifestEvents(dir) : undefined;
-  const containerName = new ContainerNameReader(dir);
+  const containerNames = new ContainerNameReader(dir);
   const etags = new Map<string, string>();
 
   const remember = (key: string, etag: string) => {
@@ -58,10 +58,12 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   };
 
   const cacheControlFor = async (name: string): Promise<string> => {
+    // Named by the sha384 of the manifest it signs: its bytes never change under that name.
+    if (isSignatureFileCopy(name)) return IMMUTABLE;
     if (name === MANIFEST_FILE || name === SIGNATURE_FILE || !looksContentHashed(name)) return REVALIDATE;
-    const container = await containerName.read();
+    const fixed = await containerNames.read();
     // No readable manifest (mid-rebuild, or not a ferry folder): revalidating is always safe.
-    return container === undefined || container === name ? REVALIDATE : IMMUTABLE;
+    return fixed === undefined || fixed.has(name) ? REVALIDATE : IMMUTABLE;
   };
 
   const serveFile = async (req: IncomingMessage, res: ServerResponse, name: string, file: OpenedFile) => {

@@ -4,8 +4,8 @@
  * remote is unavailable the cached copy is accepted instead (stale-if-error, cache/stale-if-error.ts), through the
  * same checks, while the host keeps trying the remote in the background.
  */
-import type { FerryError } from '../../common/errors.ts';
-import { SIGNATURE_FILE } from '../../manifest/index.ts';
+import { type FerryError, SignatureError } from '../../common/errors.ts';
+import { SIGNATURE_FILE, signatureFileFor } from '../../manifest/index.ts';
 import { type CachedCopy, type HostCache, MAX_SIGNATURE_BYTES } from '../cache/host-cache.ts';
 import type { StaleIfErrorPolicy } from '../cache/stale-if-error.ts';
 import { channels } from '../channels.ts';
@@ -15,6 +15,7 @@ import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { RemoteRecord } from '../remotes.ts';
 import { type ChannelContext, resolveChannel } from './channel.ts';
 import { acceptManifest, type CheckContext, type TrustedManifest } from './manifest-checks.ts';
+import { verifySignatureFile } from './signature-file.ts';
 
 export type { TrustedManifest } from './manifest-checks.ts';
 
@@ -136,7 +137,13 @@ async function fetchFromRemote(
   let signature: Uint8Array | undefined;
   if (signed) {
     const sig = await (early ?? fetchSignature());
-    signature = sig.status === 404 ? undefined : sig.bytes;
+    signature = await signatureOfExactBytes(
+      record,
+      remote,
+      client,
+      response.bytes,
+      sig.status === 404 ? undefined : sig.bytes,
+    );
   }
   return acceptManifest(
     remote,
@@ -146,4 +153,43 @@ async function fetchFromRemote(
     { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
     () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
   );
+}
+
+/**
+ * The signature for exactly these manifest bytes, just fetched from the network. A remote rebuilt in place writes its
+ * manifest and `mf-manifest.json.sig` one after the other, so the two fetched side by side may belong to different
+ * builds; `ferry build` also writes the signature under a name made from the manifest bytes it signs
+ * (`signatureFileFor`) before the manifest, and keeps the previous build's. When the signature fetched beside the
+ * manifest does not verify, that copy is fetched and returned if it verifies; otherwise (a 404 from an older build or
+ * another server, any failure) the original signature is returned, so the checks report the original error.
+ */
+async function signatureOfExactBytes(
+  record: RemoteRecord,
+  remote: ResolvedRemote,
+  client: Fetcher,
+  bytes: Uint8Array,
+  signature: Uint8Array | undefined,
+): Promise<Uint8Array | undefined> {
+  const details = { remote: remote.alias, url: remote.manifestUrl };
+  try {
+    verifySignatureFile(bytes, signature, remote.publicKeys, details);
+    return signature;
+  } catch (error) {
+    if (!(error instanceof SignatureError)) throw error;
+  }
+  try {
+    const copy = await client({
+      state: record,
+      remote,
+      url: new URL(signatureFileFor(bytes), remote.manifestUrl).href,
+      maxBytes: MAX_SIGNATURE_BYTES,
+      what: 'manifest signature',
+      allowNotFound: true,
+    });
+    if (copy.status === 404) return signature;
+    verifySignatureFile(bytes, copy.bytes, remote.publicKeys, details);
+    return copy.bytes;
+  } catch {
+    return signature;
+  }
 }
