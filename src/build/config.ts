@@ -32,6 +32,8 @@ export interface ResolvedConfig {
   readonly sign?: string;
   /** Emit type declarations for the exposes (needs `typescript` installed in the project). */
   readonly dts: boolean;
+  /** The release the contract check compares with (a URL or a folder), `false` for none; default the outDir's. */
+  readonly baseline?: string | false;
 }
 
 /** Where to load the configuration from, and the overrides the CLI passes. */
@@ -55,6 +57,7 @@ const KNOWN = [
   'expiresIn',
   'sign',
   'dts',
+  'baseline',
   '$schema',
 ];
 
@@ -242,6 +245,14 @@ export async function resolveConfig(
     );
   }
   const outDir = resolveOutDir(context.outDir ?? raw.outDir, root, exposes, configFile, source);
+  const baseline = raw.baseline;
+  if (baseline !== undefined && baseline !== false && (typeof baseline !== 'string' || baseline === '')) {
+    invalidOption(
+      source,
+      'baseline',
+      `must be the URL the remote is served at (its manifest or folder URL), a build output folder, or false, got ${JSON.stringify(baseline)}.`,
+    );
+  }
 
   return Object.freeze({
     root,
@@ -255,6 +266,7 @@ export async function resolveConfig(
     release,
     expiresIn: parseExpiresIn(raw.expiresIn, source),
     dts: raw.dts !== false,
+    ...(baseline !== undefined ? { baseline } : {}),
     ...(typeof raw.sign === 'string' ? { sign: resolve(root, raw.sign) } : {}),
   });
 }

@@ -3,7 +3,13 @@
  * hosts verify (sizes and `sha384-` integrities of every file, version, release, expiry).
  */
 import { ferryVersion } from '../common/ferry-version.ts';
-import { FORMAT_VERSION, type Manifest, type SharedEntry } from '../manifest/index.ts';
+import {
+  type ContractSection,
+  type ExportKind,
+  FORMAT_VERSION,
+  type Manifest,
+  type SharedEntry,
+} from '../manifest/index.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { SharedModule } from './shared-fallbacks.ts';
 
@@ -24,6 +30,8 @@ export interface ManifestExpose {
   /** Its declaration file, when types were emitted. */
   types?: string;
   shared: string[];
+  /** Its export names and kinds. */
+  exports?: Record<string, ExportKind>;
 }
 
 const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, css: { sync: [], async: [] } });
@@ -45,6 +53,8 @@ export function createManifest(
     builtAt: Date;
     /** The shared modules with their fallback files (bundleSharedFallbacks); default: the keys of `shared`, none. */
     shared?: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[];
+    /** The contract check's verdict, when the API was compared with a previous release. */
+    contract?: ContractSection;
   },
 ): Manifest {
   const { name } = config;
@@ -72,7 +82,8 @@ export function createManifest(
   const exposes: Manifest['ferry']['exposes'] = {};
   for (const expose of build.exposes) {
     const types = expose.types === undefined ? {} : { types: expose.types };
-    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, shared: expose.shared };
+    const api = expose.exports === undefined ? {} : { exports: expose.exports };
+    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, shared: expose.shared, ...api };
   }
 
   return {
@@ -114,6 +125,7 @@ export function createManifest(
       files,
       exposes,
       shared,
+      ...(build.contract ? { contract: build.contract } : {}),
     },
   };
 }
