@@ -33,6 +33,11 @@ export interface RemoteOptions extends NetworkOptions {
   publicKey?: string | string[];
   /** The semver range of the remote's versions this host accepts (`'^1'`); others are refused. */
   versionRange?: string;
+  /**
+   * The exposes this host uses (`['./tokenValidator']`): a live update that the remote marked breaking only in
+   * other exposes is not refused for it. Default: every expose counts.
+   */
+  uses?: string[];
   /** This remote's cache settings: `versions` and `staleIfError` (the folder and pruning are the host's). */
   cache?: Pick<CacheOptions, 'versions' | 'staleIfError'>;
   /** How this remote's new versions are detected: `pollInterval`, `push`. */
@@ -53,6 +58,8 @@ export interface ResolvedRemote extends ResolvedNetwork {
   readonly manifestUrl: string;
   readonly publicKeys: readonly string[];
   readonly versionRange: string | undefined;
+  /** The expose keys the host uses, or undefined for all of them. */
+  readonly uses: readonly string[] | undefined;
   readonly cache: ResolvedRemoteCache;
   readonly live: ResolvedLiveRemote;
   /** Local modules used when the remote and the cache cannot serve an expose. */
@@ -68,7 +75,7 @@ export interface RemoteDefaults extends ResolvedNetwork {
   live: ResolvedLiveRemote;
 }
 
-const REMOTE_KEYS = ['url', 'name', 'publicKey', 'versionRange', 'fallback', 'cache', 'live', ...NETWORK_KEYS];
+const REMOTE_KEYS = ['url', 'name', 'publicKey', 'versionRange', 'uses', 'fallback', 'cache', 'live', ...NETWORK_KEYS];
 const MOVED_REMOTE_KEYS: Readonly<Record<string, string>> = {
   ...MOVED_TIMEOUTS,
   cacheVersions: MOVED_CACHE['cacheVersions']!,
@@ -140,12 +147,23 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
   if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
     invalid(`${where}.versionRange`, `must be a semver range such as "^1", got ${JSON.stringify(range)}.`);
   }
+  const uses = options.uses;
+  if (
+    uses !== undefined &&
+    (!Array.isArray(uses) || uses.some((key) => typeof key !== 'string' || (key !== '.' && !key.startsWith('./'))))
+  ) {
+    invalid(
+      `${where}.uses`,
+      `must be a list of expose keys such as ["./tokenValidator"], got ${JSON.stringify(uses)}.`,
+    );
+  }
   return Object.freeze({
     alias,
     name,
     manifestUrl,
     publicKeys: Object.freeze([...keys]),
     versionRange: range,
+    uses: uses === undefined ? undefined : Object.freeze([...uses]),
     ...resolveNetwork(options, where, defaults),
     cache: resolveRemoteCache(options.cache, where, defaults.cache),
     live: resolveLiveRemote(options.live, where, defaults.live),

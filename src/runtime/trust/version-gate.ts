@@ -1,7 +1,8 @@
 /**
  * Whether a verified manifest may become a remote's current version in this host: its version must be inside the
  * range the host accepts for the remote (`versionRange`), and, for a version replacing another in a running host,
- * the shared singletons it requires must include the instances already in use (a running host cannot swap one).
+ * the shared singletons it requires must include the instances already in use (a running host cannot swap one), and
+ * a release the remote marked breaking (in an expose the host uses) must be inside that range too.
  */
 import { IncompatibleVersionError, UpdateRefusedError } from '../../common/errors.ts';
 import * as semver from '../../common/semver.ts';
@@ -43,4 +44,30 @@ export function checkSharedSingletons(
       { remote: remote.alias, url: remote.manifestUrl, package: pkg, reason: 'shared-conflict' },
     );
   }
+}
+
+/**
+ * Throws {@link UpdateRefusedError} (`reason: 'contract'`) when the remote's build marked the candidate as breaking
+ * exports of an expose the host uses (`uses`, default all) and the host's `versionRange` does not include the
+ * candidate's version: a breaking change is taken live only by a host that said it accepts that version.
+ * Returns quietly otherwise.
+ */
+export function checkContract(remote: ResolvedRemote, manifest: Manifest): void {
+  const breaking = (manifest.ferry.contract?.breaking ?? []).filter(
+    (change) => remote.uses === undefined || remote.uses.includes(change.expose),
+  );
+  if (breaking.length === 0) return;
+  const range = remote.versionRange;
+  if (range !== undefined && semver.satisfies(manifest.ferry.version, range, { includePrerelease: true })) return;
+  const names = breaking.map((change) => (change.export === '*' ? change.expose : `${change.expose}#${change.export}`));
+  const { contract } = manifest.ferry;
+  throw new UpdateRefusedError(
+    `Version ${manifest.ferry.version} of remote "${remote.alias}" (${remote.manifestUrl}) breaks the API of ` +
+      `${contract!.baseline}: ${breaking.map((change) => `${change.expose} ${change.export === '*' ? '' : `${change.export} `}(${change.change})`).join('; ')}` +
+      `${contract!.override === undefined ? '' : ` (released without a new major version: ${contract!.override})`}. ` +
+      `It was refused as a live update and the current version keeps serving. Check the host against it ` +
+      `(\`ferry check\`), then ${range === undefined ? 'set' : 'widen'} remotes.${remote.alias}.versionRange to include ` +
+      `${manifest.ferry.version}, or list the exposes the host uses in remotes.${remote.alias}.uses.`,
+    { remote: remote.alias, url: remote.manifestUrl, reason: 'contract', breaking: names },
+  );
 }
