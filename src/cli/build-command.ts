@@ -19,6 +19,14 @@ Options:
       --sign <keyfile>  sign the manifest with this PEM private key (from \`ferry keygen\`);
                         without it, FERRY_SIGNING_KEY (PEM text or a file path) or the config's \`sign\` is used
       --root <dir>      project root (default: the config file's folder with --config, else the current folder)
+      --baseline <url|folder>
+                        the release to compare the API with: the URL the remote is served at, or a build
+                        output folder (default: the config's \`baseline\`, else the previous build in the output
+                        folder); a breaking change is refused unless the version is a new major one
+      --no-baseline     skip the API comparison
+      --allow-breaking <reason>
+                        release breaking changes without a new major version; the reason and the breaking
+                        exports are recorded in the manifest (hosts still refuse it live outside their versionRange)
   -h, --help            show this help
 `;
 
@@ -40,6 +48,9 @@ export async function runBuild(args: string[]): Promise<number> {
       out: { type: 'string', short: 'o' },
       sign: { type: 'string' },
       root: { type: 'string' },
+      baseline: { type: 'string' },
+      'no-baseline': { type: 'boolean' },
+      'allow-breaking': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -53,6 +64,12 @@ export async function runBuild(args: string[]): Promise<number> {
     ...(values.config !== undefined ? { configFile: resolve(values.config) } : {}),
     ...(values.out !== undefined ? { outDir: resolve(values.out) } : {}),
     ...(values.sign !== undefined ? { sign: resolve(values.sign) } : {}),
+    ...(values['no-baseline']
+      ? { baseline: false as const }
+      : values.baseline !== undefined
+        ? { baseline: /^https?:\/\//i.test(values.baseline) ? values.baseline : resolve(values.baseline) }
+        : {}),
+    ...(values['allow-breaking'] !== undefined ? { allowBreaking: values['allow-breaking'] } : {}),
   });
   for (const warning of result.warnings) process.stderr.write(`ferry build: warning: ${warning}\n`);
   process.stdout.write(`${formatBuildSummary(result)}\n`);
