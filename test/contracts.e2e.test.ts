@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createHost, type UpdateMessage } from '../src/index.ts';
 import { MANIFEST_FILE, parseManifest } from '../src/manifest/index.ts';
