@@ -6,6 +6,7 @@
  * (`module.exports = …`) has the one export `default`.
  */
 import { resolve } from 'node:path';
+import { BuildError } from '../common/errors.ts';
 import type { ExportKind } from '../manifest/index.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
@@ -54,20 +55,29 @@ export async function exposeExports(config: ResolvedConfig): Promise<ExposeExpor
   const { build } = await loadEsbuild();
   const entryPoints: Record<string, string> = {};
   for (const expose of config.exposes) entryPoints[expose.name] = expose.import;
-  const result = await build({
-    entryPoints,
-    absWorkingDir: config.root,
-    outdir: config.outDir,
-    entryNames: '[name]',
-    bundle: true,
-    write: false,
-    metafile: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
-    packages: 'external',
-    logLevel: 'silent',
-  });
+  let result: Awaited<ReturnType<typeof build<{ write: false; metafile: true }>>>;
+  try {
+    result = await build({
+      entryPoints,
+      absWorkingDir: config.root,
+      outdir: config.outDir,
+      entryNames: '[name]',
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+  } catch (cause) {
+    // buildRemote() awaits the expose bundles first, so a syntax error is reported there, with the file and line.
+    throw new BuildError(`Reading the exports of remote "${config.name}" failed: ${(cause as Error).message}`, {
+      remote: config.name,
+      cause,
+    });
+  }
   const outputs = new Map(result.outputFiles.map((file) => [file.path, file.text]));
   const exports: ExposeExports = new Map();
   for (const expose of config.exposes) {

@@ -115,13 +115,10 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       ? Promise.resolve({ baseline: undefined as Baseline | undefined, warnings: [] as string[] })
       : loadBaseline({ from: baselineSource, root: config.root, outDir: config.outDir, name: config.name });
   baselineLoad.catch(() => {});
-  const [{ bundles, warnings }, typesResult, shared, exports, loaded] = await Promise.all([
-    bundled,
-    emitExposeTypes(config),
-    fallbacks,
-    exposeExports(config),
-    baselineLoad,
-  ]);
+  const exporting = exposeExports(config);
+  exporting.catch(() => {}); // awaited after the bundles, whose errors (with file and line) come first
+  const [{ bundles, warnings }, typesResult, shared] = await Promise.all([bundled, emitExposeTypes(config), fallbacks]);
+  const [exports, loaded] = await Promise.all([exporting, baselineLoad]);
   warnings.push(...typesResult.warnings, ...loaded.warnings);
   const newTypes = new Map(typesResult.types.map((types) => [types.key, new TextDecoder().decode(types.code)]));
   const contract = loaded.baseline
