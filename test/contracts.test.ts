@@ -150,13 +150,15 @@ describe('ferry build classifies each change of an expose API', () => {
 
   test('a type alias renamed with the same structure leaves the export unchanged', async () => {
     const outcome = await change(
-      'type Claims = { sub: string; exp: number };\nexport function decode(token: string): Claims { return { sub: token, exp: 0 }; }\n',
-      'type TokenClaims = { sub: string; exp: number };\nexport function decode(token: string): TokenClaims { return { sub: token, exp: 0 }; }\n',
+      'export const ISSUER = "auth";\ntype Claims = { sub: string; exp: number };\nexport function decode(token: string): Claims { return { sub: token, exp: 0 }; }\n',
+      'export const ISSUER = "auth";\ntype TokenClaims = { sub: string; exp: number };\nexport function decode(token: string): TokenClaims { return { sub: token, exp: 0 }; }\n',
     );
     await using _ = outcome.project;
     assert.equal(outcome.error, undefined, outcome.error?.message);
     // The declarations differ as text; the checker finds the same structure.
     assert.equal(verdictOf(outcome.result, 'decode').status, 'unchanged');
+    // A literal-typed constant has no members of its own (String's, some keyed by symbols, are not its API).
+    assert.equal(verdictOf(outcome.result, 'ISSUER').status, 'unchanged');
   });
 
   test('a property removed from an interface is breaking, even an optional one', async () => {

@@ -186,13 +186,24 @@ function relate(
  * reads `b` no longer compiles: a removed member is breaking whatever its optionality.
  */
 function removedMember(ts: typeof TS, checker: TS.TypeChecker, before: TS.Type, after: TS.Type): string | undefined {
+  // Only the object types the remote declares: a primitive's members are its apparent type's (String's), not its own.
+  if ((before.flags & ts.TypeFlags.Object) === 0) return undefined;
+  const members = membersOf(checker, after);
   for (const property of checker.getPropertiesOfType(before)) {
     if (property.name === 'prototype') continue;
-    if (checker.getPropertyOfType(after, property.name) === undefined) {
+    if (!members.has(property.name)) {
       return `${memberWord(ts, property)} \`${property.name}\` removed`;
     }
   }
   return undefined;
+}
+
+/**
+ * A type's members by name. (`checker.getPropertyOfType` does not find members keyed by a well-known symbol, such as
+ * `__@iterator@58`, by the name `getPropertiesOfType` gives them.)
+ */
+function membersOf(checker: TS.TypeChecker, type: TS.Type): Map<string, TS.Symbol> {
+  return new Map(checker.getPropertiesOfType(type).map((property) => [property.name, property]));
 }
 
 function isOptional(ts: typeof TS, parameter: TS.Symbol): boolean {
@@ -249,8 +260,9 @@ function explain(ts: typeof TS, checker: TS.TypeChecker, before: TS.Type, after:
 }
 
 function explainMembers(ts: typeof TS, checker: TS.TypeChecker, before: TS.Type, after: TS.Type): string {
+  const members = membersOf(checker, after);
   for (const property of checker.getPropertiesOfType(before)) {
-    const counterpart = checker.getPropertyOfType(after, property.name);
+    const counterpart = members.get(property.name);
     if (counterpart === undefined) return `${memberWord(ts, property)} \`${property.name}\` removed`;
     const was = checker.getTypeOfSymbol(property);
     const now = checker.getTypeOfSymbol(counterpart);
@@ -263,8 +275,9 @@ function explainMembers(ts: typeof TS, checker: TS.TypeChecker, before: TS.Type,
 
 /** Why a host's value of the old type no longer fits the new one (hosts build values of exported types too). */
 function explainBuilt(ts: typeof TS, checker: TS.TypeChecker, before: TS.Type, after: TS.Type): string {
+  const members = membersOf(checker, before);
   for (const property of checker.getPropertiesOfType(after)) {
-    const counterpart = checker.getPropertyOfType(before, property.name);
+    const counterpart = members.get(property.name);
     if (counterpart === undefined && (property.flags & ts.SymbolFlags.Optional) === 0) {
       return `new required property \`${property.name}\``;
     }
