@@ -19,7 +19,7 @@ import { exposeExports } from './api-exports.ts';
 import { type Baseline, loadBaseline } from './baseline.ts';
 import { bundleExposes } from './bundle.ts';
 import { configRoot, loadConfig } from './config.ts';
-import { type ContractReport, compareApi, enforceContract, formatContractSummary } from './contract.ts';
+import { type ContractReport, compareApi, compareTypes, enforceContract, formatContractSummary } from './contract.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
 import { createRemoteEntry } from './remote-entry.ts';
@@ -109,21 +109,37 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   fallbacks.catch(() => {}); // reported by the Promise.all below
   // The contract check's inputs come beside them too: the baseline release (read before anything is written over
   // it) and each expose's export names and kinds.
+  const typing = emitExposeTypes(config);
+  typing.catch(() => {}); // reported by the Promise.all below
   const baselineSource = options.baseline ?? config.baseline;
   const baselineLoad =
     baselineSource === false
       ? Promise.resolve({ baseline: undefined as Baseline | undefined, warnings: [] as string[] })
       : loadBaseline({ from: baselineSource, root: config.root, outDir: config.outDir, name: config.name });
   baselineLoad.catch(() => {});
+  // Relating the declarations with TypeScript's checker needs no bundle: it starts as soon as the declarations and
+  // the baseline are there, while esbuild (another process) is still bundling.
+  const decode = (types: readonly { key: string; code: Uint8Array }[]) =>
+    new Map(types.map((entry) => [entry.key, new TextDecoder().decode(entry.code)]));
+  const typed = Promise.all([typing, baselineLoad]).then(([{ types }, { baseline }]) =>
+    baseline ? compareTypes(baseline, decode(types), config.root) : undefined,
+  );
+  typed.catch(() => {});
   const exporting = exposeExports(config);
   exporting.catch(() => {}); // awaited after the bundles, whose errors (with file and line) come first
-  const [{ bundles, warnings }, typesResult, shared] = await Promise.all([bundled, emitExposeTypes(config), fallbacks]);
+  const [{ bundles, warnings }, typesResult, shared] = await Promise.all([bundled, typing, fallbacks]);
   const [exports, loaded] = await Promise.all([exporting, baselineLoad]);
   warnings.push(...typesResult.warnings, ...loaded.warnings);
-  const newTypes = new Map(typesResult.types.map((types) => [types.key, new TextDecoder().decode(types.code)]));
-  const contract = loaded.baseline
-    ? await compareApi(loaded.baseline, { exports, types: newTypes }, config.root)
-    : undefined;
+  const typedComparison = await typed;
+  const contract =
+    loaded.baseline && typedComparison
+      ? await compareApi(
+          loaded.baseline,
+          { exports, types: decode(typesResult.types) },
+          config.root,
+          Promise.resolve(typedComparison),
+        )
+      : undefined;
   // A breaking change without a new major version (or an override) stops here, before the output folder changes.
   const contractSection = contract
     ? enforceContract(contract, {

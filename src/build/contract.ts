@@ -63,8 +63,50 @@ function compareNames(
   return verdicts;
 }
 
+/** The declarations related by TypeScript: verdicts per expose key, for the exposes whose declarations differ. */
+export interface TypedComparison {
+  /** The exposes whose declarations differ between the two releases. */
+  changed: string[];
+  /** False when TypeScript's compiler API is not installed (then `verdicts` is empty). */
+  available: boolean;
+  verdicts: Map<string, ExportVerdict[]>;
+}
+
 /**
- * Compares `api` with `baseline`, expose by expose and export by export.
+ * Relates the declarations that differ between `baseline` and this build's (`types`, by expose key) with
+ * TypeScript's checker. It needs no bundle, so the build starts it as soon as the declarations are written, while
+ * esbuild is still bundling.
+ *
+ * @example
+ * ```ts
+ * const typed = await compareTypes(baseline, new Map([['./tokenValidator', text]]), config.root);
+ * ```
+ */
+export async function compareTypes(
+  baseline: Baseline,
+  types: ReadonlyMap<string, string>,
+  root: string,
+): Promise<TypedComparison> {
+  const pairs: Array<{ key: string; before: string; after: string }> = [];
+  for (const [key, after] of types) {
+    const before = baseline.types.get(key);
+    // Byte for byte the same declarations: nothing to ask the compiler.
+    if (before !== undefined && before !== after) pairs.push({ key, before, after });
+  }
+  const changed = pairs.map((pair) => pair.key);
+  if (pairs.length === 0) return { changed, available: true, verdicts: new Map() };
+  const ts = await loadTypeScript();
+  if (ts === undefined) return { changed, available: false, verdicts: new Map() };
+  return {
+    changed,
+    available: true,
+    verdicts: compareDeclarations(ts, { root, placeholder: REMOTE_PLACEHOLDER, pairs }),
+  };
+}
+
+/**
+ * Compares `api` with `baseline`, expose by expose and export by export. `typed` is {@link compareTypes}' result
+ * when the caller started it early.
  *
  * @example
  * ```ts
@@ -72,87 +114,71 @@ function compareNames(
  * report.breaking; // [{ expose: './tokenValidator', export: 'validateJwtToken', change: 'new required parameter `options`' }]
  * ```
  */
-export async function compareApi(baseline: Baseline, api: BuildApi, root: string): Promise<ContractReport> {
+export async function compareApi(
+  baseline: Baseline,
+  api: BuildApi,
+  root: string,
+  typed: Promise<TypedComparison> = compareTypes(baseline, api.types, root),
+): Promise<ContractReport> {
   const unchecked: string[] = [];
   const exposes: ExposeReport[] = [];
-  const pairs: Array<{ key: string; before: string; after: string }> = [];
+  const { changed, available, verdicts } = await typed;
   let namesOnly = false;
   const old = baseline.manifest.ferry.exposes;
   for (const [key, expose] of Object.entries(old)) {
-    if (!api.exports.has(key)) {
+    const exports = api.exports.get(key);
+    if (exports === undefined) {
       exposes.push({ key, status: 'removed', verdicts: [] });
       continue;
     }
     const report: ExposeReport = { key, verdicts: [] };
     exposes.push(report);
+    const names = compareNames(expose.exports ?? {}, exports);
     const before = baseline.types.get(key);
     const after = api.types.get(key);
-    if (before !== undefined && after !== undefined) {
-      if (before === after) {
-        // Byte for byte the same declarations: nothing to ask the compiler.
-        const names = Object.keys(api.exports.get(key)!);
-        report.verdicts = names.map((name) => ({ name, status: 'unchanged', change: '' }));
-        continue;
+    if (before !== undefined && after !== undefined && !changed.includes(key)) {
+      report.verdicts = Object.keys(exports).map((name) => ({ name, status: 'unchanged', change: '' }));
+    } else if (changed.includes(key) && available) {
+      // A value export that vanished from the JavaScript is breaking whatever the types say; kinds are left to
+      // the types here (`const f = make()` and `function f` may well have one type).
+      const typedVerdicts = verdicts.get(key) ?? [];
+      const breaks = (name: string) =>
+        typedVerdicts.some((verdict) => verdict.name === name && verdict.status === 'breaking');
+      const extra = names.filter((named) => named.change === 'removed' && !breaks(named.name));
+      report.verdicts = [
+        ...typedVerdicts.filter((verdict) => !extra.some((named) => named.name === verdict.name)),
+        ...extra,
+      ];
+    } else {
+      namesOnly = true;
+      report.verdicts = names;
+      if (changed.includes(key)) {
+        unchecked.push(
+          `${key}: declarations changed, but TypeScript's compiler API is not installed, so parameter and return ` +
+            `types were not compared (${TYPESCRIPT_HINT})`,
+        );
+      } else if (before !== undefined || after !== undefined) {
+        unchecked.push(
+          `${key}: only one of the two releases has declarations, so only export names and kinds were compared`,
+        );
       }
-      pairs.push({ key, before, after });
-      continue;
     }
-    if (before !== undefined || after !== undefined) {
-      unchecked.push(
-        `${key}: only one of the two releases has declarations, so only export names and kinds were compared`,
-      );
-    }
-    namesOnly = true;
-    report.verdicts = compareNames(expose.exports ?? {}, api.exports.get(key)!);
   }
   for (const key of api.exports.keys()) {
     if (!Object.hasOwn(old, key)) exposes.push({ key, status: 'added', verdicts: [] });
-  }
-  let checked: ContractReport['checked'] = namesOnly ? 'names' : 'types';
-  if (pairs.length > 0) {
-    const ts = await loadTypeScript();
-    if (ts === undefined) {
-      checked = 'names';
-      unchecked.push(
-        `${pairs.map((pair) => pair.key).join(', ')}: declarations changed, but TypeScript's compiler API is not ` +
-          `installed, so parameter and return types were not compared (${TYPESCRIPT_HINT})`,
-      );
-      for (const { key } of pairs) {
-        exposes.find((report) => report.key === key)!.verdicts = compareNames(
-          old[key]!.exports ?? {},
-          api.exports.get(key)!,
-        );
-      }
-    } else {
-      const verdicts = compareDeclarations(ts, { root, placeholder: REMOTE_PLACEHOLDER, pairs });
-      for (const { key } of pairs) {
-        // Names and kinds first: a value export that vanished from the JavaScript is breaking whatever the types say.
-        // (Kinds are left to the types here: `const f = make()` and `function f` may well have one type.)
-        const names = compareNames(old[key]!.exports ?? {}, api.exports.get(key)!).filter(
-          (verdict) => verdict.change === 'removed',
-        );
-        const typed = verdicts.get(key) ?? [];
-        const breaks = (name: string) =>
-          typed.some((verdict) => verdict.name === name && verdict.status === 'breaking');
-        const extra = names.filter((named) => !breaks(named.name));
-        exposes.find((report) => report.key === key)!.verdicts = [
-          ...typed.filter((verdict) => !extra.some((named) => named.name === verdict.name)),
-          ...extra,
-        ];
-      }
-    }
   }
   const breaking: BreakingChange[] = [];
   for (const report of exposes) {
     if (report.status === 'removed') breaking.push({ expose: report.key, export: '*', change: 'expose removed' });
     for (const verdict of report.verdicts) {
-      if (verdict.status === 'breaking')
+      if (verdict.status === 'breaking') {
         breaking.push({ expose: report.key, export: verdict.name, change: verdict.change });
+      }
     }
   }
   return {
     baseline: { version: baseline.manifest.ferry.version, source: baseline.source },
-    checked,
+    checked: namesOnly ? 'names' : 'types',
     unchecked,
     exposes,
     breaking,
