@@ -100,10 +100,12 @@ function host(remoteOptions: { versionRange?: string; uses?: string[] }, cacheDi
 test('a breaking change: refused as a patch, released as a major, kept out of a ^1 host live, caught by ferry check', async () => {
   const ranged = host({ versionRange: '^1' }, hostProject.path('.cache-a'));
   const usesUsers = host({ uses: ['./users'] }, hostProject.path('.cache-b'));
-  after(() => Promise.all([ranged.host.close(), usesUsers.host.close()]));
+  const noRange = host({}, hostProject.path('.cache-c'));
+  after(() => Promise.all([ranged.host.close(), usesUsers.host.close(), noRange.host.close()]));
   const v1 = await ranged.host.import<{ validateJwtToken(token: string): boolean }>('authService/tokenValidator');
   assert.equal(v1.validateJwtToken('t'), true);
   await usesUsers.host.import('authService/users');
+  await noRange.host.import('authService/tokenValidator');
 
   const checkArgs = ['check', '--remote', `authService=${url}`];
   const first = await runFerry(checkArgs, { cwd: hostProject.dir });
@@ -159,6 +161,15 @@ test('a breaking change: refused as a patch, released as a major, kept out of a 
   const minor = await runFerry(['build', '--baseline', server.url], { cwd: remote.dir });
   assert.equal(minor.code, 0, minor.stderr);
   assert.match(minor.stdout, /\.\/tokenValidator: 1 compatible \(validateJwtToken\), 1 unchanged/);
+  // A host without a range that missed 2.0.0 (the breaking build) does not jump from 1.0.0 to 2.1.0 either: 2.1.0
+  // is compatible with 2.0.0, not with what it runs. The host on 2.0.0 takes it.
+  const [skipped] = await noRange.host.update('authService');
+  assert.equal(skipped?.status, 'refused');
+  const skippedEvent = noRange.events.find((candidate) => candidate.type === 'refused');
+  assert.equal(skippedEvent?.reason, 'contract');
+  assert.match(String(skippedEvent?.error?.message), /2\.1\.0 .* is a new major version since 1\.0\.0/);
+  assert.equal((await usesUsers.host.update('authService'))[0]?.status, 'activated');
+
   const fixed = await runFerry(['check'], { cwd: hostProject.dir, env });
   assert.equal(fixed.code, 0, `${fixed.stdout}${fixed.stderr}`);
   assert.equal((await runFerry(checkArgs, { cwd: hostProject.dir })).code, 0);

@@ -199,7 +199,7 @@ export class LiveUpdates {
       return { ...base, status: 'refused', error };
     };
     try {
-      checkContract(remote, manifest);
+      checkContract(remote, manifest, current.version);
     } catch (error) {
       const { breaking } = error as UpdateRefusedError;
       return refuse({ ...refusal('contract', error), ...(breaking ? { breaking: [...breaking] } : {}) });

@@ -47,27 +47,38 @@ export function checkSharedSingletons(
 }
 
 /**
- * Throws {@link UpdateRefusedError} (`reason: 'contract'`) when the remote's build marked the candidate as breaking
- * exports of an expose the host uses (`uses`, default all) and the host's `versionRange` does not include the
- * candidate's version: a breaking change is taken live only by a host that said it accepts that version.
- * Returns quietly otherwise.
+ * Throws {@link UpdateRefusedError} (`reason: 'contract'`) when the candidate may break the host's code: the remote's
+ * build marked it as breaking exports of an expose the host uses (`uses`, default all) and the host's `versionRange`
+ * does not include its version; or the host has no range and it is a new major version relative to `current`, the
+ * version the host runs (a host on 1.x that missed 2.0.0, the breaking build, must not jump to 2.0.1). A breaking
+ * change is taken live only by a host that said it accepts that version. Returns quietly otherwise.
  */
-export function checkContract(remote: ResolvedRemote, manifest: Manifest): void {
-  const breaking = (manifest.ferry.contract?.breaking ?? []).filter(
+export function checkContract(remote: ResolvedRemote, manifest: Manifest, current: string): void {
+  const { version, contract } = manifest.ferry;
+  const breaking = (contract?.breaking ?? []).filter(
     (change) => remote.uses === undefined || remote.uses.includes(change.expose),
   );
-  if (breaking.length === 0) return;
+  const options = { includePrerelease: true };
+  const newMajor = semver.valid(current) !== null && !semver.satisfies(version, `^${current}`, options);
   const range = remote.versionRange;
-  if (range !== undefined && semver.satisfies(manifest.ferry.version, range, { includePrerelease: true })) return;
+  if (breaking.length > 0) {
+    if (range !== undefined && semver.satisfies(version, range, options)) return;
+  } else if (range !== undefined || !newMajor || contract?.baseline === current) {
+    // With a range, the range check decides about a new major; without one, a major whose build was compared with
+    // exactly the version this host runs and found nothing breaking is safe.
+    return;
+  }
   const names = breaking.map((change) => (change.export === '*' ? change.expose : `${change.expose}#${change.export}`));
-  const { contract } = manifest.ferry;
+  const what =
+    breaking.length > 0
+      ? `breaks the API of ${contract!.baseline}: ${breaking.map((change) => `${change.expose} ${change.export === '*' ? '' : `${change.export} `}(${change.change})`).join('; ')}` +
+        `${contract!.override === undefined ? '' : ` (released without a new major version: ${contract!.override})`}`
+      : `is a new major version since ${current}, the version this host runs, so its API may have broken since then`;
   throw new UpdateRefusedError(
-    `Version ${manifest.ferry.version} of remote "${remote.alias}" (${remote.manifestUrl}) breaks the API of ` +
-      `${contract!.baseline}: ${breaking.map((change) => `${change.expose} ${change.export === '*' ? '' : `${change.export} `}(${change.change})`).join('; ')}` +
-      `${contract!.override === undefined ? '' : ` (released without a new major version: ${contract!.override})`}. ` +
-      `It was refused as a live update and the current version keeps serving. Check the host against it ` +
-      `(\`ferry check\`), then ${range === undefined ? 'set' : 'widen'} remotes.${remote.alias}.versionRange to include ` +
-      `${manifest.ferry.version}, or list the exposes the host uses in remotes.${remote.alias}.uses.`,
+    `Version ${version} of remote "${remote.alias}" (${remote.manifestUrl}) ${what}. It was refused as a live ` +
+      'update and the current version keeps serving. Check the host against it (`ferry check`), then ' +
+      `${range === undefined ? 'set' : 'widen'} remotes.${remote.alias}.versionRange to include ${version}` +
+      `${breaking.length > 0 ? `, or list the exposes the host uses in remotes.${remote.alias}.uses` : ''}.`,
     { remote: remote.alias, url: remote.manifestUrl, reason: 'contract', breaking: names },
   );
 }
