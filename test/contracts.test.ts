@@ -222,6 +222,16 @@ describe('ferry build classifies each change of an expose API', () => {
     assert.match(outcome.error!.message, /compared with 1\.0\.0/);
   });
 
+  test('a JavaScript remote: an export named like an Object.prototype member is compared as any other', async () => {
+    const outcome = await change(
+      'export function toString() { return "api"; }\nexport const a = 1;\n',
+      'export const a = 1;\n',
+      { file: 'api.js' },
+    );
+    await using _ = outcome.project;
+    assertRefused(outcome, 'toString', 'removed', 'function toString', '(gone)');
+  });
+
   test('a JavaScript remote records its export names and kinds in the manifest, and additions are compatible', async () => {
     const outcome = await change(
       'export function sign(x) { return x; }\nexport class Keys {}\nexport const ttl = 60;\nexport const make = () => 1;\n',

@@ -49,7 +49,8 @@ function compareNames(
 ): ExportVerdict[] {
   const verdicts: ExportVerdict[] = [];
   for (const [name, kind] of Object.entries(before)) {
-    const now = after[name];
+    // Own keys only: an export named `constructor` or `toString` is not Object.prototype's.
+    const now = Object.hasOwn(after, name) ? after[name] : undefined;
     const was = `${kind} ${name}`;
     if (now === undefined) verdicts.push({ name, status: 'breaking', change: 'removed', was });
     else if (now !== kind) {
