@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type BuildResult, buildRemote } from '../src/build/index.ts';
+import { type BuildResult, buildRemote, formatBuildSummary } from '../src/build/index.ts';
 import { BreakingChangeError } from '../src/common/errors.ts';
 import { MANIFEST_FILE, parseManifest } from '../src/manifest/index.ts';
 import { runFerry } from './helpers/build-fixture.ts';
@@ -129,6 +129,7 @@ describe('ferry build classifies each change of an expose API', () => {
     await using _ = outcome.project;
     assert.equal(outcome.error, undefined, outcome.error?.message);
     assert.equal(verdictOf(outcome.result, 'greet').status, 'compatible');
+    assert.match(formatBuildSummary(outcome.result!), /^ {2}\.\/api: 1 compatible \(greet\)$/m);
     const manifest = await manifestOf(outcome.project);
     assert.deepEqual(manifest.ferry.contract, { baseline: '1.0.0', checked: 'types', breaking: [] });
   });
@@ -159,6 +160,9 @@ describe('ferry build classifies each change of an expose API', () => {
     assert.equal(verdictOf(outcome.result, 'decode').status, 'unchanged');
     // A literal-typed constant has no members of its own (String's, some keyed by symbols, are not its API).
     assert.equal(verdictOf(outcome.result, 'ISSUER').status, 'unchanged');
+    const summary = formatBuildSummary(outcome.result!);
+    assert.match(summary, /^API compared with 1\.0\.0 \(.*\), by TypeScript's assignability:$/m);
+    assert.match(summary, /^ {2}\.\/api: 2 unchanged$/m);
   });
 
   test('a property removed from an interface is breaking, even an optional one', async () => {
@@ -209,6 +213,7 @@ describe('ferry build classifies each change of an expose API', () => {
     await using _added = added.project;
     assert.equal(added.error, undefined, added.error?.message);
     assert.equal(verdictOf(added.result, 'pick').status, 'compatible');
+    assert.match(formatBuildSummary(added.result!), /^ {2}\.\/api: 1 compatible \(pick\)$/m);
   });
 
   test('a JavaScript remote (no types): a vanished export is breaking by name and kind', async () => {
@@ -254,6 +259,9 @@ describe('ferry build classifies each change of an expose API', () => {
     assert.equal(manifest.ferry.contract?.checked, 'names');
     assert.equal(verdictOf(outcome.result, 'rotate').status, 'compatible');
     assert.equal(verdictOf(outcome.result, 'sign').status, 'unchanged');
+    const summary = formatBuildSummary(outcome.result!);
+    assert.match(summary, /by export names and kinds only:$/m);
+    assert.match(summary, /^ {2}\.\/api: 1 compatible \(rotate\), 4 unchanged$/m);
   });
 
   test('a removed expose is breaking', async () => {
