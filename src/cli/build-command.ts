@@ -11,7 +11,8 @@ const HELP = `Usage: ferry build [options]
 Bundles the exposed modules listed in ferry.config.(ts|mts|mjs|js|json) and writes remoteEntry.js, one
 content-hashed bundle, source map and type declaration (.d.ts, unless \`dts: false\`) per expose, one
 content-hashed fallback copy per shared package, mf-manifest.json listing every file with its size and sha384,
-and (when signing) mf-manifest.json.sig.
+and (when signing) mf-manifest.json.sig. Before writing, it compares each expose's API with the previous release
+and refuses a breaking change unless the version is a new major one.
 
 Options:
   -c, --config <file>   config file (default: ferry.config.* in the project root)

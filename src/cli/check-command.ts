@@ -39,7 +39,7 @@ Options:
 function pair(text: string, flag: string): [string, string] {
   const at = text.indexOf('=');
   if (at <= 0 || at === text.length - 1) {
-    throw new InvalidOptionError(`ferry check: ${flag} takes alias=value, got ${JSON.stringify(text)}.`, {
+    throw new InvalidOptionError(`${flag} takes alias=value, got ${JSON.stringify(text)}.`, {
       option: flag,
     });
   }
@@ -58,7 +58,7 @@ function remotesFromFlags(remotes: string[], keys: string[]): Record<string, Rem
     const [alias, key] = pair(text, '--key');
     const remote = options[alias];
     if (remote === undefined) {
-      throw new InvalidOptionError(`ferry check: --key ${alias}=… names no --remote ${alias}.`, { option: '--key' });
+      throw new InvalidOptionError(`--key ${alias}=… names no --remote ${alias}.`, { option: '--key' });
     }
     remote.publicKey = [remote.publicKey ?? [], key].flat();
   }
@@ -141,16 +141,15 @@ export async function runCheck(args: string[]): Promise<number> {
   const project = resolve(values.project ?? 'tsconfig.json');
   if (!existsSync(project)) {
     throw new InvalidOptionError(
-      `ferry check: no tsconfig at ${project}; give the host's with --project, and include the types folder in it.`,
+      `No tsconfig at ${project}; give the host's with --project, and include the types folder in it.`,
       { file: project, option: '--project' },
     );
   }
   const tsc = await findTypeScript(cwd);
   if (tsc === undefined) {
-    throw new InvalidOptionError(
-      'ferry check: no TypeScript to check with. Install it in the host project (npm i -D typescript).',
-      { option: 'typescript' },
-    );
+    throw new InvalidOptionError('No TypeScript to check with. Install it in the host project (npm i -D typescript).', {
+      option: 'typescript',
+    });
   }
   const { failed } = await writeRemoteTypes(host, resolve(values.out ?? 'ferry-types'), 'check');
   const { code, output } = await run(tsc, ['--noEmit', '-p', project, '--pretty', 'false'], cwd);
