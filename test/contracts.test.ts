@@ -264,6 +264,33 @@ describe('ferry build classifies each change of an expose API', () => {
     assert.match(summary, /^ {2}\.\/api: 1 compatible \(rotate\), 4 unchanged$/m);
   });
 
+  test("a baseline URL that cannot be reached falls back to the output folder's previous build, with a warning", async () => {
+    const project = await createTempProject({
+      'package.json': pkg('1.0.0'),
+      // Port 1 on loopback: nothing listens there, the connection is refused at once.
+      'ferry.config.json': JSON.stringify({
+        name: 'api',
+        exposes: { './api': './src/api.ts' },
+        baseline: 'http://127.0.0.1:1/federation/',
+      }),
+      'src/api.ts': 'export function f(a: string): string { return a; }\n',
+    });
+    await using _ = project;
+    const first = await buildRemote({ root: project.dir, env: {} });
+    assert.equal(first.contract, undefined, 'nothing to compare with yet');
+    assert.match(
+      first.warnings.join('\n'),
+      /the baseline release at http:\/\/127\.0\.0\.1:1\/federation\/mf-manifest\.json could not be read .* compared with the previous build in/,
+    );
+    await project.write('src/api.ts', 'export function f(a: number): string { return String(a); }\n');
+    await project.write('package.json', pkg('1.0.1'));
+    await assert.rejects(buildRemote({ root: project.dir, env: {} }), (error: BreakingChangeError) => {
+      assert.match(error.message, /compared with 1\.0\.0 \(.*dist\/federation\)/);
+      assert.match(error.message, /\.\/api {2}f: parameter `a` accepts less \(was string, now number\)/);
+      return true;
+    });
+  });
+
   test('a removed expose is breaking', async () => {
     const project = await createTempProject({
       'package.json': pkg('1.0.0'),
