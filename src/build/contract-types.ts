@@ -109,7 +109,9 @@ export function compareDeclarations(
   for (const { key } of options.pairs) {
     const before = modules.get(specifier(OLD, key));
     const after = modules.get(specifier(NEW, key));
-    result.set(key, before && after ? compareModules(ts, checker, before, after) : []);
+    // A file not in the layout `ferry build` writes (no `declare module` for the expose) is left out: the caller
+    // falls back to names and kinds and says so.
+    if (before && after) result.set(key, compareModules(ts, checker, before, after));
   }
   return result;
 }

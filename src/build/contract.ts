@@ -139,7 +139,7 @@ export async function compareApi(
     const after = api.types.get(key);
     if (before !== undefined && after !== undefined && !changed.includes(key)) {
       report.verdicts = Object.keys(exports).map((name) => ({ name, status: 'unchanged', change: '' }));
-    } else if (changed.includes(key) && available) {
+    } else if (changed.includes(key) && verdicts.has(key)) {
       // A value export that vanished from the JavaScript is breaking whatever the types say; kinds are left to
       // the types here (`const f = make()` and `function f` may well have one type).
       const typedVerdicts = verdicts.get(key) ?? [];
@@ -153,7 +153,11 @@ export async function compareApi(
     } else {
       namesOnly = true;
       report.verdicts = names;
-      if (changed.includes(key)) {
+      if (changed.includes(key) && available) {
+        unchecked.push(
+          `${key}: its declarations are not in the layout ferry build writes, so only names were compared`,
+        );
+      } else if (changed.includes(key)) {
         unchecked.push(
           `${key}: declarations changed, but TypeScript's compiler API is not installed, so parameter and return ` +
             `types were not compared (${TYPESCRIPT_HINT})`,
