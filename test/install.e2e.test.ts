@@ -1,9 +1,9 @@
 /**
  * ferry installed the way a host service installs it: `npm pack` of this repository, installed into a fresh service
  * with `npm install --omit=optional`, which leaves out the build tools (esbuild, oxc-transform and the TypeScript
- * compiler API used by the contract check are optional
- * dependencies; only semver comes along). The service still loads a signed remote, serves one and verifies one;
- * `ferry build` there fails with a typed error that says how to install esbuild.
+ * compiler API of the contract check are optional dependencies; only semver comes along). The service still loads
+ * a signed remote, serves one and verifies one; `ferry build` there fails with a typed error that says how to
+ * install esbuild.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
