@@ -122,8 +122,10 @@ test('every folder of src/ is a known layer, and imports flow one way', async ()
     const text = await readFile(join(REPO_ROOT, file), 'utf8');
     for (const { specifier, dynamic } of runtimeImports(text)) {
       if (specifier === 'esbuild' && layer !== 'build') violations.push(`${file} imports esbuild`);
-      if (specifier === 'oxc-transform' && (layer !== 'build' || !dynamic)) {
-        violations.push(`${file} imports oxc-transform (only src/build may, with a lazy import())`);
+      for (const tool of ['oxc-transform', '@typescript/typescript6']) {
+        if (specifier === tool && (layer !== 'build' || !dynamic)) {
+          violations.push(`${file} imports ${tool} (only src/build may, with a lazy import())`);
+        }
       }
       if (!specifier.startsWith('.')) continue;
       const target = toPosix(relative(join(REPO_ROOT, 'src'), join(REPO_ROOT, dirname(file), specifier)));
@@ -148,12 +150,12 @@ test('biome.json enforces the direction for every layer below cli with noRestric
   }
 });
 
-test('the entries a host loads never reach esbuild or oxc-transform, even indirectly', async () => {
+test('the entries a host loads never reach esbuild, oxc-transform or the TypeScript compiler API, even indirectly', async () => {
   const entries = ['src/index.ts', 'src/runtime/index.ts', 'src/server/index.ts', 'src/manifest/index.ts'];
   if (existsSync(join(REPO_ROOT, 'src/register/index.ts'))) entries.push('src/register/index.ts');
   for (const entry of entries) {
     const packages = await packagesLoadedBy(join(REPO_ROOT, entry));
-    for (const tool of ['esbuild', 'oxc-transform']) {
+    for (const tool of ['esbuild', 'oxc-transform', '@typescript/typescript6']) {
       const through = packages.get(tool);
       assert.equal(through, undefined, `${entry} loads ${tool} through ${through && relative(REPO_ROOT, through)}`);
     }

@@ -101,6 +101,11 @@ const bad: Array<{ title: string; config: string; option: RegExp; code?: string;
     config: `{ name: 'a', exposes: ${EXPOSES}, shared: { jsonwebtoken: { singleton: 'yes' } } }`,
     option: /shared\.jsonwebtoken\.singleton must be true or false/,
   },
+  {
+    title: 'a baseline that is neither a URL, a folder nor false',
+    config: `{ name: 'a', exposes: ${EXPOSES}, baseline: true }`,
+    option: /baseline must be the URL the remote is served at .*or false, got true/,
+  },
   { title: 'missing exposes', config: "{ name: 'a' }", option: /exposes is required/ },
   { title: 'empty exposes', config: "{ name: 'a', exposes: {} }", option: /exposes must be a non-empty object/ },
   {

@@ -1,8 +1,9 @@
 /**
  * ferry installed the way a host service installs it: `npm pack` of this repository, installed into a fresh service
- * with `npm install --omit=optional`, which leaves out the build tools (esbuild and oxc-transform are optional
- * dependencies; only semver comes along). The service still loads a signed remote, serves one and verifies one;
- * `ferry build` there fails with a typed error that says how to install esbuild.
+ * with `npm install --omit=optional`, which leaves out the build tools (esbuild, oxc-transform and the TypeScript
+ * compiler API of the contract check are optional dependencies; only semver comes along). The service still loads
+ * a signed remote, serves one and verifies one; `ferry build` there fails with a typed error that says how to
+ * install esbuild.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -73,11 +74,23 @@ test('a service installed with --omit=optional has no build tools, and loads, se
   const modules = service.path('node_modules');
   assert.ok(existsSync(join(modules, 'ferry', 'dist', 'index.js')), 'ferry is installed');
   assert.ok(existsSync(join(modules, 'semver', 'package.json')), 'its dependency semver is installed');
-  for (const tool of ['esbuild', 'oxc-transform', 'es-module-lexer', 'typescript']) {
+  for (const tool of [
+    'esbuild',
+    'oxc-transform',
+    'es-module-lexer',
+    'typescript',
+    '@typescript/typescript6',
+    '@typescript/old',
+  ]) {
     assert.ok(!existsSync(join(modules, tool)), `${tool} is not installed`);
   }
   const manifest = JSON.parse(await readFile(join(modules, 'ferry', 'package.json'), 'utf8'));
-  assert.deepEqual(Object.keys(manifest.optionalDependencies).sort(), ['es-module-lexer', 'esbuild', 'oxc-transform']);
+  assert.deepEqual(Object.keys(manifest.optionalDependencies).sort(), [
+    '@typescript/typescript6',
+    'es-module-lexer',
+    'esbuild',
+    'oxc-transform',
+  ]);
 
   const env = { ...process.env, OUT: out, KEY: publicKey, CACHE: service.path('.ferry-cache') };
   const host = await runProcess(process.execPath, ['host.mjs'], { cwd: service.dir, env });

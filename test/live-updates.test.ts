@@ -325,6 +325,14 @@ test('the version range is checked at the first load too, and bad live options a
     /remotes\.a\.versionRange must be a semver range/,
   );
   assert.throws(() => createHost({ name: 'h', remotes: {}, live: { pollInterval: 1 } }), /live\.pollInterval/);
+  assert.throws(
+    () =>
+      createHost({
+        name: 'h',
+        remotes: { a: { url: 'http://127.0.0.1:1/', uses: 'tokenValidator' as unknown as string[] } },
+      }),
+    /remotes\.a\.uses must be a list of expose keys such as \["\.\/tokenValidator"\]/,
+  );
 });
 
 function sleep(ms: number): Promise<void> {

@@ -20,9 +20,12 @@ import {
   signatureFileFor,
   signManifest,
 } from '../manifest/index.ts';
+import { exposeExports } from './api-exports.ts';
 import { writeAssets } from './assets.ts';
+import { type Baseline, loadBaseline } from './baseline.ts';
 import { bundleExposes } from './bundle.ts';
 import { configRoot, loadConfig } from './config.ts';
+import { type ContractReport, compareApi, compareTypes, enforceContract, formatContractSummary } from './contract.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
 import { keepRelease, keptFiles } from './release.ts';
@@ -43,6 +46,13 @@ export interface BuildOptions {
   sign?: string;
   /** Where FERRY_SIGNING_KEY is read from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The release to compare the API with: a URL (the remote's manifest or folder URL) or a build output folder;
+   * `false` skips the check. Replaces the config's `baseline`; default: the output folder's previous build.
+   */
+  baseline?: string | false;
+  /** Release breaking changes without a new major version; the reason is recorded in the manifest. */
+  allowBreaking?: string;
 }
 
 /** What a build wrote. */
@@ -67,6 +77,10 @@ export interface BuildResult {
    * fast path was not taken; absent when there are none (`dts: false`, JavaScript sources, no typescript).
    */
   declarations?: { by: 'isolated' | 'tsc'; slowReason?: string };
+  /** The API compared with the baseline release; absent for a first release or with `baseline: false`. */
+  contract?: ContractReport;
+  /** The reason given with `allowBreaking`, when breaking changes were released with it. */
+  contractOverride?: string;
   durationMs: number;
 }
 
@@ -103,12 +117,51 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   const ahead = startSharedFallbacks(config);
   const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
   fallbacks.catch(() => {}); // reported by the Promise.all below
+  // The contract check's inputs come beside them too: the baseline release (read before anything is written over
+  // it) and each expose's export names and kinds.
+  const typing = emitExposeTypes(config);
+  typing.catch(() => {}); // reported by the Promise.all below
+  const baselineSource = options.baseline ?? config.baseline;
+  const baselineLoad =
+    baselineSource === false
+      ? Promise.resolve({ baseline: undefined as Baseline | undefined, warnings: [] as string[] })
+      : loadBaseline({ from: baselineSource, root: config.root, outDir: config.outDir, name: config.name });
+  baselineLoad.catch(() => {});
+  // Relating the declarations with TypeScript's checker needs no bundle: it starts as soon as the declarations and
+  // the baseline are there, while esbuild (another process) is still bundling.
+  const decode = (types: readonly { key: string; code: Uint8Array }[]) =>
+    new Map(types.map((entry) => [entry.key, new TextDecoder().decode(entry.code)]));
+  const typed = Promise.all([typing, baselineLoad]).then(([{ types }, { baseline }]) =>
+    baseline ? compareTypes(baseline, decode(types), config.root) : undefined,
+  );
+  typed.catch(() => {});
+  const exporting = exposeExports(config);
+  exporting.catch(() => {}); // awaited after the bundles, whose errors (with file and line) come first
   const [{ bundles, chunks, assets: found, warnings }, typesResult, shared] = await Promise.all([
     bundled,
-    emitExposeTypes(config),
+    typing,
     fallbacks,
   ]);
-  warnings.push(...typesResult.warnings);
+  const [exports, loaded] = await Promise.all([exporting, baselineLoad]);
+  warnings.push(...typesResult.warnings, ...loaded.warnings);
+  const typedComparison = await typed;
+  const contract =
+    loaded.baseline && typedComparison
+      ? await compareApi(
+          loaded.baseline,
+          { exports, types: decode(typesResult.types) },
+          config.root,
+          Promise.resolve(typedComparison),
+        )
+      : undefined;
+  // A breaking change without a new major version (or an override) stops here, before the output folder changes.
+  const contractSection = contract
+    ? enforceContract(contract, {
+        name: config.name,
+        version: config.version,
+        ...(options.allowBreaking !== undefined ? { override: options.allowBreaking } : {}),
+      })
+    : undefined;
 
   await mkdir(config.outDir, { recursive: true });
   const keep = await previousFiles(config.outDir);
@@ -149,10 +202,12 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       ...typesOf(bundle.key),
       chunks: bundle.chunks,
       shared: bundle.shared,
+      exports: exports.get(bundle.key) ?? {},
     })),
     builtAt: new Date(),
     shared,
     assets,
+    ...(contractSection ? { contract: contractSection } : {}),
   });
   const manifestBytes = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
   try {
@@ -194,6 +249,8 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
           },
         }
       : {}),
+    ...(contract ? { contract } : {}),
+    ...(contractSection?.override !== undefined ? { contractOverride: contractSection.override } : {}),
     durationMs: performance.now() - started,
   };
 }
@@ -227,6 +284,8 @@ export function formatBuildSummary(result: BuildResult, cwd: string = process.cw
         "Sources that follow TypeScript's isolatedDeclarations rules get theirs in process, without tsc, in ms.",
     );
   }
+  if (result.contract) lines.push(...formatContractSummary(result.contract, result.contractOverride));
+  else lines.push('API: no earlier release to compare with (first build, or the check is off).');
   lines.push(`Expires ${manifest.ferry.expires}.`);
   if (result.signed) {
     lines.push(`Signed. Hosts verify it with the public key ${result.publicKey} (pin it as the remote's publicKey).`);

@@ -45,6 +45,8 @@ export interface ResolvedConfig {
   readonly assets: readonly string[];
   /** The remotes the code imports, by the name the code uses. */
   readonly remotes: Readonly<Record<string, RemoteDependency>>;
+  /** The release the contract check compares with (a URL or a folder), `false` for none; default the outDir's. */
+  readonly baseline?: string | false;
 }
 
 /** Where to load the configuration from, and the overrides the CLI passes. */
@@ -70,6 +72,7 @@ const KNOWN = [
   'dts',
   'assets',
   'remotes',
+  'baseline',
   '$schema',
 ];
 
@@ -267,6 +270,14 @@ export async function resolveConfig(
   const outDir = resolveOutDir(context.outDir ?? raw.outDir, root, exposes, configFile, source);
   const assets = resolveAssets(raw.assets, root, outDir, source);
   const remotes = resolveRemotes(raw.remotes, raw.name, Object.keys(shared), source);
+  const baseline = raw.baseline;
+  if (baseline !== undefined && baseline !== false && (typeof baseline !== 'string' || baseline === '')) {
+    invalidOption(
+      source,
+      'baseline',
+      `must be the URL the remote is served at (its manifest or folder URL), a build output folder, or false, got ${JSON.stringify(baseline)}.`,
+    );
+  }
 
   return Object.freeze({
     root,
@@ -282,6 +293,7 @@ export async function resolveConfig(
     dts: raw.dts !== false,
     assets,
     remotes,
+    ...(baseline !== undefined ? { baseline } : {}),
     ...(typeof raw.sign === 'string' ? { sign: resolve(root, raw.sign) } : {}),
   });
 }

@@ -3,7 +3,13 @@
  * hosts verify (sizes and `sha384-` integrities of every file, version, release, expiry).
  */
 import { ferryVersion } from '../common/ferry-version.ts';
-import { FORMAT_VERSION, type Manifest, type SharedEntry } from '../manifest/index.ts';
+import {
+  type ContractSection,
+  type ExportKind,
+  FORMAT_VERSION,
+  type Manifest,
+  type SharedEntry,
+} from '../manifest/index.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { SharedModule } from './shared-fallbacks.ts';
 
@@ -28,6 +34,8 @@ export interface ManifestExpose {
   /** The chunks it imports statically. */
   chunks?: string[];
   shared: string[];
+  /** Its export names and kinds. */
+  exports?: Record<string, ExportKind>;
 }
 
 const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, css: { sync: [], async: [] } });
@@ -54,6 +62,8 @@ export function createManifest(
     shared?: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[];
     /** The files the code reads at run time: path in the project -> output file. */
     assets?: Readonly<Record<string, string>>;
+    /** The contract check's verdict, when the API was compared with a previous release. */
+    contract?: ContractSection;
   },
 ): Manifest {
   const { name } = config;
@@ -82,7 +92,8 @@ export function createManifest(
   for (const expose of build.exposes) {
     const types = expose.types === undefined ? {} : { types: expose.types };
     const chunks = expose.chunks?.length ? { chunks: [...expose.chunks] } : {};
-    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, ...chunks, shared: expose.shared };
+    const api = expose.exports === undefined ? {} : { exports: expose.exports };
+    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, ...chunks, shared: expose.shared, ...api };
   }
 
   return {
@@ -131,6 +142,7 @@ export function createManifest(
       shared,
       ...(build.assets && Object.keys(build.assets).length > 0 ? { assets: { ...build.assets } } : {}),
       ...(Object.keys(config.remotes).length > 0 ? { remotes: structuredClone({ ...config.remotes }) } : {}),
+      ...(build.contract ? { contract: build.contract } : {}),
     },
   };
 }

@@ -89,6 +89,12 @@ export interface RemoteConfig {
    * project; without it the build warns and emits none. Default `true`.
    */
   dts?: boolean;
+  /**
+   * The release `ferry build` compares the API with: the URL the remote is served at (its manifest or folder URL),
+   * or a build output folder; `false` turns the check off. Default: the previous build in `outDir`. A breaking
+   * change is refused unless the version is a new major one (or the build passes `--allow-breaking <reason>`).
+   */
+  baseline?: string | false;
 }
 
 /**

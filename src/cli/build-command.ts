@@ -11,7 +11,8 @@ const HELP = `Usage: ferry build [options]
 Bundles the exposed modules listed in ferry.config.(ts|mts|mjs|js|json) and writes remoteEntry.js, one
 content-hashed bundle, source map and type declaration (.d.ts, unless \`dts: false\`) per expose, one
 content-hashed fallback copy per shared package, mf-manifest.json listing every file with its size and sha384,
-and (when signing) mf-manifest.json.sig.
+and (when signing) mf-manifest.json.sig. Before writing, it compares each expose's API with the previous release
+and refuses a breaking change unless the version is a new major one.
 
 Options:
   -c, --config <file>   config file (default: ferry.config.* in the project root)
@@ -19,6 +20,14 @@ Options:
       --sign <keyfile>  sign the manifest with this PEM private key (from \`ferry keygen\`);
                         without it, FERRY_SIGNING_KEY (PEM text or a file path) or the config's \`sign\` is used
       --root <dir>      project root (default: the config file's folder with --config, else the current folder)
+      --baseline <url|folder>
+                        the release to compare the API with: the URL the remote is served at, or a build
+                        output folder (default: the config's \`baseline\`, else the previous build in the output
+                        folder); a breaking change is refused unless the version is a new major one
+      --no-baseline     skip the API comparison
+      --allow-breaking <reason>
+                        release breaking changes without a new major version; the reason and the breaking
+                        exports are recorded in the manifest (hosts still refuse it live outside their versionRange)
   -h, --help            show this help
 `;
 
@@ -40,6 +49,9 @@ export async function runBuild(args: string[]): Promise<number> {
       out: { type: 'string', short: 'o' },
       sign: { type: 'string' },
       root: { type: 'string' },
+      baseline: { type: 'string' },
+      'no-baseline': { type: 'boolean' },
+      'allow-breaking': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -53,6 +65,12 @@ export async function runBuild(args: string[]): Promise<number> {
     ...(values.config !== undefined ? { configFile: resolve(values.config) } : {}),
     ...(values.out !== undefined ? { outDir: resolve(values.out) } : {}),
     ...(values.sign !== undefined ? { sign: resolve(values.sign) } : {}),
+    ...(values['no-baseline']
+      ? { baseline: false as const }
+      : values.baseline !== undefined
+        ? { baseline: /^https?:\/\//i.test(values.baseline) ? values.baseline : resolve(values.baseline) }
+        : {}),
+    ...(values['allow-breaking'] !== undefined ? { allowBreaking: values['allow-breaking'] } : {}),
   });
   for (const warning of result.warnings) process.stderr.write(`ferry build: warning: ${warning}\n`);
   process.stdout.write(`${formatBuildSummary(result)}\n`);

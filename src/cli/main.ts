@@ -22,6 +22,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "fetch the remotes' type declarations (verified) into ferry-types/ for the host's tsconfig",
     load: async () => (await import('./types-command.ts')).runTypes,
   },
+  check: {
+    summary: "type-check the host's code against the current API of its remotes (fetched verified), for CI",
+    load: async () => (await import('./check-command.ts')).runCheck,
+  },
   keygen: {
     summary: 'write an Ed25519 signing key and print the public key hosts pin',
     load: async () => (await import('./keygen-command.ts')).runKeygen,

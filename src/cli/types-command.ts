@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { FerryError } from '../common/errors.ts';
 import { loadHostConfig } from '../register/load-config.ts';
-import { resolveHostOptions } from '../runtime/options/host-options.ts';
+import { type ResolvedHostOptions, resolveHostOptions } from '../runtime/options/host-options.ts';
 import { fetchRemoteTypes, type RemoteTypes } from './fetch-types.ts';
 
 const HELP = `Usage: ferry types [options]
@@ -97,9 +97,25 @@ export async function runTypes(args: string[]): Promise<number> {
   const env = values.config === undefined ? process.env : { ...process.env, FERRY_CONFIG: resolve(values.config) };
   const { config } = await loadHostConfig(cwd, env);
   const { onStartupFailure: _unused, ...options } = config;
-  const host = resolveHostOptions(options);
-  const outDir = resolve(values.out ?? 'ferry-types');
+  const { failed } = await writeRemoteTypes(resolveHostOptions(options), resolve(values.out ?? 'ferry-types'), 'types');
+  return failed ? 1 : 0;
+}
 
+/**
+ * Fetches every remote's declarations (verified) into `outDir` with its `index.d.ts`, removing what an earlier run
+ * wrote for remotes or exposes that are gone; a remote that cannot be fetched keeps its earlier files. Problems are
+ * reported on stderr as `ferry <command>: …`; `failed` says whether any remote could not be fetched.
+ *
+ * @example
+ * ```ts
+ * const { failed } = await writeRemoteTypes(resolveHostOptions(config), resolve('ferry-types'), 'check');
+ * ```
+ */
+export async function writeRemoteTypes(
+  host: ResolvedHostOptions,
+  outDir: string,
+  command: string,
+): Promise<{ failed: boolean; modules: number }> {
   const results = await Promise.all(
     host.remotes.map((remote) =>
       fetchRemoteTypes(host, remote).then(
@@ -119,7 +135,7 @@ export async function runTypes(args: string[]): Promise<number> {
       failed = true;
       const { error } = result;
       const message = error instanceof FerryError ? `${error.message} [${error.code}]` : String(error);
-      process.stderr.write(`ferry types: remote "${result.alias}": ${message}\n`);
+      process.stderr.write(`ferry ${command}: remote "${result.alias}": ${message}\n`);
       // Keep what an earlier run wrote for it: stale types beat none while the remote is unreachable.
       const kept = previous.remotes[result.alias] ?? [];
       next.remotes[result.alias] = kept;
@@ -128,12 +144,12 @@ export async function runTypes(args: string[]): Promise<number> {
     }
     if (result.types.length === 0) {
       process.stderr.write(
-        `ferry types: warning: remote "${result.alias}" (${result.manifest.name} ${result.manifest.ferry.version}) ` +
+        `ferry ${command}: warning: remote "${result.alias}" (${result.manifest.name} ${result.manifest.ferry.version}) ` +
           'publishes no type declarations; build it with `typescript` installed (and without `dts: false`).\n',
       );
     } else if (result.untyped.length > 0) {
       process.stderr.write(
-        `ferry types: warning: remote "${result.alias}" has no declarations for ${result.untyped.join(', ')}.\n`,
+        `ferry ${command}: warning: remote "${result.alias}" has no declarations for ${result.untyped.join(', ')}.\n`,
       );
     }
     next.remotes[result.alias] = [];
@@ -154,10 +170,10 @@ export async function runTypes(args: string[]): Promise<number> {
     .filter((file) => !keep.has(file));
   for (const file of stale) await rm(join(outDir, file), { force: true });
 
-  const where = relative(cwd, outDir) || '.';
+  const where = relative(process.cwd(), outDir) || '.';
   process.stdout.write(
     `Wrote types of ${specifiers.length} remote module(s) into ${where}` +
       `${stale.length > 0 ? `, removed ${stale.length} stale file(s)` : ''}. Include "${where}" in your tsconfig.json.\n`,
   );
-  return failed ? 1 : 0;
+  return { failed, modules: specifiers.length };
 }

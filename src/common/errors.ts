@@ -214,14 +214,32 @@ export class IncompatibleVersionError extends FerryError {
   static override readonly code = 'ERR_FERRY_INCOMPATIBLE_VERSION';
 }
 /**
- * A new version of a remote was not activated (its shared dependencies conflict with those in use, or the host's
- * health check failed); the current version keeps serving. `reason` says which check refused it.
+ * A new version of a remote was not activated (its shared dependencies conflict with those in use, the host's
+ * health check failed, or the remote marked it breaking outside the host's range); the current version keeps serving. `reason` says which check refused it.
  */
 export class UpdateRefusedError extends FerryError {
   static override readonly code = 'ERR_FERRY_UPDATE_REFUSED';
-  /** `shared-conflict` or `health-check`. */
+  /** `shared-conflict`, `health-check` or `contract`. */
   declare readonly reason?: string;
-  constructor(message: string, options: FerryErrorOptions & { reason?: string } = {}) {
+  /** For `contract`: the breaking exports the host uses, as `./expose#export` (`./expose` when it was removed). */
+  declare readonly breaking?: readonly string[];
+  constructor(message: string, options: FerryErrorOptions & { reason?: string; breaking?: readonly string[] } = {}) {
+    super(message, options);
+  }
+}
+
+/**
+ * `ferry build` compared the remote's API with the previous release and found breaking changes, while the version is
+ * not a new major one (and no override was given). `changes` lists them; nothing was written.
+ */
+export class BreakingChangeError extends FerryError {
+  static override readonly code = 'ERR_FERRY_BREAKING_CHANGE';
+  /** Each breaking change: the expose, the export and what changed. */
+  declare readonly changes?: ReadonlyArray<{ expose: string; export: string; change: string }>;
+  constructor(
+    message: string,
+    options: FerryErrorOptions & { changes?: ReadonlyArray<{ expose: string; export: string; change: string }> } = {},
+  ) {
     super(message, options);
   }
 }
@@ -283,6 +301,7 @@ export const errorClasses = {
   ERR_FERRY_UPDATE_REFUSED: UpdateRefusedError,
   ERR_FERRY_REMOTE_CYCLE: RemoteCycleError,
   ERR_FERRY_CHANNEL: ChannelError,
+  ERR_FERRY_BREAKING_CHANGE: BreakingChangeError,
 } as const;
 
 /** The union of every stable error code; `switch (error.code)` over it is exhaustive. */

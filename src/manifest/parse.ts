@@ -5,7 +5,16 @@
  */
 import { InvalidManifestError } from '../common/errors.ts';
 import { isIntegrity } from './integrity.ts';
-import type { ExposeEntry, FileEntry, Manifest, RemoteDependency, SharedEntry } from './types.ts';
+import type {
+  BreakingChange,
+  ContractSection,
+  ExportKind,
+  ExposeEntry,
+  FileEntry,
+  Manifest,
+  RemoteDependency,
+  SharedEntry,
+} from './types.ts';
 import { FORMAT_VERSION, MAX_RELEASE } from './types.ts';
 
 /** A remote name as Module Federation allows it: a JavaScript identifier (letters, digits, `_`, `$`). */
@@ -138,9 +147,44 @@ function parseExposes(obj: Json, where: Reader, files: Record<string, FileEntry>
       if (!expose.chunks.every(listed)) fail(entryAt, 'names a chunk that ferry.files does not list');
     }
     if (entry.types !== undefined) expose.types = str(entry, 'types', entryAt, listed);
+    if (entry.exports !== undefined) expose.exports = parseExports(entry, entryAt);
     exposes[key] = expose;
   }
   return exposes;
+}
+
+const EXPORT_KINDS: readonly string[] = ['function', 'class', 'value'] satisfies ExportKind[];
+
+function parseExports(entry: Json, where: Reader): Record<string, ExportKind> {
+  const { value, at: exportsAt } = sub(entry, 'exports', where);
+  const exports: Record<string, ExportKind> = Object.create(null);
+  for (const name of Object.keys(value)) {
+    exports[name] = str(value, name, exportsAt, (kind) => EXPORT_KINDS.includes(kind)) as ExportKind;
+  }
+  return exports;
+}
+
+function parseContract(ferry: Json, ferryAt: Reader): ContractSection {
+  const { value: obj, at: where } = sub(ferry, 'contract', ferryAt);
+  const checked = str(obj, 'checked', where, (value) => value === 'types' || value === 'names');
+  const { value: list, at: listAt } = field(obj, 'breaking', where);
+  if (!Array.isArray(list)) fail(listAt, 'must be a list');
+  const breaking: BreakingChange[] = list.map((raw, index) => {
+    const itemAt = at(where.source, `${listAt.path}[${index}]`);
+    const item = object(raw, itemAt);
+    return {
+      expose: str(item, 'expose', itemAt),
+      export: str(item, 'export', itemAt),
+      change: str(item, 'change', itemAt),
+    };
+  });
+  const contract: ContractSection = {
+    baseline: str(obj, 'baseline', where),
+    checked: checked as ContractSection['checked'],
+    breaking,
+  };
+  if (obj.override !== undefined) contract.override = str(obj, 'override', where);
+  return contract;
 }
 
 function parseShared(obj: Json, where: Reader, files: Record<string, FileEntry>): Record<string, SharedEntry> {
@@ -245,6 +289,7 @@ export function parseManifest(bytes: Uint8Array | string, source: string): Manif
     shared: parseShared(sharedObj, sharedAt, files),
     ...(ferry.assets === undefined ? {} : { assets: parseAssets(ferry.assets, at(source, 'ferry.assets'), files) }),
     ...(ferry.remotes === undefined ? {} : { remotes: parseRemotes(ferry.remotes, at(source, 'ferry.remotes')) }),
+    ...(ferry.contract === undefined ? {} : { contract: parseContract(ferry, ferryAt) }),
   };
   for (const [key, expose] of Object.entries(section.exposes)) {
     for (const pkg of expose.shared) {

@@ -45,6 +45,36 @@ export interface ExposeEntry {
   types?: string;
   /** Shared packages (names as declared in `shared`) the module requires; resolved before it is evaluated. */
   shared: string[];
+  /**
+   * The module's JavaScript-level API: each export name and its kind, as the build read it from the bundled source
+   * (present from the contracts release of ferry on; the full API is the `types` file).
+   */
+  exports?: Record<string, ExportKind>;
+}
+
+/** What an export is at run time, as the build can tell without running it. */
+export type ExportKind = 'function' | 'class' | 'value';
+
+/** One export a release changed incompatibly, compared with the release before it. */
+export interface BreakingChange {
+  /** The expose key (`./tokenValidator`). */
+  expose: string;
+  /** The export's name; `*` when the whole expose was removed. */
+  export: string;
+  /** What changed, for people (`new required parameter \`options\``). */
+  change: string;
+}
+
+/** How this release's API compares with the release it was checked against (`ferry build`'s contract check). */
+export interface ContractSection {
+  /** The version of the release compared with. */
+  baseline: string;
+  /** `types`: declarations compared with TypeScript's assignability; `names`: export names and kinds only. */
+  checked: 'types' | 'names';
+  /** The exports changed incompatibly; empty when the API is compatible. */
+  breaking: BreakingChange[];
+  /** The reason given with `--allow-breaking` when breaking changes were released without a new major version. */
+  override?: string;
 }
 
 /** What the remote declared about one shared package (Module Federation option names). */
@@ -79,6 +109,8 @@ export interface FerrySection {
   exposes: Record<string, ExposeEntry>;
   /** Keyed by package name. */
   shared: Record<string, SharedEntry>;
+  /** The contract check's verdict; absent for a first release (nothing to compare with) or an older ferry. */
+  contract?: ContractSection;
   /**
    * The files the remote's code reads at run time: their path in the remote's project (where `import.meta.url`,
    * `__dirname` and `new URL('./x', import.meta.url)` find them) -> a key of `files`.

@@ -122,8 +122,13 @@ export interface UpdateMessage {
   /** For `rolled-back`: the calls through live bindings and the errors among them within the budget's window. */
   calls?: number;
   errors?: number;
-  /** For `refused`: which check refused it (`verification`, `version-range`, `shared-conflict`, `initialisation`, `health-check`). */
+  /**
+   * For `refused`: which check refused it (`verification`, `contract`, `version-range`, `shared-conflict`,
+   * `initialisation`, `health-check`).
+   */
   reason?: string;
+  /** For `refused` with `reason: 'contract'`: the breaking exports, as `./expose#export` (`./expose` when removed). */
+  breaking?: string[];
   /**
    * For `refused`: set when the failure may pass (a file not fetched, or not matching, during a deployment): the
    * build is tried again after a backoff (1 s, 2 s, … up to a minute; `trigger: 'retry'`) and at every later check.

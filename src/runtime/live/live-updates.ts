@@ -1,6 +1,7 @@
 /**
  * Live updates: how another version of a remote becomes current. A candidate is fetched and verified
- * (trust/trusted-manifest.ts), gated (trust/version-gate.ts: the host's range, the shared singletons in use),
+ * (trust/trusted-manifest.ts), gated (trust/version-gate.ts: a release marked breaking, the host's range, the shared
+ * singletons in use),
  * initialised with the share scope and made to load every expose the current version serves, optionally
  * health-checked, and only then swapped in — one assignment to the remote's record, so every later `host.import()`
  * and every call through a live binding gets it. A candidate that fails any step never becomes current; the `refused`
@@ -18,7 +19,7 @@ import type { RemoteRecord, RemoteRegistry } from '../remotes.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ChannelDecision } from '../trust/channel.ts';
 import type { TrustedManifest } from '../trust/manifest-checks.ts';
-import { checkSharedSingletons, checkVersionRange } from '../trust/version-gate.ts';
+import { checkContract, checkSharedSingletons, checkVersionRange } from '../trust/version-gate.ts';
 import type { RemoteVersion } from '../version/remote-version.ts';
 import { watchRemote } from './watcher.ts';
 
@@ -58,6 +59,8 @@ export interface LiveUpdateDeps {
 interface Refusal {
   reason: string;
   error: Error;
+  /** For `contract`: the breaking exports. */
+  breaking?: string[];
 }
 
 const refusal = (reason: string, error: unknown): Refusal => ({ reason, error: error as Error });
@@ -215,11 +218,18 @@ export class LiveUpdates {
       ...channelFields(trusted),
     };
     this.emit({ type: 'found', ...candidate, previous: current.version });
-    const refuse = ({ reason, error }: Refusal): UpdateOutcome => {
+    const refuse = ({ reason, error, breaking }: Refusal): UpdateOutcome => {
       record.updates.refused = { integrity: trusted.integrity, error };
-      this.emit({ type: 'refused', ...candidate, previous: current.version, reason, error });
+      const named = breaking === undefined ? {} : { breaking };
+      this.emit({ type: 'refused', ...candidate, previous: current.version, reason, ...named, error });
       return { ...base, status: 'refused', error };
     };
+    try {
+      checkContract(remote, manifest, current.version);
+    } catch (error) {
+      const { breaking } = error as UpdateRefusedError;
+      return refuse({ ...refusal('contract', error), ...(breaking ? { breaking: [...breaking] } : {}) });
+    }
     try {
       checkVersionRange(remote, manifest);
     } catch (error) {

@@ -41,6 +41,11 @@ export interface RemoteOptions extends NetworkOptions {
   channel?: string;
   /** With `channel`: take this release whatever the channel says (a smoke test of one host). */
   pin?: number;
+  /**
+   * The exposes this host uses (`['./tokenValidator']`): a live update that the remote marked breaking only in
+   * other exposes is not refused for it. Default: every expose counts.
+   */
+  uses?: string[];
   /** This remote's cache settings: `versions` and `staleIfError` (the folder and pruning are the host's). */
   cache?: Pick<CacheOptions, 'versions' | 'staleIfError'>;
   /** How this remote's new versions are detected: `pollInterval`, `push`. */
@@ -64,6 +69,8 @@ export interface ResolvedRemote extends ResolvedNetwork {
   /** The channel the host follows, and a release it is pinned to. */
   readonly channel: string | undefined;
   readonly pin: number | undefined;
+  /** The expose keys the host uses, or undefined for all of them. */
+  readonly uses: readonly string[] | undefined;
   readonly cache: ResolvedRemoteCache;
   readonly live: ResolvedLiveRemote;
   /** Local modules used when the remote and the cache cannot serve an expose. */
@@ -86,6 +93,7 @@ const REMOTE_KEYS = [
   'versionRange',
   'channel',
   'pin',
+  'uses',
   'fallback',
   'cache',
   'live',
@@ -180,6 +188,16 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
   ) {
     invalid(`${where}.pin`, 'must be a release number, and goes with `channel`.');
   }
+  const uses = options.uses;
+  if (
+    uses !== undefined &&
+    (!Array.isArray(uses) || uses.some((key) => typeof key !== 'string' || (key !== '.' && !key.startsWith('./'))))
+  ) {
+    invalid(
+      `${where}.uses`,
+      `must be a list of expose keys such as ["./tokenValidator"], got ${JSON.stringify(uses)}.`,
+    );
+  }
   return Object.freeze({
     alias,
     name,
@@ -188,6 +206,7 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
     versionRange: range,
     channel,
     pin,
+    uses: uses === undefined ? undefined : Object.freeze([...uses]),
     ...resolveNetwork(options, where, defaults),
     cache: resolveRemoteCache(options.cache, where, defaults.cache),
     live: resolveLiveRemote(options.live, where, defaults.live),

@@ -1,0 +1,174 @@
+/**
+ * `ferry check`: in a host's project (CI), type-checks the host's code against the API its remotes serve now. It
+ * fetches every remote's declarations, verified like code (`ferry types`' path: signature when a key is pinned,
+ * manifest name, size and `sha384-`), into the types folder the host's tsconfig includes, then runs the host's own
+ * TypeScript (`tsc --noEmit -p <tsconfig>`) and exits 1 with the compiler's errors when the host no longer compiles.
+ * Remotes come from the host config (`ferry.config.*`, what `ferry/register` reads) or, for hosts that call
+ * `createHost()` in code, from the command line.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvalidOptionError } from '../common/errors.ts';
+import { loadHostConfig } from '../register/load-config.ts';
+import { resolveHostOptions } from '../runtime/options/host-options.ts';
+import type { RemoteOptions } from '../runtime/options/remote-options.ts';
+import { writeRemoteTypes } from './types-command.ts';
+
+const HELP = `Usage: ferry check [options]
+
+Checks the host's code against the current API of every remote it uses: fetches each remote's type declarations,
+verified like code (signature when a key is pinned, manifest, size and sha384), into the types folder (as
+\`ferry types\` does), then type-checks the project with its own TypeScript (tsc --noEmit). Exits 1 with the
+compiler's errors when the host does not compile against what its remotes serve now. Run it in the host's CI.
+
+Options:
+  -c, --config <file>       host config (default: FERRY_CONFIG, else ferry.config.* in the current folder)
+  -r, --remote <alias=url>  a remote the host uses, for hosts that call createHost() in code (repeatable);
+                            \`alias=name@url\` when the alias is not the remote's name. Replaces the config.
+  -k, --key <alias=key>     the public key pinned for a --remote (repeatable)
+  -p, --project <file>      the host's tsconfig (default: tsconfig.json); it must include the types folder
+  -o, --out <dir>           the types folder (default: ferry-types)
+  -h, --help                show this help
+`;
+
+/** `alias=value` -> [alias, value]; a bad pair is an InvalidOptionError naming the flag. */
+function pair(text: string, flag: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0 || at === text.length - 1) {
+    throw new InvalidOptionError(`${flag} takes alias=value, got ${JSON.stringify(text)}.`, {
+      option: flag,
+    });
+  }
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** The remotes from `--remote` and `--key`, as createHost() takes them. */
+function remotesFromFlags(remotes: string[], keys: string[]): Record<string, RemoteOptions> {
+  const options: Record<string, RemoteOptions> = {};
+  for (const text of remotes) {
+    const [alias, value] = pair(text, '--remote');
+    const at = /^https?:\/\//i.test(value) ? -1 : value.indexOf('@');
+    options[alias] = at > 0 ? { name: value.slice(0, at), url: value.slice(at + 1) } : { url: value };
+  }
+  for (const text of keys) {
+    const [alias, key] = pair(text, '--key');
+    const remote = options[alias];
+    if (remote === undefined) {
+      throw new InvalidOptionError(`--key ${alias}=… names no --remote ${alias}.`, { option: '--key' });
+    }
+    remote.publicKey = [remote.publicKey ?? [], key].flat();
+  }
+  return options;
+}
+
+/**
+ * The `tsc` to run: the host project's own `typescript` (any version: only its command line is used), else the
+ * `tsc6` of ferry's optional `@typescript/typescript6`.
+ */
+async function findTypeScript(cwd: string): Promise<string | undefined> {
+  for (const [from, pkg, bin] of [
+    [join(cwd, 'package.json'), 'typescript', 'tsc'],
+    [import.meta.url, '@typescript/typescript6', 'tsc6'],
+  ] as const) {
+    try {
+      const manifest = createRequire(from).resolve(`${pkg}/package.json`);
+      const { bin: bins } = JSON.parse(await readFile(manifest, 'utf8')) as { bin?: string | Record<string, string> };
+      const file = typeof bins === 'string' ? bins : bins?.[bin];
+      if (file !== undefined && existsSync(join(dirname(manifest), file))) return join(dirname(manifest), file);
+    } catch {
+      // Not installed there: try the next.
+    }
+  }
+  return undefined;
+}
+
+function run(file: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.on('error', (error) => done({ code: null, output: error.message }));
+    child.on('close', (code) => done({ code, output }));
+  });
+}
+
+/**
+ * Runs `ferry check` with its arguments and resolves to the exit code: 0 when the host compiles against every
+ * remote's current API, 1 when it does not (or a remote could not be fetched and verified).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runCheck(['--remote', 'authService=https://auth.example.com/federation/']);
+ * ```
+ */
+export async function runCheck(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string', short: 'c' },
+      remote: { type: 'string', short: 'r', multiple: true },
+      key: { type: 'string', short: 'k', multiple: true },
+      project: { type: 'string', short: 'p' },
+      out: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const cwd = process.cwd();
+  let host: ReturnType<typeof resolveHostOptions>;
+  if (values.remote !== undefined) {
+    host = resolveHostOptions({ name: 'ferryCheck', remotes: remotesFromFlags(values.remote, values.key ?? []) });
+  } else {
+    const env = values.config === undefined ? process.env : { ...process.env, FERRY_CONFIG: resolve(values.config) };
+    const { config } = await loadHostConfig(cwd, env);
+    const { onStartupFailure: _unused, ...options } = config;
+    host = resolveHostOptions(options);
+  }
+  const project = resolve(values.project ?? 'tsconfig.json');
+  if (!existsSync(project)) {
+    throw new InvalidOptionError(
+      `No tsconfig at ${project}; give the host's with --project, and include the types folder in it.`,
+      { file: project, option: '--project' },
+    );
+  }
+  const tsc = await findTypeScript(cwd);
+  if (tsc === undefined) {
+    throw new InvalidOptionError('No TypeScript to check with. Install it in the host project (npm i -D typescript).', {
+      option: 'typescript',
+    });
+  }
+  const { failed } = await writeRemoteTypes(host, resolve(values.out ?? 'ferry-types'), 'check');
+  const { code, output } = await run(tsc, ['--noEmit', '-p', project, '--pretty', 'false'], cwd);
+  if (code === 0 && !failed) {
+    process.stdout.write(
+      `ferry check: the host compiles against the current API of ${host.remotes.length} remote(s) ` +
+        `(${relative(cwd, project) || project}).\n`,
+    );
+    return 0;
+  }
+  if (output.trim() !== '') process.stderr.write(`${output.trimEnd()}\n`);
+  if (code !== 0) {
+    process.stderr.write(
+      'ferry check: the host does not compile against the API its remotes serve now (errors above). Change the ' +
+        "host's code, or keep the remote on a compatible release (and keep the host's versionRange excluding the " +
+        'breaking one).\n',
+    );
+  } else {
+    process.stderr.write('ferry check: a remote could not be fetched and verified (above); its API was not checked.\n');
+  }
+  return 1;
+}
