@@ -14,7 +14,14 @@
 import { HostClosedError, InvalidOptionError, UnknownRemoteError } from '../common/errors.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
-import { channels, type UpdateMessage } from './channels.ts';
+import {
+  channels,
+  copySourceOf,
+  type ImportTraceContext,
+  type ManifestTraceContext,
+  tracing,
+  type UpdateMessage,
+} from './channels.ts';
 import { createLiveBinding } from './live/live-binding.ts';
 import { LiveUpdates, type UpdateOutcome } from './live/live-updates.ts';
 import { importFallback } from './local-fallback.ts';
@@ -211,7 +218,20 @@ export function createHost(options: HostOptions): Host {
 
   /** Stage 2: the remote's manifest, fetched and accepted, announced on `ferry:manifest`. */
   async function fetchManifest(record: RemoteRecord, remote: ResolvedRemote = record.options) {
-    const trusted = await fetchTrustedManifest(record, trust, remote);
+    let trace: ManifestTraceContext | undefined;
+    if (tracing.manifest.hasSubscribers) trace = { host: hostName, remote: remote.alias, url: remote.manifestUrl };
+    const trusted = await (trace
+      ? tracing.manifest.tracePromise(async () => {
+          const accepted = await fetchTrustedManifest(record, trust, remote);
+          Object.assign(trace, {
+            version: accepted.manifest.ferry.version,
+            release: accepted.manifest.ferry.release,
+            source: copySourceOf(accepted),
+            signed: accepted.signedBy !== undefined,
+          });
+          return accepted;
+        }, trace)
+      : fetchTrustedManifest(record, trust, remote));
     const { manifest, signedBy } = trusted;
     channels.manifest.publish({
       host: hostName,
@@ -280,6 +300,19 @@ export function createHost(options: HostOptions): Host {
     // Stage 1: resolve.
     const { alias, exposeKey } = parseSpecifier(specifier);
     const record = registry.require(alias, specifier);
+    if (!tracing.import.hasSubscribers) return loadImport<T>(specifier, record, exposeKey);
+    const trace: ImportTraceContext = { host: hostName, remote: alias, expose: exposeKey, specifier };
+    return tracing.import.tracePromise(() => loadImport<T>(specifier, record, exposeKey, trace), trace);
+  }
+
+  /** Stages 2-5 of an import (`trace`: its `tracing:ferry:import` context, when someone subscribes). */
+  async function loadImport<T>(
+    specifier: string,
+    record: RemoteRecord,
+    exposeKey: string,
+    trace?: ImportTraceContext,
+  ): Promise<T> {
+    const { alias } = record;
     const remote = record.options;
     const started = performance.now();
     const message = { host: hostName, remote: alias, expose: exposeKey };
@@ -297,10 +330,17 @@ export function createHost(options: HostOptions): Host {
         return { version: current, exports: (await current.import(exposeKey)) as T };
       });
       channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
+      if (trace)
+        Object.assign(trace, {
+          version: version.version,
+          release: version.manifest.ferry.release,
+          source: version.source,
+        });
       return exports;
     } catch (error) {
       const named = nameTheImport(error, specifier, remote);
       const local = await importFallback({ name: hostName, warn }, remote, exposeKey, named);
+      if (trace && local !== undefined) trace.fallback = true;
       if (local !== undefined) return local.exports as T;
       channels.importError.publish({ ...message, error: named, durationMs: performance.now() - started });
       throw named;
@@ -364,7 +404,8 @@ export function createHost(options: HostOptions): Host {
         void pending?.then((version) => version.dispose()).catch(() => {});
         throw error;
       }
-      updates.emit({ type: 'activated', remote: alias, version: record.current!.version, trigger: 'add' });
+      const { version, manifest } = record.current!;
+      updates.emit({ type: 'activated', remote: alias, version, release: manifest.ferry.release, trigger: 'add' });
     },
     async removeRemote(alias) {
       const record = registry.require(alias);

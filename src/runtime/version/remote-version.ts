@@ -6,6 +6,7 @@
  */
 import { UnknownExposeError } from '../../common/errors.ts';
 import type { Manifest } from '../../manifest/index.ts';
+import { type CopySource, copySourceOf } from '../channels.ts';
 import { ModuleEvaluator } from '../evaluate/container.ts';
 import type { Housekeeping } from '../evaluate/housekeeping.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
@@ -37,6 +38,12 @@ export class RemoteVersion {
   readonly integrity: string;
   /** `ferry://authService@1.0.0/`: the prefix of every compiled file's name, as stack traces show it. */
   readonly prefix: string;
+  /** Where its manifest's bytes came from (`network`, `cache` after a 304, `stale` when the remote was down). */
+  readonly source: CopySource;
+  /** The pinned key that verified its signature, or undefined for an unsigned remote. */
+  readonly signedBy: string | undefined;
+  /** When it was created (epoch ms): the version's age for `host.remotes()`. */
+  readonly createdAt = Date.now();
   readonly #context: VersionContext;
   readonly #files: VersionFiles;
   readonly #evaluator: ModuleEvaluator;
@@ -51,6 +58,8 @@ export class RemoteVersion {
   constructor(trusted: TrustedManifest, remote: ResolvedRemote, context: VersionContext) {
     this.manifest = trusted.manifest;
     this.integrity = trusted.integrity;
+    this.source = copySourceOf(trusted);
+    this.signedBy = trusted.signedBy;
     this.remote = remote;
     this.#context = context;
     this.prefix = `ferry://${this.manifest.name}@${this.manifest.ferry.version}/`;
