@@ -96,6 +96,20 @@ test('what a host or a server loads never reaches build tooling, through any chu
   }
 });
 
+test('the `ferry` and `ferry/register` entries never reach @opentelemetry, even through dynamic imports', async () => {
+  for (const entry of ['index.js', 'register/index.js']) {
+    const packages = await packagesLoadedBy(join(DIST, entry), { dynamic: true });
+    const otel = [...packages.keys()].filter((name) => name.startsWith('@opentelemetry/'));
+    assert.deepEqual(otel, [], `dist/${entry} reaches ${otel.map((name) => `${name} through ${packages.get(name)}`)}`);
+  }
+  // ferry/otel depends on exactly its two peer dependencies (and the walk does see them).
+  const otel = await packagesLoadedBy(join(DIST, 'otel', 'index.js'), { dynamic: true });
+  assert.deepEqual([...otel.keys()].filter((name) => !name.startsWith('node:')).sort(), [
+    '@opentelemetry/api',
+    '@opentelemetry/instrumentation',
+  ]);
+});
+
 test('ferry --version prints the version of its package.json, from the bundled CLI', async () => {
   const result = await runProcess(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), '--version'], {
     cwd: REPO_ROOT,
