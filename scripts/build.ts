@@ -34,6 +34,7 @@ const ENTRIES: Record<string, string> = {
   'manifest/index': 'src/manifest/index.ts',
   'register/index': 'src/register/index.ts',
   'otel/index': 'src/otel/index.ts',
+  'inspector/index': 'src/inspector/index.ts',
   'cli/main': 'src/cli/main.ts',
 };
 

@@ -66,7 +66,7 @@ test('the bundles share one runtime and one set of error classes', async () => {
 });
 
 test('what a host or a server loads never reaches build tooling, through any chunk', async () => {
-  for (const entry of ['index.js', 'server/index.js', 'manifest/index.js', 'register/index.js']) {
+  for (const entry of ['index.js', 'server/index.js', 'manifest/index.js', 'register/index.js', 'inspector/index.js']) {
     const packages = await packagesLoadedBy(join(DIST, entry));
     for (const tool of ['esbuild', 'oxc-transform', 'typescript']) {
       assert.ok(!packages.has(tool), `dist/${entry} loads ${tool} through ${packages.get(tool)}`);
@@ -85,9 +85,9 @@ test('what a host or a server loads never reaches build tooling, through any chu
   assert.ok((await packagesLoadedBy(join(DIST, 'build', 'index.js'), { dynamic: true })).has('esbuild'));
   // The CLI's other commands work where the build tools are not installed, whatever they import when run.
   const commands = (await readdir(join(DIST, 'chunks'))).filter((name) =>
-    /^(serve|verify|keygen|types)-command-\w+\.js$/.test(name),
+    /^(serve|verify|keygen|types|inspect)-command-\w+\.js$/.test(name),
   );
-  assert.equal(commands.length, 4, `the four command chunks: ${commands.join(', ')}`);
+  assert.equal(commands.length, 5, `the five command chunks: ${commands.join(', ')}`);
   for (const chunk of commands) {
     const packages = await packagesLoadedBy(join(DIST, 'chunks', chunk), { dynamic: true });
     for (const tool of ['esbuild', 'oxc-transform', 'typescript']) {
@@ -96,8 +96,8 @@ test('what a host or a server loads never reaches build tooling, through any chu
   }
 });
 
-test('the `ferry` and `ferry/register` entries never reach @opentelemetry, even through dynamic imports', async () => {
-  for (const entry of ['index.js', 'register/index.js']) {
+test('the `ferry`, `ferry/register` and `ferry/inspector` entries never reach @opentelemetry, even through dynamic imports', async () => {
+  for (const entry of ['index.js', 'register/index.js', 'inspector/index.js']) {
     const packages = await packagesLoadedBy(join(DIST, entry), { dynamic: true });
     const otel = [...packages.keys()].filter((name) => name.startsWith('@opentelemetry/'));
     assert.deepEqual(otel, [], `dist/${entry} reaches ${otel.map((name) => `${name} through ${packages.get(name)}`)}`);
