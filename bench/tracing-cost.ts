@@ -42,7 +42,9 @@ const hostOptions = {
 };
 
 const noop = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
-const channels = ['import', 'manifest', 'file', 'update'].map((name) => diagnosticsChannel.tracingChannel(`ferry:${name}`));
+const channels = ['import', 'manifest', 'file', 'update'].map((name) =>
+  diagnosticsChannel.tracingChannel(`ferry:${name}`),
+);
 const subscribe = () => {
   for (const channel of channels) channel.subscribe(noop);
 };
@@ -104,10 +106,18 @@ const hotNone = median(hot.none);
 const hotSub = median(hot.subscribed);
 const coldNone = median(cold.none) / 1e6;
 const coldSub = median(cold.subscribed) / 1e6;
-console.log(`node ${process.version}, ${ROUNDS} interleaved rounds of ${HOT} hot imports, ${COLD} cold imports per mode`);
-console.log(`the check an unobserved operation pays (hasSubscribers): ${checkNs.toFixed(1)} ns${seen ? ' (subscribed?)' : ''}`);
+console.log(
+  `node ${process.version}, ${ROUNDS} interleaved rounds of ${HOT} hot imports, ${COLD} cold imports per mode`,
+);
+console.log(
+  `the check an unobserved operation pays (hasSubscribers): ${checkNs.toFixed(1)} ns${seen ? ' (subscribed?)' : ''}`,
+);
 console.log(`hot import (loaded remote), nobody subscribed:      ${hotNone.toFixed(0)} ns`);
-console.log(`hot import, no-op subscriber on tracing:ferry:*:    ${hotSub.toFixed(0)} ns (+${(hotSub - hotNone).toFixed(0)} ns)`);
+console.log(
+  `hot import, no-op subscriber on tracing:ferry:*:    ${hotSub.toFixed(0)} ns (+${(hotSub - hotNone).toFixed(0)} ns)`,
+);
 console.log(`cold import (manifest + 2 files), nobody subscribed: ${coldNone.toFixed(2)} ms`);
 console.log(`cold import, no-op subscriber:                       ${coldSub.toFixed(2)} ms`);
-console.log(`rounds (ns): none ${hot.none.map((v) => v.toFixed(0)).join(' ')}; subscribed ${hot.subscribed.map((v) => v.toFixed(0)).join(' ')}`);
+console.log(
+  `rounds (ns): none ${hot.none.map((v) => v.toFixed(0)).join(' ')}; subscribed ${hot.subscribed.map((v) => v.toFixed(0)).join(' ')}`,
+);

@@ -50,6 +50,8 @@ export function layoutGraph(nodes: GraphNode[], edges: GraphEdge[]): string {
     });
   });
   const parts: string[] = [];
+  // Edges into one node with the same label (two remotes using one version) share one label.
+  const labelled = new Set<string>();
   for (const edge of edges) {
     const from = at.get(edge.from);
     const to = at.get(edge.to);
@@ -63,7 +65,9 @@ export function layoutGraph(nodes: GraphNode[], edges: GraphEdge[]): string {
     parts.push(
       `<path class="edge ${edge.kind}" d="${path}" marker-end="url(#arrow)" data-from="${escapeXml(edge.from)}" data-to="${escapeXml(edge.to)}"/>`,
     );
-    if (edge.label) {
+    const labelKey = `${edge.to}|${edge.kind}|${edge.label}`;
+    if (edge.label && !labelled.has(labelKey)) {
+      labelled.add(labelKey);
       const mx = x2 - 18;
       const my = y2 + (edge.kind === 'provides' ? 14 : -6);
       parts.push(
