@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,7 +57,6 @@ export async function startObservedRemote(name: string, version = '1.0.0', relea
       },
       shared: { semver: { version: '7.0.0', requiredVersion: '^7.0.0', singleton: true } },
     });
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'mf-manifest.json.sig'), signManifest(bytes, privateKey));
   };
   await publish(version, release);
