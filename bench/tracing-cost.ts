@@ -8,6 +8,9 @@
  * ```sh
  * node bench/tracing-cost.ts            # 7 rounds of 20 000 hot imports, 40 cold imports per mode
  * node bench/tracing-cost.ts --quick    # 3 rounds of 5 000, 10 cold
+ * # and the hot path of a ferry without tracing channels, in the same process, interleaved:
+ * git archive <commit> src package.json | tar -x -C /tmp/base && ln -s "$PWD/node_modules" /tmp/base/
+ * node bench/tracing-cost.ts --baseline /tmp/base/src/index.ts
  * ```
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -17,11 +20,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createHost } from '../src/index.ts';
 import { createRequestHandler } from '../src/server/index.ts';
 import { writeRemoteOutput } from '../test/helpers/remote-output.ts';
 
-const quick = process.argv.includes('--quick');
+const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, baseline: { type: 'string' } } });
+const quick = flags.quick === true;
 const ROUNDS = quick ? 3 : 7;
 const HOT = quick ? 5_000 : 20_000;
 const COLD = quick ? 10 : 40;
@@ -56,9 +61,17 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 const host = createHost(hostOptions);
 await host.import('authService/x');
-async function hotRound(): Promise<number> {
+// Another copy of ferry (an older checkout, before the tracing channels), loaded beside this one.
+const baseline = flags.baseline
+  ? ((await import(flags.baseline)) as { createHost: typeof createHost }).createHost({
+      ...hostOptions,
+      cache: { dir: join(dir, '.baseline') },
+    })
+  : undefined;
+await baseline?.import('authService/x');
+async function hotRound(target = host): Promise<number> {
   const started = process.hrtime.bigint();
-  for (let i = 0; i < HOT; i++) await host.import('authService/x');
+  for (let i = 0; i < HOT; i++) await target.import('authService/x');
   return Number(process.hrtime.bigint() - started) / HOT;
 }
 let coldCount = 0;
@@ -77,13 +90,22 @@ await hotRound();
 subscribe();
 await hotRound();
 unsubscribe();
-const hot = { none: [] as number[], subscribed: [] as number[] };
+const hot = { none: [] as number[], subscribed: [] as number[], baseline: [] as number[] };
 const cold = { none: [] as number[], subscribed: [] as number[] };
+if (baseline) await hotRound(baseline);
+// The order alternates from round to round (none, subscribed, baseline; then the reverse), so drift in the machine's
+// speed during the run does not favour one mode.
 for (let round = 0; round < ROUNDS; round++) {
-  hot.none.push(await hotRound());
-  subscribe();
-  hot.subscribed.push(await hotRound());
-  unsubscribe();
+  const modes = [
+    async () => hot.none.push(await hotRound()),
+    async () => {
+      subscribe();
+      hot.subscribed.push(await hotRound());
+      unsubscribe();
+    },
+    ...(baseline ? [async () => hot.baseline.push(await hotRound(baseline))] : []),
+  ];
+  for (const mode of round % 2 === 0 ? modes : modes.reverse()) await mode();
 }
 for (let i = 0; i < COLD; i++) {
   cold.none.push(await coldImport());
@@ -92,6 +114,7 @@ for (let i = 0; i < COLD; i++) {
   unsubscribe();
 }
 await host.close();
+await baseline?.close();
 server.close();
 rmSync(dir, { recursive: true, force: true });
 
@@ -112,12 +135,14 @@ console.log(
 console.log(
   `the check an unobserved operation pays (hasSubscribers): ${checkNs.toFixed(1)} ns${seen ? ' (subscribed?)' : ''}`,
 );
+if (baseline) console.log(`hot import, ${flags.baseline} (no tracing channels): ${median(hot.baseline).toFixed(0)} ns`);
 console.log(`hot import (loaded remote), nobody subscribed:      ${hotNone.toFixed(0)} ns`);
 console.log(
   `hot import, no-op subscriber on tracing:ferry:*:    ${hotSub.toFixed(0)} ns (+${(hotSub - hotNone).toFixed(0)} ns)`,
 );
 console.log(`cold import (manifest + 2 files), nobody subscribed: ${coldNone.toFixed(2)} ms`);
 console.log(`cold import, no-op subscriber:                       ${coldSub.toFixed(2)} ms`);
+if (baseline) console.log(`baseline rounds (ns): ${hot.baseline.map((v) => v.toFixed(0)).join(' ')}`);
 console.log(
   `rounds (ns): none ${hot.none.map((v) => v.toFixed(0)).join(' ')}; subscribed ${hot.subscribed.map((v) => v.toFixed(0)).join(' ')}`,
 );

@@ -295,24 +295,28 @@ export function createHost(options: HostOptions): Host {
     return pending;
   }
 
-  async function importModule<T>(specifier: string): Promise<T> {
+  /**
+   * `host.import()`, on `tracing:ferry:import:*` when someone subscribes. Not itself async: an unobserved import is
+   * one async function, as before the tracing channels (a second would cost the hot path two more microtask turns).
+   */
+  function importModule<T>(specifier: string): Promise<T> {
+    if (!tracing.import.hasSubscribers) return loadImport<T>(specifier);
+    let trace: ImportTraceContext;
+    try {
+      const { alias, exposeKey } = parseSpecifier(specifier);
+      trace = { host: hostName, remote: alias, expose: exposeKey, specifier };
+    } catch {
+      return loadImport<T>(specifier); // rejects with the specifier's error, untraced like ferry:import:start
+    }
+    return tracing.import.tracePromise(() => loadImport<T>(specifier, trace), trace);
+  }
+
+  /** Stages 1-5 of an import (`trace`: its `tracing:ferry:import` context, when someone subscribes). */
+  async function loadImport<T>(specifier: string, trace?: ImportTraceContext): Promise<T> {
     if (closed) throw closedError(specifier);
     // Stage 1: resolve.
     const { alias, exposeKey } = parseSpecifier(specifier);
     const record = registry.require(alias, specifier);
-    if (!tracing.import.hasSubscribers) return loadImport<T>(specifier, record, exposeKey);
-    const trace: ImportTraceContext = { host: hostName, remote: alias, expose: exposeKey, specifier };
-    return tracing.import.tracePromise(() => loadImport<T>(specifier, record, exposeKey, trace), trace);
-  }
-
-  /** Stages 2-5 of an import (`trace`: its `tracing:ferry:import` context, when someone subscribes). */
-  async function loadImport<T>(
-    specifier: string,
-    record: RemoteRecord,
-    exposeKey: string,
-    trace?: ImportTraceContext,
-  ): Promise<T> {
-    const { alias } = record;
     const remote = record.options;
     const started = performance.now();
     const message = { host: hostName, remote: alias, expose: exposeKey };
