@@ -66,9 +66,19 @@ export function createInspector(host: Host, options: InspectorOptions = {}): Ins
   }
   const expected = token === undefined ? undefined : digest(token);
   const streams = new Set<ServerResponse>();
+  // Changes are announced at most every 250 ms (a busy host imports thousands of times a second); the page reads
+  // `api` again on each announcement.
+  let announce: NodeJS.Timeout | undefined;
+  let changed = new Set<string>();
   const recorder = new Recorder(host.name, history, (event) => {
-    const data = `event: change\ndata: ${JSON.stringify({ type: event.type, remote: event.remote ?? null })}\n\n`;
-    for (const stream of streams) stream.write(data);
+    if (streams.size === 0) return;
+    changed.add(event.type);
+    announce ??= setTimeout(() => {
+      announce = undefined;
+      const data = `event: change\ndata: ${JSON.stringify({ types: [...changed] })}\n\n`;
+      changed = new Set();
+      for (const stream of streams) stream.write(data);
+    }, 250).unref();
   });
   const heartbeat = setInterval(() => {
     for (const stream of streams) stream.write(': keep-alive\n\n');
@@ -126,6 +136,7 @@ export function createInspector(host: Host, options: InspectorOptions = {}): Ins
   }) as InspectorHandler;
   handler.close = () => {
     clearInterval(heartbeat);
+    clearTimeout(announce);
     recorder.close();
     for (const stream of streams) stream.end();
     streams.clear();

@@ -71,10 +71,10 @@ export class Recorder {
     this.#host = host;
     this.#limit = limit;
     this.#onChange = onChange;
-    this.#on<ImportEndMessage>(channelNames.importEnd, (m) => {
-      this.#import({ remote: m.remote, expose: m.expose, durationMs: m.durationMs, version: m.version });
-      this.#event('import', m.remote, `${m.remote}/${m.expose.slice(2)} ${m.version} in ${m.durationMs.toFixed(1)} ms`);
-    });
+    // A successful import is an import timing, not an event: a busy host would push everything else out of the list.
+    this.#on<ImportEndMessage>(channelNames.importEnd, (m) =>
+      this.#import({ remote: m.remote, expose: m.expose, durationMs: m.durationMs, version: m.version }),
+    );
     this.#on<ImportErrorMessage>(channelNames.importError, (m) => {
       const code = codeOf(m.error);
       this.#import({ remote: m.remote, expose: m.expose, durationMs: m.durationMs, ...(code ? { code } : {}) });
@@ -126,6 +126,7 @@ export class Recorder {
 
   #import(item: Omit<InspectorImport, 'at'>): void {
     this.#push(this.imports, { at: new Date().toISOString(), ...item });
+    this.#onChange({ at: new Date().toISOString(), type: 'import', remote: item.remote, summary: '' });
   }
 
   #event(type: string, remote: string | undefined, summary: string, code?: string): void {
