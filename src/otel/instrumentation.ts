@@ -6,18 +6,7 @@
  * the active one for the requests below it and `@opentelemetry/instrumentation-http`'s spans nest under it.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import {
-  type Attributes,
-  type Context,
-  type Counter,
-  context,
-  type Histogram,
-  type ObservableGauge,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-} from '@opentelemetry/api';
+import { type Attributes, type Context, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   type InstrumentationConfig,
@@ -29,26 +18,24 @@ import {
   type CacheMessage,
   channelNames,
   type FallbackMessage,
-  type FileTraceContext,
   type ImportEndMessage,
   type ImportErrorMessage,
   type ImportTraceContext,
-  type ManifestTraceContext,
   tracingNames,
   type UpdateMessage,
-  type UpdateTraceContext,
   type WarningMessage,
 } from '../runtime/channels.ts';
-import { attributeNames, errorTypeOf, metricNames, VERIFICATION_CODES } from './semantics.ts';
+import { createInstruments, type GaugeState, type Instruments } from './metrics.ts';
+import { attributeNames, errorTypeOf, VERIFICATION_CODES } from './semantics.ts';
+import {
+  endAttributes,
+  type FerryOperation,
+  type FerryOperations,
+  spanNameOf,
+  startAttributes,
+} from './span-attributes.ts';
 
-/** The operations ferry traces, and the context object each one's hooks receive. */
-export interface FerryOperations {
-  import: ImportTraceContext;
-  manifest: ManifestTraceContext;
-  file: FileTraceContext;
-  update: UpdateTraceContext;
-}
-export type FerryOperation = keyof FerryOperations;
+export type { FerryOperation, FerryOperations } from './span-attributes.ts';
 
 /** What a hook receives: the operation and its tracing-channel context (documented in the README). */
 export type FerryHookInfo = { [K in FerryOperation]: { operation: K; context: FerryOperations[K] } }[FerryOperation];
@@ -62,27 +49,11 @@ export interface FerryInstrumentationConfig extends InstrumentationConfig {
   fileSpans?: boolean;
 }
 
-interface Instruments {
-  importDuration: Histogram;
-  verificationFailures: Counter;
-  staleServes: Counter;
-  updateOutcomes: Counter;
-  breakerState: ObservableGauge;
-  activeRelease: ObservableGauge;
-  activeVersion: ObservableGauge;
-}
-
-/** What the instrumentation remembers between events, for its gauges. */
-interface State {
-  /** `host\0remote` → the active version, and every version that was active before (reported as 0). */
-  active: Map<string, { host: string; remote: string; version: string; release: number; before: Set<string> }>;
-  /** `host\0remote` → the breaker's last state. */
-  breakers: Map<string, { host: string; remote: string; state: BreakerMessage['state'] }>;
+/** What the instrumentation remembers between events: what its gauges read, its open spans, its subscriptions. */
+interface State extends GaugeState {
   spans: WeakMap<object, Span>;
   unsubscribe: Array<() => void>;
 }
-
-const BREAKER_STATES: readonly BreakerMessage['state'][] = ['closed', 'half-open', 'open'];
 
 /** Runs a traced operation inside OpenTelemetry's context: what `bindStore` calls with the transform's value. */
 const otelStore = { run: <T>(value: Context, fn: () => T): T => context.with(value, fn) };
@@ -166,67 +137,7 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
   }
 
   protected override _updateMetricInstruments(): void {
-    const meter = this.meter;
-    const instruments: Instruments = {
-      importDuration: meter.createHistogram(metricNames.importDuration, {
-        description: 'Duration of host.import() calls of remote modules.',
-        unit: 's',
-        advice: {
-          explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
-        },
-      }),
-      verificationFailures: meter.createCounter(metricNames.verificationFailures, {
-        description: 'Manifests and files refused by a verification check, by reason (the ferry error code).',
-        unit: '{failure}',
-      }),
-      staleServes: meter.createCounter(metricNames.staleServes, {
-        description: 'Times a remote was unavailable and its last verified copy was served from the cache.',
-        unit: '{serve}',
-      }),
-      updateOutcomes: meter.createCounter(metricNames.updateOutcomes, {
-        description: 'Live updates activated or refused, by outcome and reason.',
-        unit: '{update}',
-      }),
-      breakerState: meter.createObservableGauge(metricNames.breakerState, {
-        description: "1 for each remote's current circuit-breaker state, 0 for the others.",
-        unit: '{state}',
-      }),
-      activeRelease: meter.createObservableGauge(metricNames.activeRelease, {
-        description: "The release number of each remote's active version.",
-        unit: '{release}',
-      }),
-      activeVersion: meter.createObservableGauge(metricNames.activeVersion, {
-        description:
-          "1 for each remote's active version (the ferry.remote.version attribute), 0 for versions active before.",
-        unit: '{version}',
-      }),
-    };
-    instruments.breakerState.addCallback((result) => {
-      for (const { host, remote, state } of this._state?.breakers.values() ?? []) {
-        for (const candidate of BREAKER_STATES) {
-          result.observe(candidate === state ? 1 : 0, {
-            [attributeNames.host]: host,
-            [attributeNames.remote]: remote,
-            [attributeNames.breakerState]: candidate,
-          });
-        }
-      }
-    });
-    // Two gauges rather than one with the version as an attribute and the release as its value: a cumulative
-    // exporter keeps reporting every attribute set it ever saw, so a replaced version must be observed as 0.
-    instruments.activeRelease.addCallback((result) => {
-      for (const { host, remote, release } of this._state?.active.values() ?? []) {
-        result.observe(release, { [attributeNames.host]: host, [attributeNames.remote]: remote });
-      }
-    });
-    instruments.activeVersion.addCallback((result) => {
-      for (const { host, remote, version, before } of this._state?.active.values() ?? []) {
-        const where = { [attributeNames.host]: host, [attributeNames.remote]: remote };
-        for (const old of before) if (old !== version) result.observe(0, { ...where, [attributeNames.version]: old });
-        result.observe(1, { ...where, [attributeNames.version]: version });
-      }
-    });
-    this._instruments = instruments;
+    this._instruments = createInstruments(this.meter, () => this._state);
   }
 
   private _ensureState(): State {
@@ -355,54 +266,4 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
       ...(message.error === undefined ? {} : { 'error.type': errorTypeOf(message.error) }),
     });
   }
-}
-
-function spanNameOf(operation: FerryOperation, traceContext: FerryOperations[FerryOperation]): string {
-  if (operation === 'import') return `ferry import ${(traceContext as ImportTraceContext).specifier}`;
-  return `ferry ${operation} ${traceContext.remote}`;
-}
-
-function startAttributes(operation: FerryOperation, traceContext: FerryOperations[FerryOperation]): Attributes {
-  const attributes: Attributes = {
-    [attributeNames.host]: traceContext.host,
-    [attributeNames.remote]: traceContext.remote,
-  };
-  if (operation === 'import') attributes[attributeNames.expose] = (traceContext as ImportTraceContext).expose;
-  if (operation === 'manifest' || operation === 'file') {
-    attributes['url.full'] = (traceContext as ManifestTraceContext | FileTraceContext).url;
-  }
-  if (operation === 'file') {
-    const { file, version } = traceContext as FileTraceContext;
-    Object.assign(attributes, { [attributeNames.file]: file, [attributeNames.version]: version });
-  }
-  if (operation === 'update') attributes[attributeNames.updateTrigger] = (traceContext as UpdateTraceContext).trigger;
-  return attributes;
-}
-
-function endAttributes(operation: FerryOperation, traceContext: FerryOperations[FerryOperation]): Attributes {
-  const attributes: Attributes = {};
-  const set = (name: string, value: string | number | boolean | undefined) => {
-    if (value !== undefined) attributes[name] = value;
-  };
-  if (operation === 'import' || operation === 'manifest') {
-    const known = traceContext as ImportTraceContext | ManifestTraceContext;
-    set(attributeNames.version, known.version);
-    set(attributeNames.release, known.release);
-    set(attributeNames.source, known.source);
-  }
-  if (operation === 'import') set(attributeNames.fallback, (traceContext as ImportTraceContext).fallback);
-  if (operation === 'manifest') set(attributeNames.signed, (traceContext as ManifestTraceContext).signed);
-  if (operation === 'file') {
-    const { source, bytes } = traceContext as FileTraceContext;
-    set(attributeNames.source, source);
-    set(attributeNames.fileBytes, bytes);
-  }
-  if (operation === 'update') {
-    const { status, version, previous, reason } = traceContext as UpdateTraceContext;
-    set(attributeNames.updateOutcome, status);
-    set(attributeNames.version, version);
-    set(attributeNames.previousVersion, previous);
-    set(attributeNames.updateReason, reason);
-  }
-  return attributes;
 }
