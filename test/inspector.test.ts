@@ -179,6 +179,8 @@ test('inspector security: read-only, loopback only without a token, the token co
   // A token that is too short is refused at creation.
   const probe = createHost({ name: 'probe', remotes: {}, onWarning: () => {} });
   assert.throws(() => createInspector(probe, { token: 'short' }), InvalidOptionError);
+  assert.throws(() => createInspector(probe, { basePath: 'ferry/' }), InvalidOptionError);
+  assert.throws(() => createInspector(probe, { history: 0 }), InvalidOptionError);
   await probe.close();
 
   // Read-only: every method but GET and HEAD is refused, on every path.

@@ -64,6 +64,11 @@ export function createInspector(host: Host, options: InspectorOptions = {}): Ins
       },
     );
   }
+  if (!Number.isInteger(history) || history < 1) {
+    throw new InvalidOptionError(`The inspector's \`history\` must be a positive integer (got ${String(history)}).`, {
+      option: 'history',
+    });
+  }
   const expected = token === undefined ? undefined : digest(token);
   const streams = new Set<ServerResponse>();
   // Changes are announced at most every 250 ms (a busy host imports thousands of times a second); the page reads
