@@ -372,3 +372,36 @@ test('disable() stops spans and metrics; enable() brings them back', async () =>
   assert.ok(tree(spans.getFinishedSpans(), root).includes('  ferry import quietRemote/x'));
   await host.close();
 });
+
+test('two instrumentations are independent: each has its own provider, and disabling one leaves the other', async () => {
+  await using remote = await createSignedRemote({ name: 'twiceRemote', release: 1 });
+  const second = new InMemorySpanExporter();
+  const other = new FerryInstrumentation();
+  other.setTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(second)] }));
+  const importOnce = async (name: string) => {
+    const host = createHost({
+      name,
+      remotes: { twiceRemote: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+      cache: { dir: freshCache() },
+      live: { pollInterval: false, push: false },
+      onWarning: () => {},
+    });
+    await host.import('twiceRemote/x');
+    await host.close();
+  };
+  const names = (exporter: InMemorySpanExporter) =>
+    exporter.getFinishedSpans().filter((s) => s.name === 'ferry import twiceRemote/x').length;
+  spans.reset();
+  await importOnce('twiceA');
+  assert.deepEqual([names(spans), names(second)], [1, 1]);
+  ferry.disable();
+  try {
+    await importOnce('twiceB');
+    assert.deepEqual([names(spans), names(second)], [1, 2], 'the other one still traces');
+  } finally {
+    ferry.enable();
+    other.disable();
+  }
+  await importOnce('twiceC');
+  assert.deepEqual([names(spans), names(second)], [2, 2]);
+});

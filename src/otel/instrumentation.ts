@@ -55,8 +55,13 @@ interface State extends GaugeState {
   unsubscribe: Array<() => void>;
 }
 
-/** Runs a traced operation inside OpenTelemetry's context: what `bindStore` calls with the transform's value. */
-const otelStore = { run: <T>(value: Context, fn: () => T): T => context.with(value, fn) };
+/**
+ * Runs a traced operation inside OpenTelemetry's context: `bindStore` needs only `run(value, fn)`, which it calls with
+ * the transform's value. One per instrumentation and channel (a channel keeps one transform per store object).
+ */
+function otelStore(): { run<T>(value: Context, fn: () => T): T } {
+  return { run: (value, fn) => context.with(value, fn) };
+}
 
 /**
  * OpenTelemetry instrumentation for ferry hosts.
@@ -155,7 +160,7 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
   private _traceOperation<K extends FerryOperation>(operation: K, name: string): void {
     const channel = diagnosticsChannel.tracingChannel<Context, FerryOperations[K]>(name);
     const state = this._ensureState();
-    const store = otelStore as unknown as Parameters<typeof channel.start.bindStore>[0];
+    const store = otelStore() as unknown as Parameters<typeof channel.start.bindStore>[0];
     channel.start.bindStore(store, (traceContext) => {
       const parent = context.active();
       const span = this.tracer.startSpan(
