@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { context, metrics, trace } from '@opentelemetry/api';
+import { context, metrics, type Tracer, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -404,4 +404,34 @@ test('two instrumentations are independent: each has its own provider, and disab
   }
   await importOnce('twiceC');
   assert.deepEqual([names(spans), names(second)], [2, 2]);
+});
+
+test('an instrumentation whose tracer throws breaks no import and raises no uncaught exception', async () => {
+  await using remote = await createSignedRemote({ name: 'brokenRemote', release: 1 });
+  const broken = new FerryInstrumentation();
+  const throwing = () => {
+    throw new Error('a broken tracer');
+  };
+  broken.setTracerProvider({
+    getTracer: () => ({ startSpan: throwing, startActiveSpan: throwing }) as unknown as Tracer,
+  });
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.on('uncaughtException', onUncaught);
+  try {
+    const host = createHost({
+      name: 'brokenHost',
+      remotes: { brokenRemote: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+      cache: { dir: freshCache() },
+      live: { pollInterval: false, push: false },
+      onWarning: () => {},
+    });
+    assert.equal((await host.import<{ answer: number }>('brokenRemote/x')).answer, 42);
+    await host.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    broken.disable();
+  }
 });

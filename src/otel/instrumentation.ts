@@ -151,7 +151,7 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
   }
 
   private _on<T>(name: string, handler: (message: T) => void): void {
-    const listener = (message: unknown) => handler(message as T);
+    const listener = (message: unknown) => this._guarded(name, () => handler(message as T));
     diagnosticsChannel.subscribe(name, listener);
     this._ensureState().unsubscribe.push(() => diagnosticsChannel.unsubscribe(name, listener));
   }
@@ -163,6 +163,10 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
     const store = otelStore() as unknown as Parameters<typeof channel.start.bindStore>[0];
     channel.start.bindStore(store, (traceContext) => {
       const parent = context.active();
+      // A transform that throws would reach the process as an uncaught exception (node:diagnostics_channel): never.
+      return this._guarded(name, () => startSpan(traceContext, parent), parent);
+    });
+    const startSpan = (traceContext: FerryOperations[K], parent: Context): Context => {
       const span = this.tracer.startSpan(
         spanNameOf(operation, traceContext),
         { kind: SpanKind.INTERNAL, attributes: startAttributes(operation, traceContext) },
@@ -171,7 +175,7 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
       state.spans.set(traceContext, span);
       this._hook('startSpanHook', span, { operation, context: traceContext } as FerryHookInfo);
       return trace.setSpan(parent, span);
-    });
+    };
     const settle = (traceContext: FerryOperations[K]) => {
       const span = state.spans.get(traceContext);
       if (!span) return;
@@ -197,8 +201,8 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
         this._recordVerification(traceContext, traceContext.error);
       }
     };
-    const asyncEnd = (message: unknown) => settle(message as FerryOperations[K]);
-    const error = (message: unknown) => onError(message as FerryOperations[K]);
+    const asyncEnd = (message: unknown) => this._guarded(name, () => settle(message as FerryOperations[K]));
+    const error = (message: unknown) => this._guarded(name, () => onError(message as FerryOperations[K]));
     channel.asyncEnd.subscribe(asyncEnd);
     channel.error.subscribe(error);
     state.unsubscribe.push(() => {
@@ -206,6 +210,19 @@ export class FerryInstrumentation extends InstrumentationBase<FerryInstrumentati
       channel.asyncEnd.unsubscribe(asyncEnd);
       channel.error.unsubscribe(error);
     });
+  }
+
+  /**
+   * Runs the instrumentation's own work for a channel message: an exception in a subscriber or a store transform would
+   * reach the host as an uncaught exception, so it is logged (OpenTelemetry's diag logger) and `fallback` returned.
+   */
+  private _guarded<T>(channel: string, work: () => T, fallback?: T): T {
+    try {
+      return work();
+    } catch (error) {
+      this._diag.error(`ferry instrumentation failed on ${channel}`, error);
+      return fallback as T;
+    }
   }
 
   private _hook(which: 'startSpanHook' | 'endSpanHook', span: Span, info: FerryHookInfo): void {
