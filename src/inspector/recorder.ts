@@ -113,7 +113,12 @@ export class Recorder {
 
   #on<T extends { host: string }>(name: string, handler: (message: T) => void): void {
     const listener = (message: unknown) => {
-      if ((message as T).host === this.#host) handler(message as T);
+      if ((message as T | undefined)?.host !== this.#host) return;
+      // A subscriber that throws reaches the host as an uncaught exception (node:diagnostics_channel): the inspector
+      // loses one line rather than take the host down.
+      try {
+        handler(message as T);
+      } catch {}
     };
     diagnosticsChannel.subscribe(name, listener);
     this.#unsubscribe.push(() => diagnosticsChannel.unsubscribe(name, listener));
