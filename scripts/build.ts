@@ -33,6 +33,8 @@ const ENTRIES: Record<string, string> = {
   'server/index': 'src/server/index.ts',
   'manifest/index': 'src/manifest/index.ts',
   'register/index': 'src/register/index.ts',
+  'otel/index': 'src/otel/index.ts',
+  'inspector/index': 'src/inspector/index.ts',
   'cli/main': 'src/cli/main.ts',
 };
 

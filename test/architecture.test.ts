@@ -20,6 +20,8 @@ const MAY_IMPORT: Record<string, readonly string[] | 'anything'> = {
   server: ['manifest', 'common'],
   runtime: ['manifest', 'common'],
   register: ['runtime', 'manifest', 'common'],
+  otel: ['runtime', 'common'],
+  inspector: ['runtime', 'manifest', 'common'],
   cli: 'anything',
 };
 /** The layer column for files directly in src/. */

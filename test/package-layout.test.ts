@@ -68,7 +68,7 @@ test('the bundles share one runtime and one set of error classes', async () => {
 });
 
 test('what a host or a server loads never reaches build tooling, through any chunk', async () => {
-  for (const entry of ['index.js', 'server/index.js', 'manifest/index.js', 'register/index.js']) {
+  for (const entry of ['index.js', 'server/index.js', 'manifest/index.js', 'register/index.js', 'inspector/index.js']) {
     const packages = await packagesLoadedBy(join(DIST, entry));
     for (const tool of ['esbuild', 'oxc-transform', 'typescript', '@typescript/typescript6']) {
       assert.ok(!packages.has(tool), `dist/${entry} loads ${tool} through ${packages.get(tool)}`);
@@ -87,15 +87,29 @@ test('what a host or a server loads never reaches build tooling, through any chu
   assert.ok((await packagesLoadedBy(join(DIST, 'build', 'index.js'), { dynamic: true })).has('esbuild'));
   // The CLI's other commands work where the build tools are not installed, whatever they import when run.
   const commands = (await readdir(join(DIST, 'chunks'))).filter((name) =>
-    /^(serve|verify|keygen|types|check)-command-\w+\.js$/.test(name),
+    /^(serve|verify|keygen|types|check|inspect)-command-\w+\.js$/.test(name),
   );
-  assert.equal(commands.length, 5, `the five command chunks: ${commands.join(', ')}`);
+  assert.equal(commands.length, 6, `the six command chunks: ${commands.join(', ')}`);
   for (const chunk of commands) {
     const packages = await packagesLoadedBy(join(DIST, 'chunks', chunk), { dynamic: true });
     for (const tool of ['esbuild', 'oxc-transform', 'typescript', '@typescript/typescript6']) {
       assert.ok(!packages.has(tool), `dist/chunks/${chunk} reaches ${tool} through ${packages.get(tool)}`);
     }
   }
+});
+
+test('the `ferry`, `ferry/register` and `ferry/inspector` entries never reach @opentelemetry, even through dynamic imports', async () => {
+  for (const entry of ['index.js', 'register/index.js', 'inspector/index.js']) {
+    const packages = await packagesLoadedBy(join(DIST, entry), { dynamic: true });
+    const otel = [...packages.keys()].filter((name) => name.startsWith('@opentelemetry/'));
+    assert.deepEqual(otel, [], `dist/${entry} reaches ${otel.map((name) => `${name} through ${packages.get(name)}`)}`);
+  }
+  // ferry/otel depends on exactly its two peer dependencies (and the walk does see them).
+  const otel = await packagesLoadedBy(join(DIST, 'otel', 'index.js'), { dynamic: true });
+  assert.deepEqual([...otel.keys()].filter((name) => !name.startsWith('node:')).sort(), [
+    '@opentelemetry/api',
+    '@opentelemetry/instrumentation',
+  ]);
 });
 
 test('ferry --version prints the version of its package.json, from the bundled CLI', async () => {

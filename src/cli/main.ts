@@ -30,6 +30,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'write an Ed25519 signing key and print the public key hosts pin',
     load: async () => (await import('./keygen-command.ts')).runKeygen,
   },
+  inspect: {
+    summary: "print a running host's remotes, versions, graph, shared packages and recent events (ferry/inspector)",
+    load: async () => (await import('./inspect-command.ts')).runInspect,
+  },
   verify: {
     summary: "check a build output folder or a live remote: signature, manifest, expiry, every file's sha384",
     load: async () => (await import('./verify-command.ts')).runVerify,

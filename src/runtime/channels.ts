@@ -156,3 +156,107 @@ export const channels = {
     'rolled-back': diagnosticsChannel.channel(channelNames.updateRolledBack),
   },
 };
+
+/**
+ * Where a version's bytes came from: `network` — the remote served them; `cache` — the remote confirmed the cached
+ * copy (a 304) and the files were read from `cache.dir`; `stale` — the remote was unavailable and the last verified
+ * copy was served from the cache (stale-if-error).
+ */
+export type CopySource = 'network' | 'cache' | 'stale';
+
+/** Tracing channel names (`tracing:ferry:import:start`, `…:end`, `…:asyncStart`, `…:asyncEnd`, `…:error`). */
+export const tracingNames = {
+  import: 'ferry:import',
+  manifest: 'ferry:manifest',
+  file: 'ferry:file',
+  update: 'ferry:update',
+} as const;
+
+/**
+ * `tracing:ferry:import:*`: one `host.import()` (or `host.live()`), from after its specifier resolved to a remote to
+ * its exports (or error). Filled in when it settles: `version`, `release` and `source` of the version that answered,
+ * `fallback` when the remote's local fallback answered; node sets `result` (the exports) or `error` (a FerryError
+ * with its `code`).
+ */
+export interface ImportTraceContext {
+  host: string;
+  remote: string;
+  expose: string;
+  specifier: string;
+  version?: string;
+  release?: number;
+  source?: CopySource;
+  fallback?: boolean;
+  result?: unknown;
+  error?: unknown;
+}
+
+/**
+ * `tracing:ferry:manifest:*`: fetching a remote's manifest (and signature) and checking it (signature, name, expiry,
+ * rollback). Filled in when accepted: `version`, `release`, `source`, `signed`. `result` is internal; `error` is the
+ * typed error (a verification failure's `code` says which check).
+ */
+export interface ManifestTraceContext {
+  host: string;
+  remote: string;
+  url: string;
+  version?: string;
+  release?: number;
+  source?: CopySource;
+  signed?: boolean;
+  result?: unknown;
+  error?: unknown;
+}
+
+/**
+ * `tracing:ferry:file:*`: one file of a version fetched (or read from the cache) and checked against the manifest's
+ * size and integrity. Filled in: `source` (`network` or `cache`), `status`, `bytes`. `result` is the verified bytes.
+ */
+export interface FileTraceContext {
+  host: string;
+  remote: string;
+  version: string;
+  file: string;
+  url: string;
+  source?: 'network' | 'cache';
+  status?: number;
+  bytes?: number;
+  result?: unknown;
+  error?: unknown;
+}
+
+/**
+ * `tracing:ferry:update:*`: one live-update check of a remote (`trigger` says what asked), which may activate a new
+ * version. Filled in when it settles: `status` (`unchanged`, `activated`, `refused`, `failed`, `not-loaded`),
+ * `version` (current after the check), `previous`, `reason` (for `refused`). `result` is the {@link UpdateMessage}-like
+ * outcome `host.update()` resolves with; a refusal is an outcome, not an `error`.
+ */
+export interface UpdateTraceContext {
+  host: string;
+  remote: string;
+  trigger: NonNullable<UpdateMessage['trigger']>;
+  status?: string;
+  version?: string;
+  previous?: string;
+  reason?: string;
+  result?: unknown;
+  error?: unknown;
+}
+
+/**
+ * The tracing channels. The runtime checks `hasSubscribers` before building a context, so an unobserved host pays one
+ * property read per operation; with subscribers, the traced function runs inside the `start` channel's bound stores
+ * (how an OpenTelemetry instrumentation makes its span the active one for the requests below it).
+ */
+export const tracing = {
+  import: diagnosticsChannel.tracingChannel<unknown, ImportTraceContext>(tracingNames.import),
+  manifest: diagnosticsChannel.tracingChannel<unknown, ManifestTraceContext>(tracingNames.manifest),
+  file: diagnosticsChannel.tracingChannel<unknown, FileTraceContext>(tracingNames.file),
+  update: diagnosticsChannel.tracingChannel<unknown, UpdateTraceContext>(tracingNames.update),
+};
+
+/** Where the bytes of an accepted manifest came from (see {@link CopySource}). */
+export function copySourceOf(trusted: { source: 'network' | 'cache'; fromCache: boolean }): CopySource {
+  if (trusted.source === 'cache') return 'stale';
+  return trusted.fromCache ? 'cache' : 'network';
+}

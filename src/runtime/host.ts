@@ -16,7 +16,14 @@ import { HostClosedError, InvalidOptionError, RemoteCycleError, UnknownRemoteErr
 import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
-import { channels, type UpdateMessage } from './channels.ts';
+import {
+  channels,
+  copySourceOf,
+  type ImportTraceContext,
+  type ManifestTraceContext,
+  tracing,
+  type UpdateMessage,
+} from './channels.ts';
 import { commonJsNamespace } from './evaluate/ferry-module.ts';
 import { createLiveBinding } from './live/live-binding.ts';
 import { LiveUpdates, type UpdateOutcome } from './live/live-updates.ts';
@@ -225,7 +232,20 @@ export function createHost(options: HostOptions): Host {
 
   /** Stage 2: the remote's manifest, fetched and accepted, announced on `ferry:manifest`. */
   async function fetchManifest(record: RemoteRecord, remote: ResolvedRemote = record.options) {
-    const trusted = await fetchTrustedManifest(record, trust, remote);
+    let trace: ManifestTraceContext | undefined;
+    if (tracing.manifest.hasSubscribers) trace = { host: hostName, remote: remote.alias, url: remote.manifestUrl };
+    const trusted = await (trace
+      ? tracing.manifest.tracePromise(async () => {
+          const accepted = await fetchTrustedManifest(record, trust, remote);
+          Object.assign(trace, {
+            version: accepted.manifest.ferry.version,
+            release: accepted.manifest.ferry.release,
+            source: copySourceOf(accepted),
+            signed: accepted.signedBy !== undefined,
+          });
+          return accepted;
+        }, trace)
+      : fetchTrustedManifest(record, trust, remote));
     const { manifest, signedBy } = trusted;
     channels.manifest.publish({
       host: hostName,
@@ -388,7 +408,24 @@ export function createHost(options: HostOptions): Host {
     return binding;
   }
 
-  async function importModule<T>(specifier: string): Promise<T> {
+  /**
+   * `host.import()`, on `tracing:ferry:import:*` when someone subscribes. Not itself async: an unobserved import is
+   * one async function, as before the tracing channels (a second would cost the hot path two more microtask turns).
+   */
+  function importModule<T>(specifier: string): Promise<T> {
+    if (!tracing.import.hasSubscribers) return loadImport<T>(specifier);
+    let trace: ImportTraceContext;
+    try {
+      const { alias, exposeKey } = parseSpecifier(specifier);
+      trace = { host: hostName, remote: alias, expose: exposeKey, specifier };
+    } catch {
+      return loadImport<T>(specifier); // rejects with the specifier's error, untraced like ferry:import:start
+    }
+    return tracing.import.tracePromise(() => loadImport<T>(specifier, trace), trace);
+  }
+
+  /** Stages 1-5 of an import (`trace`: its `tracing:ferry:import` context, when someone subscribes). */
+  async function loadImport<T>(specifier: string, trace?: ImportTraceContext): Promise<T> {
     if (closed) throw closedError(specifier);
     // Stage 1: resolve.
     const { alias, exposeKey } = parseSpecifier(specifier);
@@ -410,10 +447,17 @@ export function createHost(options: HostOptions): Host {
         return { version: current, exports: (await current.import(exposeKey)) as T };
       });
       channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
+      if (trace)
+        Object.assign(trace, {
+          version: version.version,
+          release: version.manifest.ferry.release,
+          source: version.source,
+        });
       return exports;
     } catch (error) {
       const named = nameTheImport(error, specifier, remote);
       const local = await importFallback({ name: hostName, warn }, remote, exposeKey, named);
+      if (trace && local !== undefined) trace.fallback = true;
       if (local !== undefined) return local.exports as T;
       channels.importError.publish({ ...message, error: named, durationMs: performance.now() - started });
       throw named;
@@ -456,7 +500,8 @@ export function createHost(options: HostOptions): Host {
         void pending?.then((version) => version.dispose()).catch(() => {});
         throw error;
       }
-      updates.emit({ type: 'activated', remote: alias, version: record.current!.version, trigger: 'add' });
+      const { version, manifest } = record.current!;
+      updates.emit({ type: 'activated', remote: alias, version, release: manifest.ferry.release, trigger: 'add' });
     },
     async removeRemote(alias) {
       const record = registry.require(alias);

@@ -5,16 +5,21 @@ export { warningCodes } from '../common/warnings.ts';
 export type {
   BreakerMessage,
   CacheMessage,
+  CopySource,
   FallbackMessage,
   FetchMessage,
+  FileTraceContext,
   ImportEndMessage,
   ImportErrorMessage,
   ImportStartMessage,
+  ImportTraceContext,
   ManifestMessage,
+  ManifestTraceContext,
   UpdateMessage,
+  UpdateTraceContext,
   WarningMessage,
 } from './channels.ts';
-export { channelNames } from './channels.ts';
+export { channelNames, tracingNames } from './channels.ts';
 export { createHost, type Host, type RemoteModules } from './host.ts';
 export type { UpdateOutcome } from './live/live-updates.ts';
 export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './net/breaker.ts';

@@ -6,6 +6,7 @@
  */
 import type { FerryError } from '../common/errors.ts';
 import { UnknownRemoteError } from '../common/errors.ts';
+import type { CopySource } from './channels.ts';
 import type { UpdateOutcome } from './live/live-updates.ts';
 import type { Watcher } from './live/watcher.ts';
 import { Backoff } from './net/backoff.ts';
@@ -26,6 +27,11 @@ export interface RemoteStatus {
   breaker?: BreakerSnapshot;
   /** The last failure of a request to the remote, if the last request failed. */
   lastError?: { code: string; message: string; at: string };
+  /**
+   * The current version, once loaded: its version and release, where its bytes came from (`network`, `cache` after a
+   * 304, `stale`), the pinned public key that verified it (none for an unsigned remote), and since when it is current.
+   */
+  current?: { version: string; release: number; source: CopySource; signedBy?: string; since: string };
 }
 
 /** Stale-if-error: where the current copy came from, and the background refresh while it is the cached one. */
@@ -91,6 +97,7 @@ export class RemoteRecord implements RemoteRequestState {
         : {}),
       ...(this.breaker ? { breaker: this.breaker.snapshot() } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(this.current ? { current: currentOf(this.current) } : {}),
     };
   }
 
@@ -101,6 +108,17 @@ export class RemoteRecord implements RemoteRequestState {
     clearTimeout(this.updates.retryTimer);
     this.updates.retryTimer = undefined;
   }
+}
+
+function currentOf(version: RemoteVersion): NonNullable<RemoteStatus['current']> {
+  const { manifest, source, signedBy, createdAt } = version;
+  return {
+    version: manifest.ferry.version,
+    release: manifest.ferry.release,
+    source,
+    ...(signedBy === undefined ? {} : { signedBy }),
+    since: new Date(createdAt).toISOString(),
+  };
 }
 
 /** The host's remotes, by alias, and the origins it may fetch from. */

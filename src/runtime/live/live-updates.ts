@@ -10,7 +10,7 @@
  * the cache comes back with another manifest.
  */
 import { FerryError, HttpStatusError, IntegrityError, TimeoutError, UpdateRefusedError } from '../../common/errors.ts';
-import { channels, type UpdateMessage } from '../channels.ts';
+import { channels, tracing, type UpdateMessage, type UpdateTraceContext } from '../channels.ts';
 import type { Deadlines } from '../net/deadline.ts';
 import { isUnavailable } from '../net/failures.ts';
 import type { ResolvedLiveHost } from '../options/live-options.ts';
@@ -36,6 +36,8 @@ export interface UpdateOutcome {
   version?: string;
   /** For `activated`: the version it replaced. */
   previous?: string;
+  /** For `refused`: which check refused it (as the `refused` event's `reason`). */
+  reason?: string;
   error?: Error;
 }
 
@@ -150,7 +152,7 @@ export class LiveUpdates {
       updates.again = true;
       return updates.running;
     }
-    const run = this.#check(record, trigger, announced, remote).finally(() => {
+    const run = this.#traced(record, trigger, announced, remote).finally(() => {
       if (updates.running === run) updates.running = undefined;
       if (updates.again && !this.#closed) {
         updates.again = false;
@@ -159,6 +161,23 @@ export class LiveUpdates {
     });
     updates.running = run;
     return run;
+  }
+
+  /** {@link #check}, on `tracing:ferry:update:*` when someone subscribes. */
+  #traced(
+    record: RemoteRecord,
+    trigger: UpdateTrigger,
+    announced: string | undefined,
+    override: ResolvedRemote | undefined,
+  ): Promise<UpdateOutcome> {
+    if (!tracing.update.hasSubscribers) return this.#check(record, trigger, announced, override);
+    const trace: UpdateTraceContext = { host: this.#deps.hostName, remote: record.alias, trigger };
+    return tracing.update.tracePromise(async () => {
+      const outcome = await this.#check(record, trigger, announced, override);
+      const { status, version, previous, reason } = outcome;
+      Object.assign(trace, { status, version, previous, reason });
+      return outcome;
+    }, trace);
   }
 
   async #check(
@@ -197,7 +216,7 @@ export class LiveUpdates {
         retry: true,
       });
       this.#retryLater(record);
-      return { ...base, status: 'refused', error };
+      return { ...base, status: 'refused', reason: 'verification', error };
     }
     const { manifest } = trusted;
     // close() ran while the manifest was on its way: nothing is written or activated after it.
@@ -222,7 +241,7 @@ export class LiveUpdates {
       record.updates.refused = { integrity: trusted.integrity, error };
       const named = breaking === undefined ? {} : { breaking };
       this.emit({ type: 'refused', ...candidate, previous: current.version, reason, ...named, error });
-      return { ...base, status: 'refused', error };
+      return { ...base, status: 'refused', reason, error };
     };
     try {
       checkContract(remote, manifest, current.version);

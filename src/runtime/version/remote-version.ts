@@ -6,6 +6,7 @@
  */
 import { TimeoutError, UnknownExposeError } from '../../common/errors.ts';
 import type { Manifest } from '../../manifest/index.ts';
+import { type CopySource, copySourceOf } from '../channels.ts';
 import { ModuleEvaluator } from '../evaluate/container.ts';
 import type { Housekeeping } from '../evaluate/housekeeping.ts';
 import type { Deadlines } from '../net/deadline.ts';
@@ -56,6 +57,12 @@ export class RemoteVersion {
   readonly channel: ChannelDecision | undefined;
   /** When calls through live bindings ended on this version, and whether they failed (the last window's worth). */
   readonly calls: Array<{ at: number; failed: boolean }> = [];
+  /** Where its manifest's bytes came from (`network`, `cache` after a 304, `stale` when the remote was down). */
+  readonly source: CopySource;
+  /** The pinned key that verified its signature, or undefined for an unsigned remote. */
+  readonly signedBy: string | undefined;
+  /** When it was created (epoch ms): the version's age for `host.remotes()`. */
+  readonly createdAt = Date.now();
   readonly #context: VersionContext;
   readonly #files: VersionFiles;
   readonly #evaluator: ModuleEvaluator;
@@ -73,6 +80,8 @@ export class RemoteVersion {
     this.manifest = trusted.manifest;
     this.integrity = trusted.integrity;
     this.channel = trusted.channel;
+    this.source = copySourceOf(trusted);
+    this.signedBy = trusted.signedBy;
     this.remote = remote;
     this.#context = context;
     this.prefix = `ferry://${this.manifest.name}@${this.manifest.ferry.version}/`;

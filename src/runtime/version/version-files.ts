@@ -7,7 +7,7 @@
  */
 import type { FileEntry, Manifest } from '../../manifest/index.ts';
 import type { HostCache } from '../cache/host-cache.ts';
-import { channels } from '../channels.ts';
+import { channels, type FileTraceContext, tracing } from '../channels.ts';
 import { isUnavailable } from '../net/failures.ts';
 import type { FetchBytesResult } from '../net/fetch-bytes.ts';
 import type { Fetcher, RemoteRequestState } from '../net/remote-client.ts';
@@ -40,7 +40,7 @@ export class VersionFiles {
   fetch(name: string): Promise<Uint8Array> {
     let pending = this.#fetches.get(name);
     if (!pending) {
-      pending = this.#fetchAndVerify(name);
+      pending = tracing.file.hasSubscribers ? this.#traced(name) : this.#fetchAndVerify(name);
       this.#fetches.set(name, pending);
       pending.catch(() => this.#fetches.delete(name));
     }
@@ -58,13 +58,27 @@ export class VersionFiles {
     this.#verified.clear();
   }
 
-  async #fetchAndVerify(name: string): Promise<Uint8Array> {
+  /** {@link fetch} on `tracing:ferry:file:*` (only built when someone subscribes). */
+  #traced(name: string): Promise<Uint8Array> {
+    const { host, remote } = this.#source;
+    const trace: FileTraceContext = {
+      host,
+      remote: remote.alias,
+      version: this.#manifest.ferry.version,
+      file: name,
+      url: new URL(name, remote.manifestUrl).href,
+    };
+    return tracing.file.tracePromise(() => this.#fetchAndVerify(name, trace), trace);
+  }
+
+  async #fetchAndVerify(name: string, trace?: FileTraceContext): Promise<Uint8Array> {
     const { host, remote, state, client, cache } = this.#source;
     const entry = this.#manifest.ferry.files[name]!;
     const url = new URL(name, remote.manifestUrl).href;
     // The disk cache is content-addressed and re-hashed on read: a hit is exactly the bytes the manifest names.
     const cached = this.#fromCache ? await cache.read(entry.integrity, entry.size) : undefined;
     if (cached) {
+      if (trace) Object.assign(trace, { source: 'cache', bytes: cached.byteLength });
       this.#verified.set(name, cached);
       return cached;
     }
@@ -81,6 +95,9 @@ export class VersionFiles {
       bytes: result.bytes.byteLength,
       durationMs: performance.now() - started,
     });
+    // A remote that went down mid-load is answered from the cache (#cachedOnError): its `url` is a file path.
+    const source = /^https?:/.test(result.url) ? 'network' : 'cache';
+    if (trace) Object.assign(trace, { source, status: result.status, bytes: result.bytes.byteLength });
     checkFileIntegrity(result.bytes, entry, { remote: remote.alias, url, file: name });
     this.#verified.set(name, result.bytes);
     await cache.store(entry.integrity, result.bytes);
