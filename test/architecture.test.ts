@@ -20,6 +20,7 @@ const MAY_IMPORT: Record<string, readonly string[] | 'anything'> = {
   server: ['manifest', 'common'],
   runtime: ['manifest', 'common'],
   register: ['runtime', 'manifest', 'common'],
+  testing: ['build', 'server', 'manifest', 'common'],
   cli: 'anything',
 };
 /** The layer column for files directly in src/. */
