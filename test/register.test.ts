@@ -246,6 +246,7 @@ console.log('listening on http://x');`,
       assert.ok(result.errors.includes('ERR_FERRY_NETWORK'), `imports failed while the remote was down:\n${output}`);
       assert.deepEqual(result.types, ['function', 'function']);
       assert.equal(result.badToken, false);
+      assert.equal(result.afterWait, 'function', 'import() after whenLoaded() works at once');
       assert.ok(result.ms < 12_000, `recovered after ${result.ms} ms`);
       assert.match(output, /remote "authServiceRemote" loaded after \d+ background attempt/);
     } finally {
@@ -257,8 +258,14 @@ console.log('listening on http://x');`,
 
 /** Imports the remote's module every 200 ms (dynamic import() and require()) until it works, then exits. */
 const LATE_REMOTE_APP = `import { createRequire } from 'node:module';
+import { whenLoaded } from 'ferry/register';
 const require = createRequire(import.meta.url);
 const started = Date.now();
+// Code that waits instead: after whenLoaded, its first import() works.
+const waited = whenLoaded('authServiceRemote').then(async () => {
+  const { validateJwtToken } = await import('authServiceRemote/tokenValidator');
+  return typeof validateJwtToken;
+});
 const errors = new Set();
 for (;;) {
   try {
@@ -266,7 +273,8 @@ for (;;) {
     const viaRequire = require('authServiceRemote/tokenValidator');
     const badToken = (await validateJwtToken('not-a-token')).isValid;
     const types = [typeof validateJwtToken, typeof viaRequire.validateJwtToken];
-    console.log(JSON.stringify({ ok: true, ms: Date.now() - started, errors: [...errors], types, badToken }));
+    const afterWait = await waited;
+    console.log(JSON.stringify({ ok: true, ms: Date.now() - started, errors: [...errors], types, badToken, afterWait }));
     process.exit(0);
   } catch (error) {
     errors.add(error.code);

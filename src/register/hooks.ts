@@ -8,8 +8,8 @@
  * Specifiers that are not remote fall through to Node untouched.
  *
  * Node keeps a module that failed to evaluate, failed, under its URL. A module of a remote that is not loaded (yet)
- * therefore resolves to a URL naming the current load failure (\`ferry:authService/tokenValidator?failure=2\`): a
- * later \`require\`/\`import()\` after the next failed attempt throws the new error, and one after the remote has
+ * therefore resolves to a URL naming the current load failure (`ferry:authService/tokenValidator?failure=2`): a
+ * later `require`/`import()` after the next failed attempt throws the new error, and one after the remote has
  * loaded gets the plain URL and the loaded module.
  */
 import { registerHooks } from 'node:module';
