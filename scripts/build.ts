@@ -2,9 +2,10 @@
  * `npm run build`: writes the package's dist/ from src/.
  *
  * - JavaScript: esbuild bundles each package entry (`ferry`, `ferry/build`, `ferry/server`, `ferry/manifest`,
- *   `ferry/register` and the CLI) as an ES module at the path package.json's `exports` names, with code splitting:
- *   what several entries use (the runtime, the errors) is one shared chunk under dist/chunks/, so `ferry` and
- *   `ferry/register` share one runtime and one set of error classes, and `instanceof FerryError` holds across them.
+ *   `ferry/register`, `ferry/testing` and the CLI) as an ES module at the path package.json's `exports` names, with
+ *   code splitting: what several entries use (the runtime, the errors) is one shared chunk under dist/chunks/, so
+ *   `ferry` and `ferry/register` share one runtime and one set of error classes, and `instanceof FerryError` holds
+ *   across them.
  *   Packages (esbuild, semver, oxc-transform) stay imports, resolved from node_modules as before.
  *   Why bundle at all: a host loads ferry at start-up, and resolving and linking its ~40 small modules one by one
  *   took about as long as running them (`import 'ferry'`: ~32 → ~15 ms on the bench machine, bench/README.md).
@@ -35,6 +36,7 @@ const ENTRIES: Record<string, string> = {
   'register/index': 'src/register/index.ts',
   'otel/index': 'src/otel/index.ts',
   'inspector/index': 'src/inspector/index.ts',
+  'testing/index': 'src/testing/index.ts',
   'cli/main': 'src/cli/main.ts',
 };
 

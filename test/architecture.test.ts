@@ -22,6 +22,7 @@ const MAY_IMPORT: Record<string, readonly string[] | 'anything'> = {
   register: ['runtime', 'manifest', 'common'],
   otel: ['runtime', 'common'],
   inspector: ['runtime', 'manifest', 'common'],
+  testing: ['build', 'server', 'manifest', 'common'],
   cli: 'anything',
 };
 /** The layer column for files directly in src/. */

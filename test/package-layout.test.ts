@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { runProcess } from './helpers/build-fixture.ts';
-import { packagesLoadedBy, runtimeImports } from './helpers/import-graph.ts';
+import { modulesLoadedBy, packagesLoadedBy, runtimeImports } from './helpers/import-graph.ts';
 import { REPO_ROOT } from './helpers/temp-project.ts';
 
 const DIST = join(REPO_ROOT, 'dist');
@@ -110,6 +110,29 @@ test('the `ferry`, `ferry/register` and `ferry/inspector` entries never reach @o
     '@opentelemetry/api',
     '@opentelemetry/instrumentation',
   ]);
+});
+
+test('ferry/testing is its own entry: no host entry reaches it, and it loads esbuild only for built sources', async () => {
+  assert.ok(existsSync(join(DIST, 'testing', 'index.js')), 'dist/testing/index.js');
+  // The files holding the testing code: the entry and any chunk that defines createTestRemote or the hand-built writer.
+  const testingFiles: string[] = [];
+  for (const file of await jsFiles(DIST)) {
+    const code = await readFile(file, 'utf8');
+    if (/\bfunction createTestRemote\(|\bfunction writeHandBuilt\(|\bfunction sourceOfValues\(/.test(code)) {
+      testingFiles.push(file);
+    }
+  }
+  assert.ok(testingFiles.length > 0, 'found the chunk defining createTestRemote: the pattern is out of date');
+  for (const entry of ['index.js', 'register/index.js', 'server/index.js', 'manifest/index.js']) {
+    const loaded = await modulesLoadedBy(join(DIST, entry), { dynamic: true });
+    const reached = testingFiles.filter((file) => loaded.has(file)).map((file) => relative(DIST, file));
+    assert.deepEqual(reached, [], `dist/${entry} reaches the testing code, even through a lazy import()`);
+  }
+  const packages = await packagesLoadedBy(join(DIST, 'testing', 'index.js'));
+  for (const tool of ['esbuild', 'oxc-transform', 'typescript']) {
+    assert.ok(!packages.has(tool), `dist/testing/index.js loads ${tool} statically, through ${packages.get(tool)}`);
+  }
+  assert.ok((await packagesLoadedBy(join(DIST, 'testing', 'index.js'), { dynamic: true })).has('esbuild'));
 });
 
 test('ferry --version prints the version of its package.json, from the bundled CLI', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -215,4 +216,73 @@ console.log('listening on http://x');`,
       await project.remove();
     }
   });
+
+  test('defer: a remote that comes up after the app started is loaded in the background, and later imports get it', async () => {
+    // The remote's port, free now: the remote is down when the app starts and comes up 1.2 s later.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const project = await hostProject({ 'app.mjs': LATE_REMOTE_APP }, 'module');
+    let late: FerryServer | undefined;
+    try {
+      const app = spawn(process.execPath, ['--import', 'ferry/register', 'app.mjs'], {
+        cwd: project.dir,
+        env: { ...process.env, ...env, AUTH_URL: `http://127.0.0.1:${port}/mf-manifest.json`, ON_FAILURE: 'defer' },
+      });
+      let output = '';
+      app.stdout.on('data', (chunk) => {
+        output += chunk;
+      });
+      app.stderr.on('data', (chunk) => {
+        output += chunk;
+      });
+      const exited = new Promise<number | null>((resolve) => app.on('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      late = await createFerryServer({ dir: outDir, port, host: '127.0.0.1' });
+      assert.equal(await exited, 0, output);
+      const result = JSON.parse(/^\{.*\}$/m.exec(output)?.[0] ?? '{}');
+      assert.equal(result.ok, true, output);
+      assert.ok(result.errors.includes('ERR_FERRY_NETWORK'), `imports failed while the remote was down:\n${output}`);
+      assert.deepEqual(result.types, ['function', 'function']);
+      assert.equal(result.badToken, false);
+      assert.equal(result.afterWait, 'function', 'import() after whenLoaded() works at once');
+      assert.ok(result.ms < 12_000, `recovered after ${result.ms} ms`);
+      assert.match(output, /remote "authServiceRemote" loaded after \d+ background attempt/);
+    } finally {
+      await late?.close();
+      await project.remove();
+    }
+  });
 });
+
+/** Imports the remote's module every 200 ms (dynamic import() and require()) until it works, then exits. */
+const LATE_REMOTE_APP = `import { createRequire } from 'node:module';
+import { whenLoaded } from 'ferry/register';
+const require = createRequire(import.meta.url);
+const started = Date.now();
+// Code that waits instead: after whenLoaded, its first import() works.
+const waited = whenLoaded('authServiceRemote').then(async () => {
+  const { validateJwtToken } = await import('authServiceRemote/tokenValidator');
+  return typeof validateJwtToken;
+});
+const errors = new Set();
+for (;;) {
+  try {
+    const { validateJwtToken } = await import('authServiceRemote/tokenValidator');
+    const viaRequire = require('authServiceRemote/tokenValidator');
+    const badToken = (await validateJwtToken('not-a-token')).isValid;
+    const types = [typeof validateJwtToken, typeof viaRequire.validateJwtToken];
+    const afterWait = await waited;
+    console.log(JSON.stringify({ ok: true, ms: Date.now() - started, errors: [...errors], types, badToken, afterWait }));
+    process.exit(0);
+  } catch (error) {
+    errors.add(error.code);
+    if (Date.now() - started > 15_000) {
+      console.log(JSON.stringify({ ok: false, errors: [...errors], last: String(error) }));
+      process.exit(1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+`;

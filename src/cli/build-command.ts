@@ -2,9 +2,11 @@
  * `ferry build`: bundles the remote described by ferry.config.* into its federation output folder. Errors are
  * thrown as ferry errors; main.ts prints them.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildRemote, formatBuildSummary } from '../build/index.ts';
+import { type BuildOptions, buildRemote, formatBuildSummary } from '../build/index.ts';
+import { reportError } from './main.ts';
+import { watchBuild } from './watch-build.ts';
 
 const HELP = `Usage: ferry build [options]
 
@@ -28,6 +30,9 @@ Options:
       --allow-breaking <reason>
                         release breaking changes without a new major version; the reason and the breaking
                         exports are recorded in the manifest (hosts still refuse it live outside their versionRange)
+  -w, --watch           build again whenever a file of the project changes, until Ctrl+C; a failed build
+                        prints its error and keeps the last good output (hosts with live updates pick each
+                        new build up from \`ferry serve\`)
   -h, --help            show this help
 `;
 
@@ -52,6 +57,7 @@ export async function runBuild(args: string[]): Promise<number> {
       baseline: { type: 'string' },
       'no-baseline': { type: 'boolean' },
       'allow-breaking': { type: 'string' },
+      watch: { type: 'boolean', short: 'w' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,7 +66,7 @@ export async function runBuild(args: string[]): Promise<number> {
     return 0;
   }
   // Paths on the command line are relative to the shell's folder, not the project root.
-  const result = await buildRemote({
+  const options: BuildOptions = {
     ...(values.root !== undefined ? { root: resolve(values.root) } : {}),
     ...(values.config !== undefined ? { configFile: resolve(values.config) } : {}),
     ...(values.out !== undefined ? { outDir: resolve(values.out) } : {}),
@@ -71,8 +77,34 @@ export async function runBuild(args: string[]): Promise<number> {
         ? { baseline: /^https?:\/\//i.test(values.baseline) ? values.baseline : resolve(values.baseline) }
         : {}),
     ...(values['allow-breaking'] !== undefined ? { allowBreaking: values['allow-breaking'] } : {}),
+  };
+  const build = async () => {
+    const result = await buildRemote(options);
+    for (const warning of result.warnings) process.stderr.write(`ferry build: warning: ${warning}\n`);
+    process.stdout.write(`${formatBuildSummary(result)}\n`);
+    return result;
+  };
+  if (!values.watch) {
+    await build();
+    return 0;
+  }
+  let outDir: string | undefined;
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await watchBuild({
+    root: options.root ?? (options.configFile !== undefined ? dirname(options.configFile) : process.cwd()),
+    outDir: () => outDir,
+    build: async () => {
+      outDir = (await build()).outDir;
+    },
+    onError: (error) => reportError('build', error),
+    log: (line) => process.stdout.write(`ferry build --watch: ${line}\n`),
+    signal: controller.signal,
   });
-  for (const warning of result.warnings) process.stderr.write(`ferry build: warning: ${warning}\n`);
-  process.stdout.write(`${formatBuildSummary(result)}\n`);
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  process.stdout.write('ferry build --watch: stopped\n');
   return 0;
 }

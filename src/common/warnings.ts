@@ -9,6 +9,7 @@
 export const warningCodes = {
   FERRY_UNSIGNED_REMOTE: 'a remote is loaded without a pinned public key',
   FERRY_SHARED_NOT_INSTALLED: 'a package the host declares shared is not installed under its root',
+  FERRY_SINGLETON_NOT_SHARED: 'a remote’s singleton is installed in the host but not in the host’s `shared`',
   FERRY_SHARED_VERSION_MISMATCH: 'a shared version outside a consumer’s range is used anyway',
   FERRY_CACHE_CORRUPT: 'the release record in the cache folder is not valid',
   FERRY_CACHE_UNREADABLE: 'the release record in the cache folder cannot be read',

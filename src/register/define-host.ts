@@ -8,7 +8,9 @@ import type { HostOptions } from '../runtime/index.ts';
 export interface HostConfig extends HostOptions {
   /**
    * `'exit'` (default): print one message naming the remote, URL and cause, and exit with code 1 before the app's
-   * first line runs. `'defer'`: start the app; a `require`/`import` of that remote's modules throws the load error.
+   * first line runs. `'defer'`: start the app and keep loading the remote in the background (the runtime's backoff);
+   * until it has loaded, a `require`/`import()` of its modules throws the last load error, and from then on returns
+   * the module (a static `import` of it runs at start-up and therefore fails the app).
    */
   onStartupFailure?: 'exit' | 'defer';
 }

@@ -6,6 +6,11 @@
  * presented as a generated ES module: one export per key of the loaded exports, a `default` export, and the
  * `'module.exports'` export name, which makes `require()` of it return the loaded object itself.
  * Specifiers that are not remote fall through to Node untouched.
+ *
+ * Node keeps a module that failed to evaluate, failed, under its URL. A module of a remote that is not loaded (yet)
+ * therefore resolves to a URL naming the current load failure (`ferry:authService/tokenValidator?failure=2`): a
+ * later `require`/`import()` after the next failed attempt throws the new error, and one after the remote has
+ * loaded gets the plain URL and the loaded module.
  */
 import { registerHooks } from 'node:module';
 
@@ -20,6 +25,19 @@ export interface RemoteModuleTable {
 const SCHEME = 'ferry:';
 // The generated modules reach the table through one well-known global: module hooks give them no other channel.
 const TABLE = Symbol.for('ferry.register.table');
+
+/** A number per load failure (an Error object), for the URL of a module that throws it. */
+const failureIds = new WeakMap<Error, number>();
+let nextFailureId = 0;
+
+function failureId(error: Error): number {
+  let id = failureIds.get(error);
+  if (id === undefined) {
+    id = ++nextFailureId;
+    failureIds.set(error, id);
+  }
+  return id;
+}
 
 function remoteAlias(specifier: string, remotes: ReadonlySet<string>): string | undefined {
   const alias = specifier.split('/', 1)[0]!;
@@ -65,12 +83,19 @@ export function installRemoteModuleHooks(
   };
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      if (remoteAlias(specifier, table.remotes) === undefined) return nextResolve(specifier, context);
-      return { url: `${SCHEME}${specifier}`, format: 'module', shortCircuit: true };
+      const alias = remoteAlias(specifier, table.remotes);
+      if (alias === undefined) return nextResolve(specifier, context);
+      const failure = table.exports.has(specifier) ? undefined : table.failures.get(alias);
+      const query = failure === undefined ? '' : `?failure=${failureId(failure)}`;
+      return { url: `${SCHEME}${specifier}${query}`, format: 'module', shortCircuit: true };
     },
     load(url, context, nextLoad) {
       if (!url.startsWith(SCHEME)) return nextLoad(url, context);
-      return { format: 'module', source: moduleSource(url.slice(SCHEME.length), table), shortCircuit: true };
+      return {
+        format: 'module',
+        source: moduleSource(url.slice(SCHEME.length).split('?', 1)[0]!, table),
+        shortCircuit: true,
+      };
     },
   });
 }

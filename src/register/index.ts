@@ -7,9 +7,15 @@
  * of `remote/expose` return those modules: live bindings (see `host.live()`), whose functions always call the remote's
  * current version. Named imports of functions follow live updates; named imports of other values (constants) keep
  * the value of the version loaded at start-up — read them through the default import to see the current one.
+ *
+ * With `onStartupFailure: 'defer'`, a remote that could not be loaded at start-up is retried in the background; a
+ * later `require`/`import()` of its modules works once it has loaded (the hooks resolve synchronously, so an import
+ * cannot wait for it: until then it throws the last load error). Code that would rather wait awaits
+ * `whenLoaded(alias)` first.
  */
-import { FerryError, UnknownExposeError } from '../common/errors.ts';
+import { FerryError, UnknownExposeError, UnknownRemoteError } from '../common/errors.ts';
 import { createHost, type Host } from '../runtime/index.ts';
+import { Backoff } from '../runtime/net/backoff.ts';
 import { installRemoteModuleHooks } from './hooks.ts';
 import { loadHostConfig } from './load-config.ts';
 
@@ -20,20 +26,54 @@ const exports = new Map<string, unknown>();
 const failures = new Map<string, Error>();
 const remotes = new Set(Object.keys(options.remotes));
 
-await Promise.all(
-  [...remotes].map(async (alias) => {
-    try {
-      for (const expose of await host.exposes(alias)) {
-        const specifier = expose === '.' ? alias : `${alias}/${expose.slice(2)}`;
-        // A live binding: functions read from it (named imports too) call the remote's current version, so
-        // `import { validate } from 'authService/tokenValidator'` follows live updates without a restart.
-        exports.set(specifier, await host.live(specifier));
-      }
-    } catch (error) {
-      failures.set(alias, error as Error);
+/** Waiters of {@link whenLoaded}, per remote not loaded yet. */
+const waiters = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+
+/** Loads every expose of one remote as live bindings, or records why it could not. */
+async function loadRemote(alias: string): Promise<boolean> {
+  try {
+    const loaded = new Map<string, unknown>();
+    for (const expose of await host.exposes(alias)) {
+      const specifier = expose === '.' ? alias : `${alias}/${expose.slice(2)}`;
+      // A live binding: functions read from it (named imports too) call the remote's current version, so
+      // `import { validate } from 'authService/tokenValidator'` follows live updates without a restart.
+      loaded.set(specifier, await host.live(specifier));
     }
-  }),
-);
+    // All of the remote's modules appear at once: an import never sees half of a remote.
+    for (const [specifier, binding] of loaded) exports.set(specifier, binding);
+    failures.delete(alias);
+    waiters.get(alias)?.resolve();
+    waiters.delete(alias);
+    return true;
+  } catch (error) {
+    failures.set(alias, error as Error);
+    return false;
+  }
+}
+
+/**
+ * `defer`: a remote that failed at start-up is tried again in the background, on the runtime's backoff schedule, until
+ * it loads; from then on a `require`/`import` of its modules gets their live bindings. The timers never keep the
+ * process alive.
+ */
+function retryInBackground(alias: string): void {
+  const backoff = new Backoff({ base: 1000, max: 30_000 });
+  const attempt = () => {
+    void loadRemote(alias).then((loaded) => {
+      if (loaded) {
+        process.stderr.write(
+          `ferry/register: remote "${alias}" loaded after ${backoff.attempts} background attempt(s); its modules ` +
+            'can be imported now.\n',
+        );
+      } else {
+        setTimeout(attempt, backoff.next()).unref();
+      }
+    });
+  };
+  setTimeout(attempt, backoff.next()).unref();
+}
+
+await Promise.all([...remotes].map(loadRemote));
 
 for (const [alias, error] of failures) {
   const code = error instanceof FerryError ? ` [${error.code}]` : '';
@@ -42,7 +82,13 @@ for (const [alias, error] of failures) {
     process.stderr.write(`${line}\nThe app was not started. Set onStartupFailure: 'defer' to start it anyway.\n`);
     process.exit(1);
   }
-  process.stderr.write(`${line}\nStarting anyway (onStartupFailure: 'defer'); using its modules will throw.\n`);
+  process.stderr.write(
+    `${line}\nStarting anyway (onStartupFailure: 'defer'): ferry keeps trying it in the background; until it loads, ` +
+      "a require/import of its modules throws this error (a static import fails the app's start-up; use a dynamic " +
+      "import() or require() where the module is needed, and handle the error, or await whenLoaded('" +
+      `${alias}') from 'ferry/register' first).\n`,
+  );
+  retryInBackground(alias);
 }
 
 installRemoteModuleHooks({ remotes, exports, failures }, (specifier, alias) => {
@@ -54,6 +100,51 @@ installRemoteModuleHooks({ remotes, exports, failures }, (specifier, alias) => {
     { remote: alias, expose: specifier },
   );
 });
+
+/**
+ * Resolves once the remote `alias` (a key of the config's `remotes`) is loaded: at once when it loaded at start-up,
+ * else when the background retries of `onStartupFailure: 'defer'` load it. After it, `import()` and `require()` of
+ * the remote's modules return them. Rejects with the signal's reason when `signal` aborts first.
+ *
+ * @example
+ * ```ts
+ * import { whenLoaded } from 'ferry/register';
+ * await whenLoaded('authService', { signal: AbortSignal.timeout(30_000) });
+ * const { validateJwtToken } = await import('authService/tokenValidator');
+ * ```
+ */
+export function whenLoaded(alias: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  if (!remotes.has(alias)) {
+    return Promise.reject(
+      new UnknownRemoteError(
+        `ferry/register: whenLoaded("${alias}"): the host config ${file} has no remote "${alias}"; its remotes are ` +
+          `${[...remotes].join(', ') || 'none'}.`,
+        { remote: alias },
+      ),
+    );
+  }
+  if (!failures.has(alias)) return Promise.resolve();
+  let waiter = waiters.get(alias);
+  if (!waiter) {
+    let resolve!: () => void;
+    const promise = new Promise<void>((done) => {
+      resolve = done;
+    });
+    waiter = { promise, resolve };
+    waiters.set(alias, waiter);
+  }
+  const { signal } = options;
+  if (!signal) return waiter.promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    void waiter.promise.then(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    });
+  });
+}
 
 /** The host `ferry/register` created, for code that also wants `host.import()` (one registry, same instances). */
 export { host };

@@ -65,3 +65,28 @@ export async function packagesLoadedBy(
   }
   return packages;
 }
+
+/**
+ * Every file (absolute path) that loading `entry` loads, itself included, following relative static imports, and
+ * dynamic ones too when `dynamic` is set.
+ *
+ * @example
+ * ```ts
+ * const files = await modulesLoadedBy('/repo/dist/index.js', { dynamic: true });
+ * files.has('/repo/dist/testing/index.js'); // false
+ * ```
+ */
+export async function modulesLoadedBy(entry: string, options: { dynamic?: boolean } = {}): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const { specifier, dynamic } of runtimeImports(await readFile(file, 'utf8'))) {
+      if (dynamic && !options.dynamic) continue;
+      if (specifier.startsWith('.')) queue.push(resolve(dirname(file), specifier));
+    }
+  }
+  return seen;
+}

@@ -36,7 +36,7 @@ export function installedVersion(pkg: string, root: string): string | undefined 
 }
 
 /** `lodash/fp` -> `lodash`; `@a/b/c` -> `@a/b`. */
-function packageOf(key: string): string {
+export function packageOf(key: string): string {
   const parts = key.split('/');
   return key.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
@@ -133,4 +133,22 @@ export function provideHostRequest(
   const scope = scopeOf(entry.shared.shareScope ?? 'default');
   if (Object.values(scope[request] ?? {}).some((p) => p.from === options.name)) return undefined;
   return provideOne(scopeOf, options, request, entry.shared);
+}
+
+/**
+ * The warning for a singleton a remote declares that the host has installed but does not list in `shared`: the
+ * remote then gets another copy (its fallback, or another remote's), a second instance beside the host's own.
+ * Undefined when the host lists it, or has no copy of it.
+ */
+export function unsharedSingleton(options: ResolvedHostOptions, request: string, remote: string): string | undefined {
+  if (hostEntryFor(options, request) !== undefined) return undefined;
+  const packageName = packageOf(request);
+  const version = installedVersion(packageName, options.root);
+  if (version === undefined) return undefined;
+  return (
+    `Remote "${remote}" declares "${request}" a singleton, and the host "${options.name}" has ${packageName} ` +
+    `${version} installed under ${options.root} but does not list it in \`shared\`: the remote gets another copy, a ` +
+    `second instance of ${packageName} in the process. Add "${request}" to the host's \`shared\` ` +
+    `(\`shared: { ${JSON.stringify(request)}: { singleton: true } }\`) so the remote uses the host's instance.`
+  );
 }

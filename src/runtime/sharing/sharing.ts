@@ -9,7 +9,7 @@ import type { Manifest } from '../../manifest/index.ts';
 import type { ResolvedHostOptions } from '../options/host-options.ts';
 import type { Warn } from '../warnings.ts';
 import { type FallbackSource, fallbackProvider } from './fallback-provider.ts';
-import { provideHostPackages, provideHostRequest } from './host-packages.ts';
+import { provideHostPackages, provideHostRequest, unsharedSingleton } from './host-packages.ts';
 import {
   type Consumer,
   choose,
@@ -174,6 +174,10 @@ export function createSharing(
         ...(entry.fallback === false ? {} : { own: source.alias, ownVersion: entry.version }),
       };
       const chosen = choose(scope, key, entry, consumer, options.shareStrategy);
+      if (entry.singleton && chosen.from !== options.name) {
+        const unshared = unsharedSingleton(options, key, source.alias);
+        if (unshared !== undefined) warn('FERRY_SINGLETON_NOT_SHARED', unshared, source.alias);
+      }
       if (chosen.warning !== undefined) warn('FERRY_SHARED_VERSION_MISMATCH', chosen.warning, source.alias);
       const value = await load(scope, key, chosen.version);
       use(
