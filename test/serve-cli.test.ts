@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
+import { subscribe } from './helpers/event-client.ts';
 import { createServedFolder, HASHED_FILE } from './helpers/server-fixture.ts';
 import { FERRY_BIN } from './helpers/temp-project.ts';
 
@@ -132,4 +133,37 @@ test('ferry serve refuses a bad port, an unknown flag and two folders, and print
   const help = startFerry(['serve', '--help']);
   assert.equal(await help.exit, 0);
   assert.match(help.stdout(), /Usage: ferry serve \[dir\]/);
+});
+
+test('ferry serve takes the limits as flags: --max-subscribers caps the event stream, bad values are refused', async () => {
+  const folder = await createServedFolder();
+  await using _project = folder.project;
+  const bad = startFerry(['serve', folder.dir, '--port', '0', '--max-subscribers', 'many']);
+  assert.equal(await bad.exit, 1);
+  assert.match(bad.stderr(), /--max-subscribers must be a whole number of subscribers of at least 1, got "many"/);
+
+  const running = startFerry([
+    'serve',
+    folder.dir,
+    '--port',
+    '0',
+    '--max-subscribers',
+    '1',
+    '--max-connections',
+    '50',
+    '--stream-lifetime',
+    '60000',
+  ]);
+  const url = await servingUrl(running);
+  try {
+    const first = await subscribe(`${url}mf-manifest.events`);
+    assert.equal(first.status, 200);
+    const second = await subscribe(`${url}mf-manifest.events`);
+    assert.equal(second.status, 503);
+    assert.equal(second.headers['retry-after'], '60');
+    first.close();
+  } finally {
+    running.child.kill('SIGTERM');
+    await running.exit;
+  }
 });

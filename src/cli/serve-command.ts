@@ -10,7 +10,8 @@ import { createFerryServer } from '../server/index.ts';
 const DEFAULT_DIR = 'dist/federation';
 const DEFAULT_PORT = 3001;
 
-const HELP = `Usage: ferry serve [dir] [--port N] [--host H] [--log]
+const HELP = `Usage: ferry serve [dir] [--port N] [--host H] [--log] [--max-subscribers N] [--max-connections N]
+                         [--stream-lifetime ms]
 
 Serves a build output folder (default ${DEFAULT_DIR}) over HTTP: the manifest, its signature and the container
 are revalidated on every use (no-cache + ETag), content-hashed files are cached as immutable.
@@ -19,10 +20,28 @@ Options:
   --port N   TCP port (default: the PORT environment variable, else ${DEFAULT_PORT}; 0 picks a free one)
   --host H   interface to listen on (default 127.0.0.1; 0.0.0.0 listens on every interface)
   --log      print one line per request
+  --max-subscribers N   event-stream subscribers kept at once; more get 503 and poll (default: half the
+                        descriptor limit, at most 10000)
+  --max-connections N   connections held at once (default: two thirds of the descriptor limit)
+  --stream-lifetime ms  end each event stream after about this long; hosts reconnect (default 600000)
   --help     show this help
 
 Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.
 `;
+
+function parseCount(text: string | undefined, flag: string, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 1)) {
+    throw new InvalidOptionError(
+      `${flag} must be a whole number of ${what} of at least 1, got ${JSON.stringify(text)}.`,
+      {
+        option: flag.slice(2),
+      },
+    );
+  }
+  return value;
+}
 
 function parsePort(text: string, source: string): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
@@ -52,6 +71,9 @@ export async function runServe(args: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       log: { type: 'boolean', default: false },
+      'max-subscribers': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'stream-lifetime': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -73,10 +95,16 @@ export async function runServe(args: string[]): Promise<number> {
   else if (envPort !== undefined && envPort !== '') port = parsePort(envPort, 'The PORT environment variable');
   const host = values.host ?? '127.0.0.1';
 
+  const limits = {
+    maxSubscribers: parseCount(values['max-subscribers'], '--max-subscribers', 'subscribers'),
+    maxConnections: parseCount(values['max-connections'], '--max-connections', 'connections'),
+    streamLifetime: parseCount(values['stream-lifetime'], '--stream-lifetime', 'milliseconds'),
+  };
   const served = await createFerryServer({
     dir,
     port,
     host,
+    limits,
     // The response said only "Internal Server Error"; the operator gets the details.
     onError: (error) => {
       const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);

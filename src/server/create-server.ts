@@ -1,11 +1,14 @@
 /**
  * A ready-made node:http server for a build output folder, used by `ferry serve` and by tests. Listen errors
- * (port in use, no permission) reject with a typed error instead of being emitted where nobody listens.
+ * (port in use, no permission) reject with a typed error instead of being emitted where nobody listens. Its
+ * connections are bounded (limits.ts): how many it holds, how long a request may take to arrive, how long an idle
+ * keep-alive or a stalled connection is kept, so slow or silent clients cannot exhaust its descriptors.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../common/errors.ts';
 import { createRequestHandler } from './handler.ts';
+import { resolveLimits, type ServerLimits } from './limits.ts';
 
 /** Options of {@link createFerryServer}. */
 export interface FerryServerOptions {
@@ -17,6 +20,11 @@ export interface FerryServerOptions {
   host?: string;
   /** Called with errors that were answered with 500. */
   onError?: (error: unknown) => void;
+  /**
+   * Connection and push-stream limits (`maxSubscribers`, `streamLifetime`, `maxConnections`, `headersTimeout`,
+   * `requestTimeout`, `keepAliveTimeout`, `idleTimeout`); the defaults follow the descriptor limit (limits.ts).
+   */
+  limits?: ServerLimits;
 }
 
 /** A listening server; `close()` stops accepting, lets requests in flight finish briefly, then ends connections. */
@@ -27,7 +35,7 @@ export interface FerryServer {
   close(): Promise<void>;
 }
 
-const KNOWN = new Set(['dir', 'port', 'host', 'onError']);
+const KNOWN = new Set(['dir', 'port', 'host', 'onError', 'limits']);
 // In-flight responses are small files; a second is plenty before connections are cut.
 const CLOSE_GRACE_MS = 1000;
 
@@ -45,7 +53,7 @@ export async function createFerryServer(options: FerryServerOptions): Promise<Fe
   for (const key of Object.keys(options ?? {})) {
     if (!KNOWN.has(key)) {
       throw new InvalidOptionError(
-        `createFerryServer() got an unknown option "${key}"; the options are dir, port, host and onError.`,
+        `createFerryServer() got an unknown option "${key}"; the options are dir, port, host, onError and limits.`,
         { option: key },
       );
     }
@@ -64,8 +72,25 @@ export async function createFerryServer(options: FerryServerOptions): Promise<Fe
       option: 'host',
     });
   }
-  const handler = createRequestHandler({ dir, onError });
-  const server = createServer(handler);
+  const limits = resolveLimits(options.limits, 'createFerryServer()');
+  const { maxSubscribers, streamLifetime } = limits;
+  const handler = createRequestHandler({ dir, onError, limits: { maxSubscribers, streamLifetime } });
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      // Node checks the two timeouts above only this often (default 30 s, which would let them overrun by as much).
+      connectionsCheckingInterval: Math.max(100, Math.min(limits.headersTimeout, limits.requestTimeout, 5000) / 2),
+    },
+    handler,
+  );
+  // Beyond this, new connections are closed at once (their clients retry): an ordinary request still finds a
+  // descriptor for its file.
+  server.maxConnections = limits.maxConnections;
+  // A connection where no byte moved for this long (a client that stopped reading a file) is closed. Push streams
+  // send a comment every 15 s, so a subscriber that reads never gets here.
+  server.setTimeout(limits.idleTimeout, (socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     const onListenError = (error: NodeJS.ErrnoException) => {
       reject(listenError(error, host, port));

@@ -7,6 +7,16 @@
  *
  * The event carries no authority: a host fetches and verifies the manifest itself. Nothing is watched while nobody
  * subscribes.
+ *
+ * A manifest that changed but cannot be read (out of descriptors, a half-written copy by another deploy tool) is read
+ * again with backoff (0.1 s doubling to 5 s, 20 attempts, about a minute and a half), so the change is still
+ * announced: the stat poll alone would not notice again, since the file does not change any more. A missing manifest
+ * is not retried (its creation is a change the watch and the poll see).
+ *
+ * Limits (limits.ts): at most `maxSubscribers` streams (the caller answers the others 503, and their hosts poll);
+ * each stream is ended after its lifetime (90–100 % of `streamLifetime`, so they do not all end together) and the host
+ * reconnects, getting the current manifest at once; a subscriber that stops reading is dropped once 64 KiB of events
+ * wait for it, rather than kept in memory.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -20,8 +30,22 @@ export const EVENTS_FILE = 'mf-manifest.events';
 const DEBOUNCE_MS = 100;
 const STAT_POLL_MS = 1000;
 const HEARTBEAT_MS = 15_000;
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5000;
+const RETRY_ATTEMPTS = 20;
+// Events are tiny (a comment every 15 s, an announcement per build): this much unread means the client is gone.
+const MAX_UNREAD_BYTES = 64 * 1024;
+
+export interface ManifestEventsOptions {
+  /** Streams kept at once (see {@link ManifestEvents.full}). */
+  maxSubscribers: number;
+  /** Milliseconds after which a stream is ended (each gets 90–100 % of it); `Infinity`: never. */
+  streamLifetime: number;
+}
 
 export interface ManifestEvents {
+  /** True when `maxSubscribers` streams are open: the caller answers a new subscription 503 instead. */
+  readonly full: boolean;
   /** Answers a subscription request with the event stream. */
   subscribe(req: IncomingMessage, res: ServerResponse): void;
   /** Ends every stream and stops watching. */
@@ -37,7 +61,13 @@ export interface ManifestEvents {
  * http.createServer((req, res) => events.subscribe(req, res));
  * ```
  */
-export function createManifestEvents(dir: string): ManifestEvents {
+export function createManifestEvents(
+  dir: string,
+  options: ManifestEventsOptions = {
+    maxSubscribers: Number.POSITIVE_INFINITY,
+    streamLifetime: Number.POSITIVE_INFINITY,
+  },
+): ManifestEvents {
   const clients = new Set<ServerResponse>();
   let last: string | undefined;
   let watcher: FSWatcher | undefined;
@@ -46,27 +76,41 @@ export function createManifestEvents(dir: string): ManifestEvents {
   let debounce: NodeJS.Timeout | undefined;
   let lastStat = '';
 
-  const read = async (): Promise<string | undefined> => {
+  /** The event data, `missing` when there is no manifest, `failed` when it could not be read or parsed now. */
+  const read = async (): Promise<string | 'missing' | 'failed'> => {
     try {
       const bytes = await readFile(join(dir, MANIFEST_FILE));
       const { ferry } = JSON.parse(bytes.toString('utf8')) as { ferry?: { version?: unknown; release?: unknown } };
       return JSON.stringify({ integrity: integrityOf(bytes), version: ferry?.version, release: ferry?.release });
-    } catch {
-      // mid-rebuild or not a ferry folder: nothing to announce yet
-      return undefined;
+    } catch (error) {
+      // Not a ferry folder (yet): its manifest appearing is a change of its own. Anything else (EMFILE, a copy
+      // written in place and read half-way) may pass: read again.
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'failed';
     }
   };
-  const send = (res: ServerResponse, data: string) => res.write(`event: manifest\ndata: ${data}\n\n`);
-  const announce = async () => {
+  // Writes unless the client stopped reading; such a client is dropped (its close handler forgets it).
+  const write = (res: ServerResponse, text: string) => {
+    if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
+    else res.write(text);
+  };
+  const send = (res: ServerResponse, data: string) => write(res, `event: manifest\ndata: ${data}\n\n`);
+  const announce = async (attempt: number) => {
     const data = await read();
-    if (data === undefined || data === last) return;
+    if (data === 'failed') {
+      // Only while someone listens; a newer change (changed() clears the timer) starts over.
+      if (attempt + 1 < RETRY_ATTEMPTS && clients.size > 0) {
+        debounce = setTimeout(() => void announce(attempt + 1), Math.min(RETRY_FIRST_MS * 2 ** attempt, RETRY_MAX_MS));
+      }
+      return;
+    }
+    if (data === 'missing' || data === last) return;
     last = data;
     for (const res of clients) send(res, data);
   };
   // A build writes the manifest, then its signature: wait for quiet before reading.
   const changed = () => {
     clearTimeout(debounce);
-    debounce = setTimeout(() => void announce(), DEBOUNCE_MS);
+    debounce = setTimeout(() => void announce(0), DEBOUNCE_MS);
   };
 
   const start = () => {
@@ -87,7 +131,7 @@ export function createManifestEvents(dir: string): ManifestEvents {
       }
     }, STAT_POLL_MS);
     heartbeat = setInterval(() => {
-      for (const res of clients) res.write(': ping\n\n');
+      for (const res of clients) write(res, ': ping\n\n');
     }, HEARTBEAT_MS);
   };
   const stop = () => {
@@ -100,6 +144,9 @@ export function createManifestEvents(dir: string): ManifestEvents {
   };
 
   return {
+    get full() {
+      return clients.size >= options.maxSubscribers;
+    },
     subscribe(req, res) {
       res.writeHead(200, {
         'Content-Type': 'text/event-stream; charset=utf-8',
@@ -116,11 +163,17 @@ export function createManifestEvents(dir: string): ManifestEvents {
       if (clients.size === 0) start();
       clients.add(res);
       void read().then((data) => {
-        if (data === undefined || !clients.has(res)) return;
+        if (data === 'missing' || data === 'failed' || !clients.has(res)) return;
         last ??= data;
         send(res, data);
       });
+      // Recycled: the host reconnects by itself (after the `retry` above) and is sent the current manifest.
+      const lifetime = Number.isFinite(options.streamLifetime)
+        ? setTimeout(() => res.end(), options.streamLifetime * (0.9 + Math.random() * 0.1))
+        : undefined;
+      lifetime?.unref();
       res.on('close', () => {
+        clearTimeout(lifetime);
         clients.delete(res);
         if (clients.size === 0) stop();
       });

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../common/errors.ts';
 import { createRequestHandler } from './handler.ts';
+import type { HandlerLimits } from './limits.ts';
 
 /** The part of a fastify instance the plugin uses. */
 export interface FastifyInstanceLike {
@@ -22,6 +23,8 @@ export interface FerryFastifyOptions {
   dir: string;
   /** Called with errors that were answered with 500. */
   onError?: (error: unknown) => void;
+  /** The event stream's limits, as for createRequestHandler (`maxSubscribers`, `streamLifetime`). */
+  limits?: HandlerLimits;
 }
 
 /**
@@ -41,7 +44,12 @@ export async function ferryFastify(instance: FastifyInstanceLike, options: Ferry
       option: 'dir',
     });
   }
-  const handler = createRequestHandler({ dir: options.dir, prefix: instance.prefix, onError: options.onError });
+  const handler = createRequestHandler({
+    dir: options.dir,
+    prefix: instance.prefix,
+    onError: options.onError,
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+  });
   const route = (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): unknown }) => {
     reply.hijack();
     handler(request.raw, reply.raw);

@@ -2,11 +2,16 @@
  * The request handler that serves a build output folder. One function that works as a node:http listener, as
  * express middleware (it calls `next()` for names it does not have) and, through `reply.hijack()`, in fastify.
  *
- * Bytes are read from disk on every 200 (the folder is rebuilt in place while serving, and build outputs are
- * small); only entity tags are remembered, keyed by the file's inode, size and timestamps, so a revalidation that
- * ends in 304 costs a stat and no read.
+ * Bytes are read from disk on every 200 (the folder is rebuilt in place while serving); only entity tags are
+ * remembered, keyed by the file's inode, size and timestamps, so a revalidation that ends in 304 costs a stat and no
+ * read. A file larger than 64 KiB is never held whole: its tag is hashed in one streaming pass, and its body is
+ * streamed from the open descriptor at the pace the client reads (a client that stops reading holds a few chunks,
+ * not the file: 10 such clients of a 100 MiB file once cost the server 1 GiB).
  */
+
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { isSignatureFileCopy, MANIFEST_FILE, SIGNATURE_FILE } from '../manifest/index.ts';
 import { etagOf, IMMUTABLE, ifNoneMatchMatches, looksContentHashed, REVALIDATE } from './cache-policy.ts';
 import { ContainerNameReader } from './container-name.ts';
@@ -27,6 +32,11 @@ export type RequestHandler = ((req: IncomingMessage, res: ServerResponse, next?:
 const ALLOW = 'GET, HEAD';
 // Enough for every file of many builds; entries are tiny (a key and a 73-character tag).
 const MAX_REMEMBERED_ETAGS = 1024;
+// Up to this size a file is read whole (one read; the socket's buffer takes it anyway); above, it is streamed.
+const READ_WHOLE_BYTES = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
+// A subscriber over the cap polls instead; its host looks for the push channel again about a minute later.
+const RETRY_SUBSCRIBE_SECONDS = '60';
 
 /**
  * Creates the handler that serves the build output folder `dir`: GET and HEAD only, regular files inside the
@@ -47,8 +57,8 @@ const MAX_REMEMBERED_ETAGS = 1024;
  * ```
  */
 export function createRequestHandler(options: RequestHandlerOptions): RequestHandler {
-  const { dir, prefix, onError, events: pushEnabled } = resolveHandlerOptions(options);
-  const events = pushEnabled ? createManifestEvents(dir) : undefined;
+  const { dir, prefix, onError, events: pushEnabled, limits } = resolveHandlerOptions(options);
+  const events = pushEnabled ? createManifestEvents(dir, limits) : undefined;
   const containerNames = new ContainerNameReader(dir);
   const etags = new Map<string, string>();
 
@@ -72,13 +82,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       'X-Content-Type-Options': 'nosniff',
     };
     const key = versionKey(file);
-    const known = etags.get(key);
-    if (known !== undefined && ifNoneMatchMatches(req.headers['if-none-match'], known)) {
-      res.writeHead(304, { ...headers, ETag: known }).end();
-      return;
-    }
-    const bytes = await file.handle.readFile();
-    const etag = etagOf(bytes);
+    const size = Number(file.stat.size);
+    // Small files: one read serves both the tag and the body.
+    const bytes = size <= READ_WHOLE_BYTES && etags.get(key) === undefined ? await file.handle.readFile() : undefined;
+    const etag = etags.get(key) ?? (bytes ? etagOf(bytes) : await hashStreaming(file));
     remember(key, etag);
     if (ifNoneMatchMatches(req.headers['if-none-match'], etag)) {
       res.writeHead(304, { ...headers, ETag: etag }).end();
@@ -88,9 +95,26 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       ...headers,
       ETag: etag,
       'Content-Type': contentTypeOf(name),
-      'Content-Length': String(bytes.byteLength),
+      'Content-Length': String(bytes?.byteLength ?? size),
     });
-    res.end(req.method === 'HEAD' ? undefined : bytes);
+    if (req.method === 'HEAD' || size === 0) return void res.end();
+    if (bytes) return void res.end(bytes);
+    // Exactly the bytes the tag and Content-Length describe (a file rewritten in place meanwhile ends short, and
+    // the client sees a truncated body rather than other bytes under this tag). The descriptor is closed by the
+    // caller once the stream settles.
+    const body = file.handle.createReadStream({
+      start: 0,
+      end: size - 1,
+      autoClose: false,
+      highWaterMark: CHUNK_BYTES,
+    });
+    try {
+      await pipeline(body, res);
+    } catch (error) {
+      // The client went away mid-body: nothing to report, the socket is gone.
+      if (res.destroyed && (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      throw error;
+    }
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => {
@@ -104,6 +128,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     if (target.kind === 'not-found') return notFound();
     if (target.name === EVENTS_FILE && events) {
       if (!readOnly) return sendStatus(req, res, 405, 'Method Not Allowed', { Allow: ALLOW });
+      // Not an event stream, so the host treats it as "no push here" and polls, trying again after a while.
+      if (events.full && req.method === 'GET') {
+        return sendStatus(req, res, 503, 'Service Unavailable', { 'Retry-After': RETRY_SUBSCRIBE_SECONDS });
+      }
       return events.subscribe(req, res);
     }
     const file = await openInside(dir, target.name);
@@ -125,6 +153,20 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     });
   };
   return Object.assign(handler, { close: () => events?.close() });
+}
+
+/** The file's strong tag, hashed in one pass of 64 KiB reads: the file is never held whole. */
+async function hashStreaming(file: OpenedFile): Promise<string> {
+  const hash = createHash('sha384');
+  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  let position = 0;
+  for (;;) {
+    const { bytesRead } = await file.handle.read(buffer, 0, CHUNK_BYTES, position);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return `"sha384-${hash.digest('base64')}"`;
 }
 
 /** A short plain-text status answer that no cache keeps (a missing file may appear with the next build). */

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
+import { type HandlerLimits, type ResolvedServerLimits, resolveLimits } from './limits.ts';
 
 /** Options of `createRequestHandler`. */
 export interface RequestHandlerOptions {
@@ -23,6 +24,11 @@ export interface RequestHandlerOptions {
    * true). Set false behind a proxy that cannot stream; hosts then poll.
    */
   events?: boolean;
+  /**
+   * `maxSubscribers` (default: half the process's descriptor limit, at most 10 000) and `streamLifetime` (default
+   * 10 min) of the event stream; see the README's "Server limits".
+   */
+  limits?: HandlerLimits;
 }
 
 /** The checked options. */
@@ -31,9 +37,10 @@ export interface ResolvedHandlerOptions {
   readonly prefix: string;
   readonly onError: ((error: unknown) => void) | undefined;
   readonly events: boolean;
+  readonly limits: ResolvedServerLimits;
 }
 
-const KNOWN = new Set(['dir', 'prefix', 'onError', 'events']);
+const KNOWN = new Set(['dir', 'prefix', 'onError', 'events', 'limits']);
 const PREFIX = /^(?:\/[A-Za-z0-9._~@-]+)+$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
@@ -50,11 +57,12 @@ export function resolveHandlerOptions(options: RequestHandlerOptions): ResolvedH
     if (!KNOWN.has(key)) {
       invalid(
         key,
-        `createRequestHandler() got an unknown option "${key}"; the options are dir, prefix, onError and events.`,
+        `createRequestHandler() got an unknown option "${key}"; the options are dir, prefix, onError, events and limits.`,
       );
     }
   }
   const { dir, prefix = '', onError, events = true } = options;
+  const limits = resolveLimits(options.limits, 'createRequestHandler()');
   if (typeof events !== 'boolean') invalid('events', 'createRequestHandler() option "events" must be true or false.');
   if (typeof dir !== 'string' || dir === '') {
     invalid(
@@ -91,5 +99,5 @@ export function resolveHandlerOptions(options: RequestHandlerOptions): ResolvedH
       { option: 'dir', file: absolute },
     );
   }
-  return Object.freeze({ dir: absolute, prefix: normalisedPrefix, onError, events });
+  return Object.freeze({ dir: absolute, prefix: normalisedPrefix, onError, events, limits });
 }
