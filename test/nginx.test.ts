@@ -6,79 +6,17 @@
  * temporary folder, and stops it. Without an nginx binary it is skipped (say so loudly: CI must not skip it).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createHost } from '../src/index.ts';
 import { createRemoteProject, runFerry } from './helpers/build-fixture.ts';
+import { NGINX, type RunningNginx, startNginx } from './helpers/nginx.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from './helpers/temp-project.ts';
-
-function findNginx(): string | undefined {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx']) {
-    try {
-      execFileSync(candidate, ['-v'], { stdio: 'ignore' });
-      return candidate;
-    } catch {}
-  }
-  return undefined;
-}
-
-const NGINX = findNginx();
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** The nginx config the README documents, with paths and port for this test. */
-function nginxConfig(prefix: string, root: string, port: number): string {
-  return `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
-daemon off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 64; }
-http {
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-  log_format ferry '$uri $status "$http_if_none_match"';
-  access_log ${prefix}/access.log ferry;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  fastcgi_temp_path ${prefix}/tmp/fastcgi;
-  uwsgi_temp_path ${prefix}/tmp/uwsgi;
-  scgi_temp_path ${prefix}/tmp/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-    add_header X-Content-Type-Options nosniff always;
-    # Content-hashed bundles and maps never change under their name.
-    location ~ "\\.[A-Za-z0-9_-]{8,}\\.(js|js\\.map|d\\.ts)$" {
-      add_header Cache-Control "public, max-age=31536000, immutable" always;
-      add_header X-Content-Type-Options nosniff always;
-    }
-    # The manifest, its signature, the container: revalidated every time (ETag + If-None-Match -> 304).
-    location / {
-      add_header Cache-Control "no-cache" always;
-      add_header X-Content-Type-Options nosniff always;
-    }
-  }
-}
-`;
-}
 
 describe('a ferry build output served by nginx', {
   skip: NGINX ? false : 'nginx is not installed (CI installs it: .ci/run)',
 }, () => {
   let remote: TempProject;
-  let prefix: TempProject;
-  let nginx: ChildProcess;
+  let nginx: RunningNginx;
   let baseUrl: string;
   let publicKey: string;
 
@@ -89,44 +27,16 @@ describe('a ferry build output served by nginx', {
     publicKey = /ed25519:[A-Za-z0-9_-]{43}/.exec(keygen.stdout + keygen.stderr)![0];
     const built = await runFerry(['build', '--sign', 'key.pem'], { cwd: remote.dir });
     assert.equal(built.code, 0, built.stderr);
-
-    prefix = await createTempProject({});
-    await mkdir(prefix.path('tmp'), { recursive: true });
-    const port = await freePort();
-    await writeFile(prefix.path('nginx.conf'), nginxConfig(prefix.dir, remote.path('dist/federation'), port));
-    nginx = spawn(NGINX!, ['-p', prefix.dir, '-e', prefix.path('error.log'), '-c', prefix.path('nginx.conf')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    nginx.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    baseUrl = `http://127.0.0.1:${port}/`;
-    for (let i = 0; ; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.destroy();
-          resolve(true);
-        }).once('error', () => resolve(false));
-      });
-      if (up) break;
-      assert.ok(i < 100 && nginx.exitCode === null, `nginx did not start: ${stderr}`);
-      await sleep(50);
-    }
+    nginx = await startNginx(remote.path('dist/federation'));
+    baseUrl = nginx.url;
   });
 
   after(async () => {
-    if (nginx && nginx.exitCode === null) {
-      nginx.kill('SIGQUIT');
-      await once(nginx, 'exit');
-    }
-    await prefix?.remove();
+    await nginx?.stop();
     await remote?.remove();
   });
 
-  async function accessLog(): Promise<string[]> {
-    return (await readFile(prefix.path('access.log'), 'utf8')).trim().split('\n').filter(Boolean);
-  }
+  const accessLog = () => nginx.accessLog();
 
   test('serves the headers the README documents', async () => {
     const manifest = await fetch(`${baseUrl}mf-manifest.json`);

@@ -256,21 +256,39 @@ test('an events endpoint that redirects to another origin is not followed (the h
   }
 });
 
+/** When the server saw a subscription, answered it and saw it closed. */
+interface Subscription {
+  at: number;
+  answered?: number;
+  closed?: number;
+}
+
 // The watcher on its own, over both transports: the same deadlines and the same answers.
 for (const transport of ['custom fetch', 'node:http'] as const) {
   test(`${transport}: silence before or after the headers past the idle deadline drops the stream; it polls, then reconnects`, async () => {
     await using folder = await project();
     await using remote = await startRemote(folder.dir);
-    let subscription = 0;
+    // Each subscription's times, recorded by the server as they happen, so a loaded machine cannot miss a window.
+    const subscriptions: Subscription[] = [];
     remote.override = (req, res) => {
       if (!req.url?.startsWith(EVENTS)) return false;
+      const record: Subscription = { at: performance.now() };
+      subscriptions.push(record);
       remote.streams.add(res);
-      res.on('close', () => remote.streams.delete(res));
+      res.on('close', () => {
+        record.closed = performance.now();
+        remote.streams.delete(res);
+      });
       // The first subscription never answers; the second answers and then says nothing.
-      if (subscription++ > 0) res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
+      if (subscriptions.length > 1) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
+        record.answered = performance.now();
+      }
       return true;
     };
     const checks: string[] = [];
+    let sawConnected = false;
+    const started = performance.now();
     const watcher = watchRemote({
       manifestUrl: `${remote.url}mf-manifest.json`,
       pollInterval: 50,
@@ -279,17 +297,33 @@ for (const transport of ['custom fetch', 'node:http'] as const) {
       check: async (trigger) => void checks.push(trigger),
       fetch: transport === 'custom fetch' ? recordingFetch().fetch : undefined,
     });
+    const sampler = setInterval(() => {
+      if (watcher.pushConnected) sawConnected = true;
+    }, 5);
     try {
-      await waitFor(() => remote.streams.size === 1);
-      const opened = performance.now();
-      await waitFor(() => remote.streams.size === 0, 1000);
-      assert.ok(performance.now() - opened >= 200, 'dropped at the idle deadline, not before');
+      await waitFor(() => subscriptions[0]?.closed !== undefined, 3000);
+      const first = subscriptions[0] as Subscription;
+      assert.ok(
+        first.closed! - started >= 200,
+        `the unanswered request is dropped at the idle deadline, not before (${Math.round(first.closed! - started)} ms)`,
+      );
       await waitFor(() => checks.includes('poll'), 1000);
-      // Reconnected after the backoff (1 s): this time the headers arrive, and the silence after them drops it too.
-      await waitFor(() => subscription === 2 && remote.streams.size === 1, 2000);
-      await waitFor(() => watcher.pushConnected, 1000);
-      await waitFor(() => remote.streams.size === 0 && !watcher.pushConnected, 1000);
+      // Reconnected after the backoff (under 1 s for the first retry): this time the headers arrive, and the silence
+      // after them drops the stream too.
+      await waitFor(() => subscriptions[1]?.closed !== undefined, 4000);
+      const second = subscriptions[1] as Subscription;
+      assert.ok(
+        second.at - first.closed! < 1500,
+        `reconnected within the first backoff (${Math.round(second.at - first.closed!)} ms)`,
+      );
+      assert.ok(
+        second.answered !== undefined && second.closed! - second.answered >= 200,
+        'the silent stream is dropped at the idle deadline after the headers',
+      );
+      assert.ok(sawConnected, 'the answered stream counted as connected while it was open');
+      await waitFor(() => !watcher.pushConnected, 1000);
     } finally {
+      clearInterval(sampler);
       watcher.stop();
     }
   });
