@@ -9,6 +9,7 @@ import type { BuildResult as EsbuildResult, Message, Metafile } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
+import { type NativeHit, nativePackageError, nativePackagesPlugin } from './native-packages.ts';
 import { sharedKeyOf } from './shared.ts';
 
 /** One expose's bundle, ready to write. */
@@ -84,6 +85,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
   const entryPoints: Record<string, string> = {};
   for (const expose of config.exposes) entryPoints[expose.name] = expose.import;
   const { build } = await loadEsbuild();
+  const native: NativeHit[] = [];
   let result: EsbuildResult<{ write: false; metafile: true }>;
   try {
     result = await build({
@@ -104,8 +106,11 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       sourcesContent: false,
       splitting: false,
       logLevel: 'silent',
+      // Refuses packages with native addons, which no bundle can carry (src/build/native-packages.ts).
+      plugins: [nativePackagesPlugin({ root: config.root, shared: sharedNames, hits: native, mode: 'refuse' })],
     });
   } catch (cause) {
+    if (native.length > 0) throw nativePackageError(config.name, native, cause);
     const errors = (cause as { errors?: Message[] }).errors;
     const detail = errors?.length ? (await format(errors, 'error')).join('\n') : String(cause);
     throw new BuildError(`Bundling remote "${config.name}" failed:\n${detail}`, {
