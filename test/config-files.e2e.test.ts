@@ -119,7 +119,7 @@ describe('a host in a "type": "commonjs" package', () => {
       cwd: host.dir,
     });
     assert.equal(stray.code, 1);
-    assert.match(stray.stderr, /--key billing=… names no remote given with --remote \(given: greeter\)/);
+    assert.match(stray.stderr, /^ferry types: --key billing=… names no remote given with --remote \(given: greeter\)/);
     assert.match(stray.stderr, /\[ERR_FERRY_INVALID_OPTION\]/);
 
     const malformed = await runFerry(['types', '--remote', url], { cwd: host.dir });

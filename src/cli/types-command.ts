@@ -36,7 +36,7 @@ function pairs(values: string[], flag: string): Array<[string, string]> {
     const index = value.indexOf('=');
     if (index <= 0 || index === value.length - 1) {
       throw new InvalidOptionError(
-        `ferry types: --${flag} ${JSON.stringify(value)} is not alias=value. Write --${flag} ` +
+        `--${flag} ${JSON.stringify(value)} is not alias=value. Write --${flag} ` +
           (flag === 'remote' ? 'authService=https://…/mf-manifest.json.' : 'authService=ed25519:….'),
         { option: flag },
       );
@@ -50,7 +50,7 @@ function optionsFromFlags(remoteFlags: string[], keyFlags: string[]): HostOption
   const remotes: Record<string, { url: string; publicKey?: string[] }> = {};
   for (const [alias, url] of pairs(remoteFlags, 'remote')) {
     if (Object.hasOwn(remotes, alias)) {
-      throw new InvalidOptionError(`ferry types: --remote ${alias}=… is given twice; give each remote once.`, {
+      throw new InvalidOptionError(`--remote ${alias}=… is given twice; give each remote once.`, {
         option: 'remote',
         remote: alias,
       });
@@ -61,7 +61,7 @@ function optionsFromFlags(remoteFlags: string[], keyFlags: string[]): HostOption
     const remote = remotes[alias];
     if (remote === undefined) {
       throw new InvalidOptionError(
-        `ferry types: --key ${alias}=… names no remote given with --remote (given: ${Object.keys(remotes).join(', ')}). ` +
+        `--key ${alias}=… names no remote given with --remote (given: ${Object.keys(remotes).join(', ')}). ` +
           `Add --remote ${alias}=<manifest URL>, or fix the alias.`,
         { option: 'key', remote: alias },
       );
@@ -122,7 +122,7 @@ async function hostOptions(
   if (values.remote !== undefined) {
     if (values.config !== undefined) {
       throw new InvalidOptionError(
-        'ferry types: give the remotes with --remote or with --config, not both (--remote reads no config file).',
+        'Give the remotes with --remote or with --config, not both (--remote reads no config file).',
         { option: 'config' },
       );
     }
@@ -130,7 +130,7 @@ async function hostOptions(
   }
   if (values.key !== undefined) {
     throw new InvalidOptionError(
-      "ferry types: --key pins the key of a remote given with --remote; with a config file, set the remote's " +
+      "--key pins the key of a remote given with --remote; with a config file, set the remote's " +
         'publicKey there instead.',
       { option: 'key' },
     );
