@@ -9,7 +9,7 @@ import type { BuildResult as EsbuildResult, Message, Metafile } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
-import { type NativeHit, nativePackageError, nativePackagesPlugin } from './native-packages.ts';
+import { type NativeHit, nativeBinariesPlugin, nativePackageError, nativePackagesIn } from './native-packages.ts';
 import { sharedKeyOf } from './shared.ts';
 
 /** One expose's bundle, ready to write. */
@@ -106,11 +106,9 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       sourcesContent: false,
       splitting: false,
       logLevel: 'silent',
-      // Refuses packages with native addons, which no bundle can carry (src/build/native-packages.ts).
-      plugins: [nativePackagesPlugin({ root: config.root, shared: sharedNames, hits: native, mode: 'refuse' })],
+      plugins: [nativeBinariesPlugin(config.root, native)],
     });
   } catch (cause) {
-    if (native.length > 0) throw nativePackageError(config.name, native, cause);
     const errors = (cause as { errors?: Message[] }).errors;
     const detail = errors?.length ? (await format(errors, 'error')).join('\n') : String(cause);
     throw new BuildError(`Bundling remote "${config.name}" failed:\n${detail}`, {
@@ -119,6 +117,10 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       cause,
     });
   }
+
+  // Packages with native addons cannot be bundled (src/build/native-packages.ts): refused, with the fix.
+  native.push(...(await nativePackagesIn(result.metafile, config.root)));
+  if (native.length > 0) throw nativePackageError(config.name, native);
 
   const outputs = new Map(result.outputFiles.map((file) => [file.path, file]));
   const bundles: ExposeBundle[] = [];

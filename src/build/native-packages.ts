@@ -9,11 +9,9 @@
  * {@link NATIVE_LOADERS}, a `binding.gyp` file, or a `binary` field (node-pre-gyp); and any import of a `.node` file.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { isBuiltin } from 'node:module';
-import { join, relative, sep } from 'node:path';
-import type { Plugin } from 'esbuild';
+import { join, relative, resolve, sep } from 'node:path';
+import type { Metafile, Plugin } from 'esbuild';
 import { NativePackageError } from '../common/errors.ts';
-import { sharedKeyOf } from './shared.ts';
 
 /** Packages that load a native binary at run time: depending on one means having one. */
 export const NATIVE_LOADERS = [
@@ -70,86 +68,77 @@ export async function nativeReason(dir: string): Promise<string | undefined> {
   if (await isFile(join(dir, 'binding.gyp'))) return 'it has a binding.gyp (a node-gyp build)';
   if (typeof pkg.binary === 'object' && pkg.binary !== null)
     return 'its package.json has a node-pre-gyp "binary" field';
-  if (typeof pkg.binary === 'object' && pkg.binary !== null)
-    return 'its package.json has a node-pre-gyp "binary" field';
   return undefined;
 }
 
 /**
- * An esbuild plugin that records every native package the bundle reaches, in `hits`, and makes the build fail on it
- * (`mode: 'refuse'`, the exposes), or only records it (`mode: 'record'`, a shared fallback copy, which is then left
- * out). Shared packages (`shared` keys) are external and never looked at.
+ * An esbuild plugin for imports of `.node` files: each is recorded in `hits` and left external, so the build
+ * finishes and the caller decides (the exposes: refuse; a shared fallback: no copy). esbuild has no loader for them.
  *
  * @example
  * ```ts
  * const hits: NativeHit[] = [];
- * await build({ …, plugins: [nativePackagesPlugin({ root, shared: ['bcrypt'], hits, mode: 'refuse' })] });
+ * await build({ …, plugins: [nativeBinariesPlugin(root, hits)] });
  * ```
  */
-export function nativePackagesPlugin(options: {
-  root: string;
-  shared: readonly string[];
-  hits: NativeHit[];
-  mode: 'refuse' | 'record';
-}): Plugin {
-  const { root, shared, hits, mode } = options;
-  const reasons = new Map<string, Promise<string | undefined>>();
-  const SKIP = Symbol('ferry.native.skip');
-  const hit = (entry: NativeHit) => {
-    hits.push(entry);
-    const text =
-      `"${entry.package}" is a native addon (${entry.reason}); a bundle cannot carry its binary. ` +
-      `Declare it shared so hosts provide their own build: shared: { '${entry.package}': {} }.`;
-    return mode === 'refuse' ? { errors: [{ text }] } : { external: true, path: entry.package };
-  };
+export function nativeBinariesPlugin(root: string, hits: NativeHit[]): Plugin {
   return {
-    name: 'ferry-native-packages',
+    name: 'ferry-native-binaries',
     setup(build) {
       build.onResolve({ filter: /\.node$/ }, (args) => {
         const owner = packageOf(join(args.resolveDir, args.path));
-        return hit({
+        hits.push({
           package: owner?.name ?? args.path,
           reason: `it imports the binary ${args.path}`,
           importer: relative(root, args.importer) || args.importer,
         });
-      });
-      build.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if (args.pluginData === SKIP || isBuiltin(args.path) || sharedKeyOf(args.path, shared) !== undefined) {
-          return undefined;
-        }
-        const resolved = await build.resolve(args.path, {
-          kind: args.kind,
-          importer: args.importer,
-          resolveDir: args.resolveDir,
-          pluginData: SKIP,
-        });
-        if (resolved.errors.length > 0 || resolved.external || resolved.namespace !== 'file') return undefined;
-        const owner = packageOf(resolved.path);
-        if (owner !== undefined) {
-          if (!reasons.has(owner.dir)) reasons.set(owner.dir, nativeReason(owner.dir));
-          const reason = await reasons.get(owner.dir);
-          if (reason !== undefined) {
-            return hit({ package: owner.name, reason, importer: relative(root, args.importer) || args.importer });
-          }
-        }
-        return {
-          path: resolved.path,
-          namespace: resolved.namespace,
-          external: resolved.external,
-          sideEffects: resolved.sideEffects,
-          ...(resolved.suffix ? { suffix: resolved.suffix } : {}),
-          pluginData: resolved.pluginData,
-        };
+        return { path: args.path, external: true };
       });
     },
   };
 }
 
 /**
+ * The native packages among the inputs of a finished build (its metafile), each with a file outside it that imports
+ * it. Looking after the build, once per package, costs a package.json read each; a resolve hook on every bare import
+ * would cost a round trip to esbuild per import.
+ *
+ * @example
+ * ```ts
+ * const hits = await nativePackagesIn(result.metafile, root); // [{ package: 'bcrypt', reason: …, importer: 'src/a.ts' }]
+ * ```
+ */
+export async function nativePackagesIn(metafile: Metafile, root: string): Promise<NativeHit[]> {
+  const packages = new Map<string, { name: string; files: Set<string> }>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const owner = packageOf(resolve(root, input));
+    if (owner === undefined) continue;
+    if (!packages.has(owner.dir)) packages.set(owner.dir, { name: owner.name, files: new Set() });
+    packages.get(owner.dir)!.files.add(input);
+  }
+  const hits: NativeHit[] = [];
+  await Promise.all(
+    [...packages].map(async ([dir, { name, files }]) => {
+      const reason = await nativeReason(dir);
+      if (reason === undefined) return;
+      const importer = Object.entries(metafile.inputs).find(
+        ([input, { imports }]) => !files.has(input) && imports.some((entry) => files.has(entry.path)),
+      )?.[0];
+      hits.push({
+        package: name,
+        reason,
+        importer: importer === undefined ? '?' : relative(root, resolve(root, importer)),
+      });
+    }),
+  );
+  return hits.sort((a, b) => (a.package < b.package ? -1 : 1));
+}
+
+/**
  * The error for an expose graph that reaches native packages: each package once, with the file that imports it and
  * the fix for both sides.
  */
-export function nativePackageError(remote: string, hits: readonly NativeHit[], cause: unknown): NativePackageError {
+export function nativePackageError(remote: string, hits: readonly NativeHit[]): NativePackageError {
   const byPackage = new Map<string, NativeHit>();
   for (const entry of hits) if (!byPackage.has(entry.package)) byPackage.set(entry.package, entry);
   const names = [...byPackage.keys()];
@@ -162,6 +151,6 @@ export function nativePackageError(remote: string, hits: readonly NativeHit[], c
       `A bundle cannot carry a compiled .node binary (it is built for one platform and Node version). Declare ` +
       `${names.length === 1 ? 'it' : 'them'} shared in ferry.config: shared: { ${shared} }, and install and ` +
       `declare ${names.length === 1 ? 'it' : 'them'} in every host's \`shared\` too: the host then provides its own build.`,
-    { remote, package: names[0]!, cause },
+    { remote, package: names[0]! },
   );
 }

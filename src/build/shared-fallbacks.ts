@@ -16,7 +16,7 @@ import { BuildError } from '../common/errors.ts';
 import type { ExposeBundle } from './bundle.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
-import { type NativeHit, nativePackagesPlugin } from './native-packages.ts';
+import { type NativeHit, nativeBinariesPlugin, nativePackagesIn } from './native-packages.ts';
 import { type ResolvedShared, sharedKeyOf } from './shared.ts';
 
 /** One shared module as the manifest lists it: a key of `shared`, or a deep import a `pkg/` key covers. */
@@ -87,8 +87,10 @@ async function bundleFallback(
       platform: 'node',
       target: 'node22',
       logLevel: 'silent',
-      plugins: [nativePackagesPlugin({ root: config.root, shared: [], hits: native, mode: 'record' })],
+      metafile: true,
+      plugins: [nativeBinariesPlugin(config.root, native)],
     });
+    native.push(...(await nativePackagesIn(result.metafile, config.root)));
     return native.length > 0 ? undefined : result.outputFiles[0]!.contents;
   } catch (cause) {
     const errors = (cause as { errors?: Message[] }).errors;
