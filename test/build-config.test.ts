@@ -206,6 +206,7 @@ test('a config that throws while loading is reported with its message', async ()
   const result = await runFerry(['build'], { cwd: project.dir });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /no config today/);
+  assert.match(result.stderr, /\[ERR_FERRY_CONFIG_LOAD\]/);
   assert.deepEqual(
     (await readdir(project.dir)).filter((file) => file.endsWith('.mjs')),
     [],

@@ -1,10 +1,11 @@
 /** `ferry keygen`: a private key file only its owner can read, never printed, never silently replaced. */
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parsePrivateKey, publicKeyOf } from '../src/manifest/index.ts';
 import { runFerry } from './helpers/build-fixture.ts';
-import { createTempProject } from './helpers/temp-project.ts';
+import { createTempProject, REPO_ROOT } from './helpers/temp-project.ts';
 
 test('writes a PKCS#8 Ed25519 key with mode 0600 and prints only its public key', async () => {
   await using dir = await createTempProject({});
@@ -41,4 +42,21 @@ test('unknown options exit 2 with a hint', async () => {
   const result = await runFerry(['keygen', '--bogus'], { cwd: dir.dir });
   assert.equal(result.code, 2);
   assert.match(result.stderr, /ferry keygen --help/);
+});
+
+test("keygen's advice on keys from environment variables is the README's: with process.env, set requireSignatures", async () => {
+  await using dir = await createTempProject({});
+  const result = await runFerry(['keygen'], { cwd: dir.dir });
+  assert.equal(result.code, 0, result.stderr);
+  const printed = result.stdout.replace(/\s+/g, ' ');
+  const readme = (await readFile(join(REPO_ROOT, 'README.md'), 'utf8')).replace(/\s+/g, ' ');
+  const signing = readme.slice(readme.indexOf('### Signing'), readme.indexOf('## Reference'));
+  for (const [where, text] of [
+    ['ferry keygen', printed],
+    ["the README's Signing section", signing],
+  ] as const) {
+    assert.match(text, /publicKey: process\.env\.\w+/, `${where} shows a key read from the environment`);
+    assert.match(text, /also set `?requireSignatures: true`? on the host/, `${where} says to set requireSignatures`);
+    assert.match(text, /an unset variable is no key/, `${where} says why`);
+  }
 });

@@ -170,7 +170,8 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
     await writeFileAtomic(config.outDir, name, bytes);
     written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
   };
-  // The output is CommonJS; without this, a project with "type": "module" makes Node load it as ESM under require().
+  // The container (remoteEntry.js, for MF tooling) is CommonJS; without this, a project with "type": "module" makes
+  // Node load it as ESM under require(). Bundles and chunks are ES modules that only ferry's loader evaluates.
   await write('package.json', new TextEncoder().encode('{\n  "type": "commonjs"\n}\n'));
   // Chunks first: an entry is never written before what it imports.
   for (const bundle of [...chunks, ...bundles]) {

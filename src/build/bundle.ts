@@ -16,6 +16,7 @@ import { BuildError } from '../common/errors.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
 import { toFerryModule } from './ferry-module.ts';
+import { type NativeHit, nativeBinariesPlugin, nativePackageError, nativePackagesIn } from './native-packages.ts';
 import { sharedKeyOf } from './shared.ts';
 
 /** One file the bundler wrote: an expose's entry or a chunk, with its source map. */
@@ -155,6 +156,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
   const { build } = await loadEsbuild();
   const assets = new Set<string>();
   const pluginWarnings: string[] = [];
+  const native: NativeHit[] = [];
   let result: EsbuildResult<{ write: false; metafile: true }>;
   try {
     result = await build({
@@ -172,7 +174,7 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       target: 'node22',
       // Per module where the plugin gave one (a local `__ferryMeta`), else the bundle file's own.
       define: { 'import.meta': '__ferryMeta' },
-      plugins: [moduleMetaPlugin(config.root, assets, pluginWarnings)],
+      plugins: [nativeBinariesPlugin(config.root, native), moduleMetaPlugin(config.root, assets, pluginWarnings)],
       // Builtins are external on platform node; shared packages and their deep imports must be too.
       // Remotes the code imports (`pricing/prices`) are resolved by the host's federation.
       external: [
@@ -193,6 +195,10 @@ export async function bundleExposes(config: ResolvedConfig): Promise<BundleResul
       cause,
     });
   }
+
+  // Packages with native addons cannot be bundled (src/build/native-packages.ts): refused, with the fix.
+  native.push(...(await nativePackagesIn(result.metafile, config.root)));
+  if (native.length > 0) throw nativePackageError(config.name, native);
 
   const { outputs } = result.metafile;
   const nameOf = (path: string) => toPosix(relative(config.outDir, resolve(config.root, path)));

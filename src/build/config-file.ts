@@ -8,7 +8,7 @@ import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Message } from 'esbuild';
-import { ConfigNotFoundError } from '../common/errors.ts';
+import { ConfigLoadError, ConfigNotFoundError } from '../common/errors.ts';
 import { loadEsbuild } from './esbuild.ts';
 
 /** The names looked for in the project root, in order. */
@@ -97,7 +97,7 @@ async function importScript(file: string, root: string): Promise<unknown> {
     } catch (cause) {
       const errors = (cause as { errors?: Message[] }).errors;
       const detail = errors ? await formatErrors(errors) : String(cause);
-      throw new ConfigNotFoundError(`Could not compile the config file ${relative(root, file)}:\n${detail}`, {
+      throw new ConfigLoadError(`Could not compile the config file ${relative(root, file)}:\n${detail}`, {
         file,
         cause,
       });
@@ -106,7 +106,7 @@ async function importScript(file: string, root: string): Promise<unknown> {
     try {
       return await import(pathToFileURL(temp).href);
     } catch (cause) {
-      throw new ConfigNotFoundError(
+      throw new ConfigLoadError(
         `The config file ${relative(root, file)} threw while loading: ${(cause as Error)?.message ?? cause}`,
         { file, cause },
       );
@@ -131,7 +131,7 @@ export async function loadConfigFile(file: string, root: string): Promise<unknow
     try {
       value = JSON.parse(text);
     } catch (cause) {
-      throw new ConfigNotFoundError(
+      throw new ConfigLoadError(
         `The config file ${relative(root, file)} is not valid JSON: ${(cause as Error).message}`,
         {
           file,
@@ -143,7 +143,7 @@ export async function loadConfigFile(file: string, root: string): Promise<unknow
     const module = (await importScript(file, root)) as { default?: unknown };
     value = module.default;
     if (value === undefined) {
-      throw new ConfigNotFoundError(
+      throw new ConfigLoadError(
         `The config file ${relative(root, file)} has no default export. Write \`export default defineRemote({ … })\`.`,
         { file },
       );
@@ -153,7 +153,7 @@ export async function loadConfigFile(file: string, root: string): Promise<unknow
     try {
       value = await (value as () => unknown)();
     } catch (cause) {
-      throw new ConfigNotFoundError(
+      throw new ConfigLoadError(
         `The function exported by ${relative(root, file)} threw: ${(cause as Error)?.message ?? cause}`,
         { file, cause },
       );

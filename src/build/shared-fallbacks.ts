@@ -16,6 +16,7 @@ import { BuildError } from '../common/errors.ts';
 import type { ExposeBundle } from './bundle.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
+import { type NativeHit, nativeBinariesPlugin, nativePackagesIn } from './native-packages.ts';
 import { type ResolvedShared, sharedKeyOf } from './shared.ts';
 
 /** One shared module as the manifest lists it: a key of `shared`, or a deep import a `pkg/` key covers. */
@@ -26,7 +27,10 @@ export interface SharedModule {
   options: ResolvedShared;
   /** The requests its fallback serves (`jsonwebtoken`, `jsonwebtoken/decode`). */
   requests: string[];
-  /** The fallback file (`shared-jsonwebtoken.<hash>.js`) and its bytes; absent with `import: false`. */
+  /**
+   * The fallback file (`shared-jsonwebtoken.<hash>.js`) and its bytes; absent with `import: false`, and when the
+   * package is or depends on a native addon (a bundle cannot carry its binary: hosts must provide it).
+   */
   fallback?: { file: string; code: Uint8Array };
 }
 
@@ -58,14 +62,16 @@ function fallbackName(key: string, code: Uint8Array): string {
   return `shared-${key.replaceAll('/', '-')}.${hash}.js`;
 }
 
+/** A fallback's bytes, or `undefined` when its graph reaches a native addon (no copy can be made). */
 async function bundleFallback(
   config: ResolvedConfig,
   module: Pick<SharedModule, 'key' | 'options' | 'requests'>,
-): Promise<Uint8Array> {
+): Promise<Uint8Array | undefined> {
   const getters = module.requests.map(
     (request) => `  ${JSON.stringify(request)}: () => require(${JSON.stringify(request)}),`,
   );
   const { build, formatMessages } = await loadEsbuild();
+  const native: NativeHit[] = [];
   try {
     const result = await build({
       stdin: {
@@ -81,8 +87,11 @@ async function bundleFallback(
       platform: 'node',
       target: 'node22',
       logLevel: 'silent',
+      metafile: true,
+      plugins: [nativeBinariesPlugin(config.root, native)],
     });
-    return result.outputFiles[0]!.contents;
+    native.push(...(await nativePackagesIn(result.metafile, config.root)));
+    return native.length > 0 ? undefined : result.outputFiles[0]!.contents;
   } catch (cause) {
     const errors = (cause as { errors?: Message[] }).errors;
     const detail = errors?.length
@@ -97,7 +106,7 @@ async function bundleFallback(
 }
 
 /** A fallback bundled ahead for the request set `[key]`: its bytes, or the BuildError that bundling it threw. */
-export type SpeculativeFallback = { ok: true; code: Uint8Array } | { ok: false; error: unknown };
+export type SpeculativeFallback = { ok: true; code: Uint8Array | undefined } | { ok: false; error: unknown };
 
 /**
  * Starts bundling, for each key of `shared` that is a package or deep import (not a `pkg/` prefix) and brings a
@@ -148,7 +157,7 @@ export async function bundleSharedFallbacks(
         if (!module.options.import) return;
         const early =
           module.requests.length === 1 && module.requests[0] === module.key ? ahead.get(module.key) : undefined;
-        let code: Uint8Array;
+        let code: Uint8Array | undefined;
         if (early === undefined) {
           code = await bundleFallback(config, module);
         } else {
@@ -157,7 +166,7 @@ export async function bundleSharedFallbacks(
           if (!result.ok) throw result.error;
           code = result.code;
         }
-        module.fallback = { file: fallbackName(module.key, code), code };
+        if (code !== undefined) module.fallback = { file: fallbackName(module.key, code), code };
       }),
     );
   } finally {

@@ -82,7 +82,10 @@ export async function runKeygen(args: string[]): Promise<number> {
       `Sign builds:   ferry build --sign ${shown}   (or set FERRY_SIGNING_KEY to the PEM text or the file path)`,
       'Pin on hosts:  createHost({ remotes: { myRemote: { url: "https://…/mf-manifest.json",',
       `                 publicKey: "${publicKey}" } } })`,
-      "               or keep the key in the host's environment: publicKey: process.env.MY_REMOTE_PUBLIC_KEY",
+      "               The public key is not a secret: write it in the host's code or config. If you read it from",
+      '               the environment (publicKey: process.env.MY_REMOTE_PUBLIC_KEY), also set requireSignatures: true',
+      '               on the host: an unset variable is no key, and without it the remote loads unsigned with only',
+      '               a warning; with it, createHost() throws.',
       '',
     ].join('\n'),
   );

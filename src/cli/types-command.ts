@@ -1,30 +1,75 @@
 /**
  * `ferry types`: on a host, fetches the declaration files of every configured remote (verified like code) into a
  * folder the host's tsconfig includes, plus an `index.d.ts` that lists each module in ferry's `RemoteModules`, so
- * both `import … from 'remote/expose'` and `host.import('remote/expose')` are typed. The host config is read as
- * `ferry/register` reads it and validated as `createHost` validates it.
+ * both `import … from 'remote/expose'` and `host.import('remote/expose')` are typed. The remotes come from the
+ * command line (`--remote alias=url`, `--key alias=ed25519:…`: hosts that call `createHost()` in their own code), or
+ * else from the host config, read as `ferry/register` reads it; either is validated as `createHost` validates it.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-write.ts';
-import { FerryError } from '../common/errors.ts';
+import { FerryError, InvalidOptionError } from '../common/errors.ts';
 import { loadHostConfig } from '../register/load-config.ts';
-import { type ResolvedHostOptions, resolveHostOptions } from '../runtime/options/host-options.ts';
+import { type HostOptions, type ResolvedHostOptions, resolveHostOptions } from '../runtime/options/host-options.ts';
 import { fetchRemoteTypes, type RemoteTypes } from './fetch-types.ts';
 
 const HELP = `Usage: ferry types [options]
 
-Fetches the type declarations of every remote in the host config (ferry.config.{ts,mts,mjs,js} or FERRY_CONFIG),
-verified against each remote's manifest (and its signature when a publicKey is pinned), and writes one .d.ts per
-remote module plus index.d.ts into the output folder. Include that folder in the host's tsconfig.json. Run it
-again after a remote changes.
+Fetches the type declarations of every remote given with --remote, else of every remote in the host config
+(ferry.config.{ts,mts,mjs,js} or FERRY_CONFIG), verified against each remote's manifest (and its signature when a
+key is pinned), and writes one .d.ts per remote module plus index.d.ts into the output folder. Include that folder
+in the host's tsconfig.json. Run it again after a remote changes.
 
 Options:
-  -c, --config <file>   host config file (default: FERRY_CONFIG, else ferry.config.* in the current folder)
-  -o, --out <dir>       output folder (default: ferry-types)
-  -h, --help            show this help
+  -r, --remote <alias=url>   a remote, as the host's code names it: authService=https://…/mf-manifest.json
+                             (repeat for each remote; no config file is read then)
+  -k, --key <alias=key>      the public key pinned for that remote: authService=ed25519:… (repeatable)
+  -c, --config <file>        host config file (default: FERRY_CONFIG, else ferry.config.* in the current folder)
+  -o, --out <dir>            output folder (default: ferry-types)
+  -h, --help                 show this help
 `;
+
+/** Splits `alias=value` arguments of `flag`; the alias must be given once per `--remote`. */
+function pairs(values: string[], flag: string): Array<[string, string]> {
+  return values.map((value) => {
+    const index = value.indexOf('=');
+    if (index <= 0 || index === value.length - 1) {
+      throw new InvalidOptionError(
+        `--${flag} ${JSON.stringify(value)} is not alias=value. Write --${flag} ` +
+          (flag === 'remote' ? 'authService=https://…/mf-manifest.json.' : 'authService=ed25519:….'),
+        { option: flag },
+      );
+    }
+    return [value.slice(0, index), value.slice(index + 1)];
+  });
+}
+
+/** Host options from `--remote` and `--key`: the remotes a host's own `createHost()` call configures. */
+function optionsFromFlags(remoteFlags: string[], keyFlags: string[]): HostOptions {
+  const remotes: Record<string, { url: string; publicKey?: string[] }> = {};
+  for (const [alias, url] of pairs(remoteFlags, 'remote')) {
+    if (Object.hasOwn(remotes, alias)) {
+      throw new InvalidOptionError(`--remote ${alias}=… is given twice; give each remote once.`, {
+        option: 'remote',
+        remote: alias,
+      });
+    }
+    remotes[alias] = { url };
+  }
+  for (const [alias, key] of pairs(keyFlags, 'key')) {
+    const remote = remotes[alias];
+    if (remote === undefined) {
+      throw new InvalidOptionError(
+        `--key ${alias}=… names no remote given with --remote (given: ${Object.keys(remotes).join(', ')}). ` +
+          `Add --remote ${alias}=<manifest URL>, or fix the alias.`,
+        { option: 'key', remote: alias },
+      );
+    }
+    remote.publicKey = [...(remote.publicKey ?? []), key];
+  }
+  return { name: 'ferryTypes', remotes };
+}
 
 /** The list of files `ferry types` wrote, kept in the output folder so a later run removes only its own files. */
 const INDEX_FILE = '.ferry-types.json';
@@ -69,6 +114,36 @@ function declarationsIndex(specifiers: string[], files: string[]): string {
   ].join('\n');
 }
 
+/** The host's remotes: from `--remote`/`--key`, else from the host config. */
+async function hostOptions(
+  values: { remote?: string[]; key?: string[]; config?: string },
+  cwd: string,
+): Promise<ResolvedHostOptions> {
+  if (values.remote !== undefined) {
+    if (values.config !== undefined) {
+      throw new InvalidOptionError(
+        'Give the remotes with --remote or with --config, not both (--remote reads no config file).',
+        { option: 'config' },
+      );
+    }
+    return resolveHostOptions(optionsFromFlags(values.remote, values.key ?? []));
+  }
+  if (values.key !== undefined) {
+    throw new InvalidOptionError(
+      "--key pins the key of a remote given with --remote; with a config file, set the remote's " +
+        'publicKey there instead.',
+      { option: 'key' },
+    );
+  }
+  const env = values.config === undefined ? process.env : { ...process.env, FERRY_CONFIG: resolve(values.config) };
+  const { config } = await loadHostConfig(cwd, env, {
+    prefix: '',
+    alternative: 'or, for a host that calls createHost() itself, name its remotes: --remote authService=<manifest URL>',
+  });
+  const { onStartupFailure: _unused, ...options } = config;
+  return resolveHostOptions(options);
+}
+
 /**
  * Runs `ferry types` with its arguments and resolves to the exit code: 0 when every remote's types were written (or
  * a remote has none, which is a warning), 1 when a remote could not be fetched or verified.
@@ -84,6 +159,8 @@ export async function runTypes(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
     options: {
+      remote: { type: 'string', short: 'r', multiple: true },
+      key: { type: 'string', short: 'k', multiple: true },
       config: { type: 'string', short: 'c' },
       out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
@@ -94,10 +171,8 @@ export async function runTypes(args: string[]): Promise<number> {
     return 0;
   }
   const cwd = process.cwd();
-  const env = values.config === undefined ? process.env : { ...process.env, FERRY_CONFIG: resolve(values.config) };
-  const { config } = await loadHostConfig(cwd, env);
-  const { onStartupFailure: _unused, ...options } = config;
-  const { failed } = await writeRemoteTypes(resolveHostOptions(options), resolve(values.out ?? 'ferry-types'), 'types');
+  const host = await hostOptions(values, cwd);
+  const { failed } = await writeRemoteTypes(host, resolve(values.out ?? 'ferry-types'), 'types');
   return failed ? 1 : 0;
 }
 

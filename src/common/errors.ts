@@ -79,9 +79,13 @@ export class FerryError extends Error {
 export class InvalidOptionError extends FerryError {
   static override readonly code = 'ERR_FERRY_INVALID_OPTION';
 }
-/** No `ferry.config.*` was found, or it could not be loaded. */
+/** No `ferry.config.*` was found, or the file named (`--config`, `FERRY_CONFIG`) does not exist. */
 export class ConfigNotFoundError extends FerryError {
   static override readonly code = 'ERR_FERRY_CONFIG_NOT_FOUND';
+}
+/** A config file exists but could not be loaded: it fails to compile, throws, or exports nothing usable. */
+export class ConfigLoadError extends FerryError {
+  static override readonly code = 'ERR_FERRY_CONFIG_LOAD';
 }
 /** An entry of `exposes` names a file that does not exist. */
 export class ExposeNotFoundError extends FerryError {
@@ -90,6 +94,10 @@ export class ExposeNotFoundError extends FerryError {
 /** esbuild reported errors while bundling the remote. */
 export class BuildError extends FerryError {
   static override readonly code = 'ERR_FERRY_BUILD';
+}
+/** An expose's import graph reaches a package with a native addon, which a bundle cannot carry. */
+export class NativePackageError extends FerryError {
+  static override readonly code = 'ERR_FERRY_NATIVE_PACKAGE';
 }
 /** `host.import()` was given a specifier that is not `remote/expose`. */
 export class InvalidSpecifierError extends FerryError {
@@ -275,8 +283,10 @@ export class ChannelError extends FerryError {
 export const errorClasses = {
   ERR_FERRY_INVALID_OPTION: InvalidOptionError,
   ERR_FERRY_CONFIG_NOT_FOUND: ConfigNotFoundError,
+  ERR_FERRY_CONFIG_LOAD: ConfigLoadError,
   ERR_FERRY_EXPOSE_NOT_FOUND: ExposeNotFoundError,
   ERR_FERRY_BUILD: BuildError,
+  ERR_FERRY_NATIVE_PACKAGE: NativePackageError,
   ERR_FERRY_INVALID_SPECIFIER: InvalidSpecifierError,
   ERR_FERRY_UNKNOWN_REMOTE: UnknownRemoteError,
   ERR_FERRY_UNKNOWN_EXPOSE: UnknownExposeError,

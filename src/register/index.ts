@@ -19,7 +19,12 @@ import { Backoff } from '../runtime/net/backoff.ts';
 import { installRemoteModuleHooks } from './hooks.ts';
 import { loadHostConfig } from './load-config.ts';
 
-const { file, config } = await loadHostConfig();
+const { file, config } = await loadHostConfig().catch((error: unknown) => {
+  // No config, or one that does not load: one line with the code, not an uncaught stack from a preload module.
+  if (!(error instanceof FerryError)) throw error;
+  process.stderr.write(`${error.message} [${error.code}]\nThe app was not started.\n`);
+  process.exit(1);
+});
 const { onStartupFailure = 'exit', ...options } = config;
 const host: Host = createHost(options);
 const exports = new Map<string, unknown>();

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { SharedVersionError } from '../../common/errors.ts';
+import { SharedUnavailableError, SharedVersionError } from '../../common/errors.ts';
 import * as semver from '../../common/semver.ts';
 import type { ResolvedHostOptions } from '../options/host-options.ts';
 import { provide, type SharedProvider, type ShareScope, setDeepLoader } from './share-scope.ts';
@@ -92,7 +92,21 @@ function provideOne(
     if (shared.strictVersion) throw new SharedVersionError(message, { package: request });
     return message;
   }
-  const hostRequire = createRequire(join(options.root, 'noop.js'));
+  const nodeRequire = createRequire(join(options.root, 'noop.js'));
+  // The host's copy is installed but may not load (a native addon without a build for this platform, a broken
+  // install): that is the shared module being unavailable, whatever the package threw (kept as the cause).
+  const hostRequire = (id: string) => {
+    try {
+      return nodeRequire(id);
+    } catch (cause) {
+      throw new SharedUnavailableError(
+        `The host "${options.name}" provides "${request}" ${version} from ${options.root}, but require("${id}") ` +
+          `failed there: ${(cause as Error)?.message ?? cause}. Reinstall or rebuild it in the host ` +
+          `(npm rebuild ${packageName}, or npm install on the platform the host runs on).`,
+        { package: request, cause },
+      );
+    }
+  };
   const inUse = shared.singleton || shared.eager;
   const provider: SharedProvider = {
     from: options.name,
