@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHost, type HostOptions, InvalidOptionError } from '../src/index.ts';
 import { integrityOf, type Manifest } from '../src/manifest/index.ts';
-import { PRUNE_DELAY_MS } from '../src/runtime/cache/cache-prune.ts';
+import { PRUNE_DELAY_MS, versionFolderName } from '../src/runtime/cache/cache-prune.ts';
 import { type Loopback, startLoopback } from './helpers/loopback.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject, type TempProject } from './helpers/temp-project.ts';
@@ -45,6 +45,15 @@ async function age(dir: string): Promise<void> {
   const past = new Date(Date.now() - HOUR);
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   for (const entry of entries.filter((e) => e.isFile())) await utimes(join(entry.parentPath, entry.name), past, past);
+}
+
+/** Sets the mtime of every file and folder under `dir` (and of `dir`) an hour back. */
+async function ageAll(dir: string): Promise<void> {
+  const past = new Date(Date.now() - HOUR);
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  // Deepest first: setting a file's times does not change its folder's mtime, but be safe about order anyway.
+  for (const entry of entries.reverse()) await utimes(join(entry.parentPath, entry.name), past, past);
+  await utimes(dir, past, past);
 }
 
 async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
@@ -354,5 +363,47 @@ test('the options are validated: typed errors that name the option and the fix',
     { cache: { pruneInterval: false } },
   ]) {
     createHost({ name: 'h', remotes, onWarning: () => {}, ...(ok as Partial<HostOptions>) }).close();
+  }
+});
+
+test('version folders (assets laid out per version) of versions no record references go; kept, young and foreign ones stay', async () => {
+  await using cache = await createTempProject({});
+  await using auth = await startRemote('authService');
+  const v1 = await auth.publish(1);
+  const { host, warnings } = hostOf({ authService: auth.url }, cache.dir, { cache: { pruneInterval: 0 } });
+  try {
+    await prunedBy(cache.dir, () => host.import<X>('authService/x'));
+    // Folders as a host lays them out (version/version-folder.ts): read-only files in folders of mode 0700.
+    const versions = join(cache.dir, 'versions');
+    const layOut = async (name: string) => {
+      const dir = join(versions, name, 'src', 'data');
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFile(join(dir, 'table.json'), '{}', { mode: 0o444 });
+      return join(versions, name);
+    };
+    const current = await layOut(versionFolderName('authService', '1.1.0', integrityOf(v1.bytes)));
+    const forgotten = await layOut(versionFolderName('authService', '0.9.0', integrityOf(Buffer.from('old'))));
+    const other = await layOut(versionFolderName('otherService', '2.0.0', integrityOf(Buffer.from('gone'))));
+    const notOurs = await layOut('operator-notes');
+    await ageAll(versions);
+    // Laid out a moment ago by a host whose record is still to come: within the grace period.
+    const young = await layOut(versionFolderName('authService', '3.0.0', integrityOf(Buffer.from('young'))));
+
+    await auth.publish(2);
+    assert.equal((await prunedBy(cache.dir, () => host.update('authService')))[0]?.status, 'activated');
+    const left = new Set(await readdir(versions));
+    assert.ok(left.has(basename(current)), 'the previous version is in the history: its folder stays');
+    assert.ok(left.has(basename(young)), 'a young folder stays');
+    assert.ok(left.has(basename(notOurs)), 'a folder not named like a version stays');
+    assert.ok(!left.has(basename(forgotten)), 'a version no record references is removed');
+    assert.ok(!left.has(basename(other)), "another remote's unreferenced version is removed too");
+    const state = JSON.parse((await pruneState(cache.dir))!);
+    assert.equal(state.removedFolders, 2, JSON.stringify(state));
+    assert.deepEqual(
+      warnings.filter((w) => w.code !== 'FERRY_UNSIGNED_REMOTE'),
+      [],
+    );
+  } finally {
+    await host.close();
   }
 });

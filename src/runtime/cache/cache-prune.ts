@@ -12,13 +12,16 @@
  *   this ferry does not know), nothing is removed and the run fails: deleting on a guess could cost a restart its
  *   cached copy.
  *
- * Only `<cache.dir>/files/` is pruned, and only names ferry writes there (content entries and the temporary files of
- * interrupted writes); records, `releases.json` and other folders (such as `v8/`) are left alone. A run is requested
+ * Pruned are `<cache.dir>/files/`, only names ferry writes there (content entries and the temporary files of
+ * interrupted writes), and `<cache.dir>/versions/`, the folders where versions' assets are laid out
+ * (version/version-folder.ts): a folder whose manifest no record references any more, last changed before the grace
+ * period, is removed whole. Records, `releases.json` and other folders (such as `v8/`) are left alone. A run is requested
  * after a new manifest is recorded, runs in the background a few seconds later (when the new version has loaded) and
  * at most once per `cache.pruneInterval` (across processes: the last run is kept in `<cache.dir>/prune.json`), and
  * reports failures as warnings, never to an import.
  */
 
+import { createHash } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTemporary, writeFileAtomic } from '../../common/atomic-write.ts';
@@ -43,11 +46,25 @@ const ENTRY_NAME = /^[A-Za-z0-9_-]{64}$/;
 /** The temporary names of writes before common/atomic-write.ts (`<entry>.<pid>.<hex>.tmp`). */
 const OLD_TEMPORARY = /^[A-Za-z0-9_-]{64}\.\d+\.[0-9a-f]+\.tmp$/;
 
+/** A version folder's name: `<remote>@<version>-<digest of its manifest's integrity>` ({@link versionFolderName}). */
+const VERSION_FOLDER = /^[A-Za-z_$][\w$]*@[^/\\]+-([A-Za-z0-9_-]{16})$/;
+
+/** The folder under `<cache.dir>/versions/` of a remote's version, from its manifest's name, version and integrity. */
+export function versionFolderName(remote: string, version: string, manifestIntegrity: string): string {
+  return `${remote}@${version}-${versionDigest(manifestIntegrity)}`;
+}
+
+function versionDigest(manifestIntegrity: string): string {
+  return createHash('sha256').update(manifestIntegrity).digest('base64url').slice(0, 16);
+}
+
 /** What one run did. */
 export interface PruneResult {
   /** Files removed, and their bytes. */
   removed: number;
   removedBytes: number;
+  /** Version folders removed (their files are not counted above). */
+  removedFolders: number;
   /** Files kept: referenced, or within the grace period. */
   kept: number;
 }
@@ -147,8 +164,9 @@ export async function pruneCache(cache: FileCache, options: PruneOptions = {}): 
   }
   const keepNames = new Set([...keep].map(entryNameOf));
 
-  const result: PruneResult = { removed: 0, removedBytes: 0, kept: 0 };
+  const result: PruneResult = { removed: 0, removedBytes: 0, removedFolders: 0, kept: 0 };
   const cutoff = now() - graceMs;
+  await pruneVersionFolders(join(cache.dir, 'versions'), new Set([...manifests].map(versionDigest)), cutoff, result);
   for (const shard of await list(cache.filesDir)) {
     const shardDir = join(cache.filesDir, shard);
     let names: string[];
@@ -187,6 +205,40 @@ export async function pruneCache(cache: FileCache, options: PruneOptions = {}): 
   return result;
 }
 
+/**
+ * Removes the version folders under `versionsDir` whose manifest is not in `keep` (by digest) and that nothing
+ * changed since `cutoff`: a version a host laid out moments ago, before its record was written, stays.
+ */
+async function pruneVersionFolders(
+  versionsDir: string,
+  keep: ReadonlySet<string>,
+  cutoff: number,
+  result: PruneResult,
+): Promise<void> {
+  for (const name of await list(versionsDir)) {
+    const digest = VERSION_FOLDER.exec(name)?.[1];
+    if (digest === undefined || keep.has(digest)) continue;
+    const path = join(versionsDir, name);
+    let newest: number;
+    try {
+      const stats = await lstat(path);
+      if (!stats.isDirectory()) continue;
+      newest = stats.mtimeMs;
+      // The newest change inside (a file laid out again replaces it): any recent one keeps the folder.
+      for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
+        newest = Math.max(newest, (await lstat(join(entry.parentPath, entry.name))).mtimeMs);
+      }
+    } catch (error) {
+      if (errno(error) === 'ENOENT') continue; // removed meanwhile
+      throw error;
+    }
+    if (newest > cutoff) continue;
+    // Files are read-only (0444) in folders of mode 0700: removing them needs write access to the folder only.
+    await rm(path, { recursive: true, force: true });
+    result.removedFolders++;
+  }
+}
+
 interface PruneState {
   formatVersion: 1;
   /** When the last run finished, epoch ms. */
@@ -195,6 +247,8 @@ interface PruneState {
   host: string;
   removed: number;
   removedBytes: number;
+  /** Absent in states written before version folders were pruned. */
+  removedFolders?: number;
   kept: number;
 }
 

@@ -9,18 +9,20 @@
  * them with `fs` like any file: ferry does not check them again at each read, so whoever can write the host's cache
  * folder could change them in between (keep `cache.dir` the host's alone).
  */
-import { createHash } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import { integrityOf, type Manifest } from '../../manifest/index.ts';
+import { versionFolderName } from '../cache/cache-prune.ts';
 import { readRegularFile } from '../cache/regular-file.ts';
 
-/** The folder of a version under `versionsDir`. */
+/**
+ * The folder of a version under `versionsDir`, named by the cache's pruning (cache/cache-prune.ts), which removes the
+ * folders of versions no record references any more.
+ */
 export function versionFolderOf(versionsDir: string, manifest: Manifest, integrity: string): string {
-  const digest = createHash('sha256').update(integrity).digest('base64url').slice(0, 16);
-  return join(versionsDir, `${manifest.name}@${manifest.ferry.version}-${digest}`);
+  return join(versionsDir, versionFolderName(manifest.name, manifest.ferry.version, integrity));
 }
 
 /** The `file:` URL of `path` (`/`-separated, relative to the project root) in the version's folder. */
