@@ -42,8 +42,11 @@ const make${id} = () => new Model${id}().add('${id}', compute${id}([${i}, ${i + 
 }
 
 /** ES module source of about `bytes` bytes: imports the shared singleton, exports `run()` and its functions. */
-export function moduleSource(seed: number, bytes: number): string {
-  const head = `import shared from '${SHARED}';\n`;
+export function moduleSource(seed: number, bytes: number, options: { shared?: boolean; version?: string } = {}): string {
+  const withShared = options.shared ?? true;
+  const head = withShared
+    ? `import shared from '${SHARED}';\n`
+    : 'const shared = { count() {} };\n';
   const parts: string[] = [head];
   let size = head.length;
   let count = 0;
@@ -57,7 +60,8 @@ export function moduleSource(seed: number, bytes: number): string {
   // One export statement at the end, as esbuild writes a bundle (what toFerryModule expects).
   const names = Array.from({ length: count }, (_, i) => `compute${seed}_${i}, make${seed}_${i}`);
   parts.push(`function run() { return ${called.join(' + ') || '0'}; }\nconst units = ${count};\n`);
-  parts.push(`export { run, units, ${names.join(', ')} };\n`);
+  parts.push(`function version() { return ${JSON.stringify(options.version ?? '1.0.0')}; }\n`);
+  parts.push(`export { run, units, version, ${names.join(', ')} };\n`);
   return parts.join('');
 }
 
@@ -90,10 +94,16 @@ export interface ScaleRemote {
 }
 
 /** Writes `remote` as a signed ferry build output in `dir` (ferry modules from the same source text). */
-export async function writeFerryRemote(dir: string, remote: ScaleRemote, key: KeyObject): Promise<void> {
+export async function writeFerryRemote(
+  dir: string,
+  remote: ScaleRemote,
+  key: KeyObject,
+  options: { shared?: boolean } = {},
+): Promise<void> {
   const exposes: Record<string, { code: string; shared: string[] }> = {};
   for (const [expose, text] of Object.entries(remote.sources)) {
-    exposes[expose] = { code: await toFerryModule(text, `${expose.slice(2)}.js`, (s) => s), shared: [SHARED] };
+    const code = await toFerryModule(text, `${expose.slice(2)}.js`, (s) => s);
+    exposes[expose] = { code, shared: options.shared === false ? [] : [SHARED] };
   }
   const { bytes } = await writeRemoteOutput(dir, {
     name: remote.name,
@@ -101,7 +111,9 @@ export async function writeFerryRemote(dir: string, remote: ScaleRemote, key: Ke
     release: remote.release,
     format: 'esm',
     exposes,
-    shared: { [SHARED]: { version: '1.0.0', singleton: true, requiredVersion: '^1.0.0', fallback: false } },
+    ...(options.shared === false
+      ? {}
+      : { shared: { [SHARED]: { version: '1.0.0', singleton: true, requiredVersion: '^1.0.0', fallback: false } } }),
   });
   await writeFile(join(dir, 'mf-manifest.json.sig'), signManifest(bytes, key));
 }
