@@ -110,7 +110,11 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         `${round(pair.x / 1000)} KB`,
         fmt(pair.local.map((s) => s.importMs)),
         fmt(pair.ferry.map((s) => s.importMs)),
+        fmt(pair.ferry.flatMap((s) => s.setupMs ?? [])),
         `${fmt(pairedRatios(pair, 'importMs'))}×`,
+        pair.ferry.some((s) => s.setupMs === undefined)
+          ? '—'
+          : `${fmt(pair.ferry.map((s, i) => (s.importMs - s.setupMs!) / pair.local[i]!.importMs))}×`,
         fmt(pair.local.map((s) => s.rssMiB)),
         fmt(pair.ferry.map((s) => s.rssMiB)),
         fmt(verify.rawMBps),
@@ -124,7 +128,9 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           'expose',
           'local import (ms)',
           'ferry import, cold (ms)',
+          'of which loading ferry + createHost (ms)',
           'ferry ÷ local',
+          'ferry without that ÷ local',
           'local RSS (MiB)',
           'ferry RSS (MiB)',
           'raw SHA-384 (MB/s)',

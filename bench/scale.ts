@@ -64,6 +64,8 @@ export interface Sample {
   wallMs: number;
   /** in the child: from its start (performance.now) to every module imported */
   importMs: number;
+  /** ferry: of importMs, loading ferry and createHost() before the first import (0 for local) */
+  setupMs?: number;
   rssMiB: number;
 }
 export interface Paired {
@@ -94,8 +96,8 @@ async function child(job: Record<string, unknown>, extraArgs: string[] = []): Pr
   clearTimeout(killer);
   const line = out.split('\n').find((text) => text.startsWith('{'));
   if (code !== 0 || !line) throw new Error(`scale-host exited ${code}: ${(err || out).slice(-1500)}`);
-  const parsed = JSON.parse(line) as { importMs: number; rssMiB: number; modules: number; sharedKeys: number };
-  return { wallMs, importMs: parsed.importMs, rssMiB: parsed.rssMiB };
+  const parsed = JSON.parse(line) as { importMs: number; setupMs: number; rssMiB: number };
+  return { wallMs, importMs: parsed.importMs, setupMs: parsed.setupMs, rssMiB: parsed.rssMiB };
 }
 
 const results: Record<string, unknown> = {
