@@ -101,7 +101,12 @@ export async function renderCharts(results: Record<string, unknown>, dir: string
     const rows = fleet.flatMap((run) => [
       { hosts: run.hosts, mode: run.mode, measure: 'all hosts serving (ms)', value: run.latencyMs.max },
       { hosts: run.hosts, mode: run.mode, measure: 'median host serving (ms)', value: run.latencyMs.median },
-      { hosts: run.hosts, mode: run.mode, measure: 'server RSS growth (MiB)', value: run.server.rssMiB.peak - run.server.rssMiB.before },
+      {
+        hosts: run.hosts,
+        mode: run.mode,
+        measure: 'server RSS growth (MiB)',
+        value: run.server.rssMiB.peak - run.server.rssMiB.before,
+      },
     ]);
     const file = join(dir, `${name}-fleet.svg`);
     await render(

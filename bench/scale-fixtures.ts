@@ -42,11 +42,13 @@ const make${id} = () => new Model${id}().add('${id}', compute${id}([${i}, ${i + 
 }
 
 /** ES module source of about `bytes` bytes: imports the shared singleton, exports `run()` and its functions. */
-export function moduleSource(seed: number, bytes: number, options: { shared?: boolean; version?: string } = {}): string {
+export function moduleSource(
+  seed: number,
+  bytes: number,
+  options: { shared?: boolean; version?: string } = {},
+): string {
   const withShared = options.shared ?? true;
-  const head = withShared
-    ? `import shared from '${SHARED}';\n`
-    : 'const shared = { count() {} };\n';
+  const head = withShared ? `import shared from '${SHARED}';\n` : 'const shared = { count() {} };\n';
   const parts: string[] = [head];
   let size = head.length;
   let count = 0;

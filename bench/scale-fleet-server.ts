@@ -7,9 +7,16 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 const [dir, ferryServer] = process.argv.slice(2) as [string, string];
-const { createFerryServer } = (await import(pathToFileURL(ferryServer).href)) as typeof import('../src/server/index.ts');
+const { createFerryServer } = (await import(
+  pathToFileURL(ferryServer).href
+)) as typeof import('../src/server/index.ts');
 const server = await createFerryServer({ dir, port: 0 });
-const counts = { requests: 0, byKind: {} as Record<string, number>, byStatus: {} as Record<string, number>, sockets: 0 };
+const counts = {
+  requests: 0,
+  byKind: {} as Record<string, number>,
+  byStatus: {} as Record<string, number>,
+  sockets: 0,
+};
 server.server.maxConnections = 100_000;
 server.server.on('connection', () => counts.sockets++);
 server.server.on('request', (req, res) => {

@@ -12,8 +12,9 @@
  * requests per second and its CPU time per second over a quiet window. Every child runs with its soft descriptor
  * limit raised to the hard limit (`ulimit -Sn $(ulimit -Hn)`).
  */
-import type { KeyObject } from 'node:crypto';
+
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
 import { copyFile, readdir, readFileSync, rename } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -75,8 +76,7 @@ function lines(child: ChildProcess): { next(): Promise<string>; rl: Interface } 
   };
 }
 
-const rssMiB = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const fds = (pid: number) => promisify(readdir)(`/proc/${pid}/fd`).then((list) => list.length);
 const cpuMs = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -115,7 +115,14 @@ export async function runFleet(options: {
   await publish('1.0.0', 1);
   const server = spawn(
     'bash',
-    ['-c', FD_RAISE, process.execPath, join(BENCH, 'scale-fleet-server.ts'), served, join(REPO, 'dist', 'server', 'index.js')],
+    [
+      '-c',
+      FD_RAISE,
+      process.execPath,
+      join(BENCH, 'scale-fleet-server.ts'),
+      served,
+      join(REPO, 'dist', 'server', 'index.js'),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const serverLines = lines(server);
@@ -141,9 +148,13 @@ export async function runFleet(options: {
         pollInterval,
         cacheRoot: join(root, 'caches'),
       };
-      const child = spawn('bash', ['-c', FD_RAISE, process.execPath, join(BENCH, 'scale-fleet-hosts.ts'), JSON.stringify(job)], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        'bash',
+        ['-c', FD_RAISE, process.execPath, join(BENCH, 'scale-fleet-hosts.ts'), JSON.stringify(job)],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
       children.push(child);
       childLines.push(lines(child));
     }
@@ -182,7 +193,14 @@ export async function runFleet(options: {
     const answers = await Promise.all(
       childLines.map(
         async (child) =>
-          JSON.parse(await child.next()) as { times: number[]; serving: number; refused: number; errors: string[] },
+          JSON.parse(await child.next()) as {
+            times: number[];
+            checked: number[];
+            found: number[];
+            serving: number;
+            refused: number;
+            errors: string[];
+          },
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -191,11 +209,12 @@ export async function runFleet(options: {
     const cpu1 = { server: cpuMs(pid), hosts: children.reduce((sum, child) => sum + hostCpu(child), 0) };
     const firstAfter = (list: number[]) => list.filter((time) => time >= mtime).sort((a, b) => a - b);
     const checks = answers.flatMap((answer) => firstAfter(answer.checked)).map((time) => time - mtime);
-    const founds = answers.flatMap((answer) => firstAfter(answer.found)).map((time) => time - mtime).sort((a, b) => a - b);
+    const founds = answers
+      .flatMap((answer) => firstAfter(answer.found))
+      .map((time) => time - mtime)
+      .sort((a, b) => a - b);
     const latencies = answers.flatMap((answer) => answer.times.map((time) => time - mtime)).sort((a, b) => a - b);
-    const byKind = Object.fromEntries(
-      Object.entries(s1.byKind).map(([kind, n]) => [kind, n - (s0.byKind[kind] ?? 0)]),
-    );
+    const byKind = Object.fromEntries(Object.entries(s1.byKind).map(([kind, n]) => [kind, n - (s0.byKind[kind] ?? 0)]));
     const byStatus = Object.fromEntries(
       Object.entries(s1.byStatus).map(([status, n]) => [status, n - (s0.byStatus[status] ?? 0)]),
     );
@@ -243,7 +262,9 @@ export async function runFleet(options: {
   } finally {
     for (const child of children) child.stdin!.write('close\n');
     await Promise.all(
-      children.map((child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(0)))),
+      children.map(
+        (child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(0))),
+      ),
     );
     server.stdin!.write('close\n');
     await new Promise((resolve) => (server.exitCode === null ? server.once('exit', resolve) : resolve(0)));

@@ -62,6 +62,14 @@ for (const module of imported) sum += module.run();
 const shared = createRequire(join(job.root, 'package.json'))('scale-shared') as { counts: Map<string, number> };
 const rssMiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 console.log(
-  JSON.stringify({ importMs, setupMs, sinceStartMs: performance.now(), rssMiB, modules: imported.length, sum, sharedKeys: shared.counts.size }),
+  JSON.stringify({
+    importMs,
+    setupMs,
+    sinceStartMs: performance.now(),
+    rssMiB,
+    modules: imported.length,
+    sum,
+    sharedKeys: shared.counts.size,
+  }),
 );
 await close();

@@ -2,7 +2,7 @@
  * The scale benchmark's report (bench/scale.ts): one table per axis, every figure beside its baseline of the same run
  * (medians, ranges in brackets, ratios paired run by run), and the issue's targets, met or missed.
  */
-import type { Paired, Sample } from './scale.ts';
+import type { Paired } from './scale.ts';
 import type { FleetResult } from './scale-fleet.ts';
 import { round, summarize } from './stats.ts';
 
@@ -28,13 +28,15 @@ const fmt = (values: number[]) => {
   return s.n === 1 ? `${round(s.median)}` : `${round(s.median)} (${round(s.min)}–${round(s.max)})`;
 };
 /** ferry ÷ local, run by run. */
-export const pairedRatios = (pair: Paired, key: keyof Sample) =>
+export const pairedRatios = (pair: Paired, key: 'wallMs' | 'importMs' | 'rssMiB') =>
   pair.ferry.map((sample, i) => sample[key] / pair.local[i]![key]).filter((value) => Number.isFinite(value));
 const median = (values: number[]) => (values.length === 0 ? Number.NaN : summarize(values).median);
 const table = (head: string[], rows: string[][]) =>
-  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join(
-    '\n',
-  );
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 
 export function renderScaleMarkdown(results: Record<string, unknown>): string {
   const out: string[] = [
@@ -56,7 +58,11 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
       for (const pair of remotes[phase]) {
         rows.push([
           pair.label,
-          phase === 'cold' ? 'cold (empty cache)' : phase === 'cache' ? 'restart with the cache' : 'remotes down (cache)',
+          phase === 'cold'
+            ? 'cold (empty cache)'
+            : phase === 'cache'
+              ? 'restart with the cache'
+              : 'remotes down (cache)',
           fmt(pair.local.map((s) => s.wallMs)),
           fmt(pair.ferry.map((s) => s.wallMs)),
           `${fmt(pairedRatios(pair, 'wallMs'))}×`,
@@ -67,7 +73,15 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
     }
     out.push(
       table(
-        ['remotes', 'start', 'local: spawn → all imported (ms)', 'ferry (ms)', 'ferry ÷ local', 'local RSS (MiB)', 'ferry RSS (MiB)'],
+        [
+          'remotes',
+          'start',
+          'local: spawn → all imported (ms)',
+          'ferry (ms)',
+          'ferry ÷ local',
+          'local RSS (MiB)',
+          'ferry RSS (MiB)',
+        ],
         rows,
       ),
       '',
@@ -80,7 +94,8 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
       return (median(b[who].map((s) => s.wallMs)) - median(a[who].map((s) => s.wallMs))) / 40;
     };
     const slopes = (['cold', 'cache', 'down'] as const).map(
-      (phase) => `${phase}: ferry ${round(slope(remotes[phase], 'ferry'))} ms, local ${round(slope(remotes[phase], 'local'))} ms`,
+      (phase) =>
+        `${phase}: ferry ${round(slope(remotes[phase], 'ferry'))} ms, local ${round(slope(remotes[phase], 'local'))} ms`,
     );
     out.push(`Each remote beyond 10 (slope 10 → 50): ${slopes.join('; ')}.`, '');
     const at50 = (phase: 'cold' | 'cache') => median(pairedRatios(remotes[phase].find((p) => p.x === 50)!, 'wallMs'));
@@ -146,8 +161,16 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
       const ratio = median(pairedRatios(pair, 'importMs'));
       const verify = bundle.verify[k]!;
       const share = median(verify.ferryMBps.map((value, i) => value / verify.rawMBps[i]!));
-      targets.push([`${round(pair.x / 1e6)} MB expose: import ≤ 1.2× local`, `${round(ratio)}×`, verdict(ratio <= 1.2)]);
-      targets.push([`${round(pair.x / 1e6)} MB: verification ≥ 80 % of raw SHA-384`, `${round(share * 100)} %`, verdict(share >= 0.8)]);
+      targets.push([
+        `${round(pair.x / 1e6)} MB expose: import ≤ 1.2× local`,
+        `${round(ratio)}×`,
+        verdict(ratio <= 1.2),
+      ]);
+      targets.push([
+        `${round(pair.x / 1e6)} MB: verification ≥ 80 % of raw SHA-384`,
+        `${round(share * 100)} %`,
+        verdict(share >= 0.8),
+      ]);
     }
   }
 
@@ -187,7 +210,11 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
     );
     const big = fleet.find((run) => run.hosts === 1000 && run.mode === 'push');
     if (big) {
-      targets.push(['1,000 hosts all serving within 2 s (push)', `${round(big.latencyMs.max)} ms`, verdict(big.latencyMs.max <= 2000)]);
+      targets.push([
+        '1,000 hosts all serving within 2 s (push)',
+        `${round(big.latencyMs.max)} ms`,
+        verdict(big.latencyMs.max <= 2000),
+      ]);
       const growth = big.server.rssMiB.peak - big.server.rssMiB.before;
       targets.push(['server under +150 MiB RSS (1,000 hosts)', `+${round(growth)} MiB`, verdict(growth < 150)]);
       const refusedRequests = Object.entries(big.server.requestsDuringSwap.byStatus)
@@ -219,7 +246,17 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
       ];
     });
     out.push(
-      table(['run', 'heap after GC (MiB)', 'V8 heap reserved (heapTotal, MiB)', 'RSS (MiB)', 'code space (MiB)', 'external (MiB)'], rows),
+      table(
+        [
+          'run',
+          'heap after GC (MiB)',
+          'V8 heap reserved (heapTotal, MiB)',
+          'RSS (MiB)',
+          'code space (MiB)',
+          'external (MiB)',
+        ],
+        rows,
+      ),
       '',
     );
     const run = uptime['default'];
@@ -240,7 +277,11 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
     const capped = uptime['max-semi-space-size=2'];
     if (capped?.samples) {
       const growth = capped.samples.at(-1)!.rssMiB - capped.samples[0]!.rssMiB;
-      targets.push([`uptime: RSS growth < 30 MiB, node --max-semi-space-size=2`, `+${round(growth)} MiB`, verdict(growth < 30)]);
+      targets.push([
+        `uptime: RSS growth < 30 MiB, node --max-semi-space-size=2`,
+        `+${round(growth)} MiB`,
+        verdict(growth < 30),
+      ]);
     }
   }
 

@@ -9,19 +9,18 @@
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { toFerryModule } from '../src/build/ferry-module.ts';
 import { createHost } from '../src/index.ts';
-import { signManifest } from '../src/manifest/index.ts';
+import { publicKeyOf, signManifest } from '../src/manifest/index.ts';
 import { startLoopback } from '../test/helpers/loopback.ts';
 import { writeRemoteOutput } from '../test/helpers/remote-output.ts';
 import { moduleSource } from './scale-fixtures.ts';
-import { toFerryModule } from '../src/build/ferry-module.ts';
-import { publicKeyOf } from '../src/manifest/index.ts';
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -37,7 +36,11 @@ if (!gc && !values.publisher) throw new Error('scale-uptime: run with --expose-g
 const dir = values.publisher ?? mkdtempSync(join(tmpdir(), 'ferry-uptime-'));
 const { privateKey } = generateKeyPairSync('ed25519');
 // The ~200 KB module is generated once; each version changes one line of it, as a new build of the same code would.
-const base = await toFerryModule(moduleSource(4242, 200_000, { shared: false, version: '@VERSION@' }), 'x.js', (s) => s);
+const base = await toFerryModule(
+  moduleSource(4242, 200_000, { shared: false, version: '@VERSION@' }),
+  'x.js',
+  (s) => s,
+);
 const lines = base.split('\n').length;
 // A plausible source map (one mapping per line) so that the runtime's map handling is part of what is measured.
 const map = JSON.stringify({
@@ -76,8 +79,8 @@ if (values.publisher) {
 
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 const sample = (swap: number) => {
-  gc();
-  gc();
+  gc!();
+  gc!();
   const memory = process.memoryUsage();
   const code = getHeapSpaceStatistics().find((space) => space.space_name === 'code_space');
   return {

@@ -23,8 +23,8 @@ import { publicKeyOf } from '../src/manifest/index.ts';
 import { checkFileIntegrity } from '../src/runtime/trust/file-integrity.ts';
 import { createFerryServer, type FerryServer } from '../src/server/index.ts';
 import { renderCharts } from './scale-charts.ts';
-import { type FleetResult, runFleet } from './scale-fleet.ts';
 import { moduleSource, writeFerryRemote, writeLocalModules, writeSharedPackage } from './scale-fixtures.ts';
+import { type FleetResult, runFleet } from './scale-fleet.ts';
 import { renderScaleMarkdown } from './scale-report.ts';
 import { BENCH, REPO } from './setup.ts';
 import { round, summarize } from './stats.ts';
@@ -141,7 +141,8 @@ if (axes.has('remotes')) {
   });
   const phases = ['cold', 'cache', 'down'] as const;
   const series: Record<string, Paired[]> = { cold: [], cache: [], down: [] };
-  for (const n of counts) for (const phase of phases) series[phase]!.push({ label: `${n}`, x: n, ferry: [], local: [] });
+  for (const n of counts)
+    for (const phase of phases) series[phase]!.push({ label: `${n}`, x: n, ferry: [], local: [] });
   let caches = 0;
   for (let i = 0; i < runs; i++) {
     for (const [k, n] of counts.entries()) {
@@ -235,7 +236,14 @@ if (axes.has('fleet')) {
     for (const mode of ['push', 'poll'] as const) {
       // --quick (CI, about a minute): 1,000 hosts by push only; polling at 1,000 hosts takes ~30 s on its own.
       if (quick && hosts === 1000 && mode === 'poll') continue;
-      const result = await runFleet({ root: join(root, `fleet-${hosts}-${mode}`), hosts, mode, privateKey, quick, log });
+      const result = await runFleet({
+        root: join(root, `fleet-${hosts}-${mode}`),
+        hosts,
+        mode,
+        privateKey,
+        quick,
+        log,
+      });
       fleet.push(result);
     }
   }

@@ -3,8 +3,9 @@
  * host's own context. This controls which code runs, not what it can do: node:vm is not a sandbox, and remote code has
  * the host's privileges, like any installed dependency.
  */
-import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
+
 import { compileUncached } from './compile-uncached.ts';
+import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
 
 /** The `require` given to remote code; ferry builds one per file, scoped to builtins, shared packages and its remote. */
 export type ScopedRequire = (id: string) => unknown;

@@ -8,8 +8,8 @@
  * tracked timers and `process`. It resolves to the module's namespace once its body (top-level await included) ran.
  */
 import type { ScopedRequire } from './commonjs.ts';
-import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
 import { compileUncached } from './compile-uncached.ts';
+import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
 
 /** `import.meta` as a module of a remote sees it. */
 export interface ModuleMeta {
