@@ -4,7 +4,8 @@
  * and latest.md (`--quick`: quick.json and quick.md). See bench/README.md.
  *
  * Options: `--quick` (2 runs, 1 s of load, webpack skipped with a message if it is not installed or fails),
- * `--runs N`, `--duration S` (autocannon seconds), `--connections N`, `--keep` (leave the temp folder).
+ * `--runs N`, `--duration S` (autocannon seconds), `--connections N`, `--keep` (leave the temp folder), `--no-scale`
+ * (skip the scale benchmark, bench/scale.ts, which runs afterwards with `--quick` passed on).
  *
  * @example
  * ```sh
@@ -40,7 +41,10 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '10' },
     keep: { type: 'boolean', default: false },
+    // The scale benchmark (bench/scale.ts) runs after this one unless told not to.
+    scale: { type: 'boolean', default: true },
   },
+  allowNegative: true,
 });
 const quick = values.quick;
 const runs = Number(values.runs ?? (quick ? 2 : 7));
@@ -356,6 +360,17 @@ await writeFile(join(out, `${name}.md`), markdown);
 console.log(`\n${markdown}`);
 log(`wrote bench/results/${name}.json and ${name}.md in ${results.benchSeconds} s`);
 if (!values.keep) await rm(layout.root, { recursive: true, force: true });
+
+// The scale benchmark (issue 21): how the cost grows with remotes, bundle size, fleet size and uptime, in its own
+// process (`--quick` passed on). `--no-scale` skips it.
+if (values.scale) {
+  const scale = spawn(process.execPath, [join(BENCH, 'scale.ts'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  const code = await new Promise<number | null>((resolve) => scale.once('exit', resolve));
+  if (code !== 0) {
+    console.error(`[bench] bench/scale.ts exited with ${code}`);
+    process.exit(1);
+  }
+}
 
 /** Runs `node ...args` in `cwd` and measures its wall time. */
 async function timed(

@@ -3,7 +3,8 @@
  * host's own context. This controls which code runs, not what it can do: node:vm is not a sandbox, and remote code has
  * the host's privileges, like any installed dependency.
  */
-import { compileFunction } from 'node:vm';
+
+import { compileUncached } from './compile-uncached.ts';
 import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
 
 /** The `require` given to remote code; ferry builds one per file, scoped to builtins, shared packages and its remote. */
@@ -42,7 +43,7 @@ export function evaluateCommonJs(
   const record: ModuleRecord = { id: filename, filename, exports: {}, loaded: false };
   const { housekeeping } = context;
   // With housekeeping, the timers and `process` are parameters too: the code's own references resolve to them.
-  const fn = compileFunction(source, housekeeping ? [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : PARAMETERS, {
+  const fn = compileUncached(source, housekeeping ? [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : PARAMETERS, {
     filename,
   });
   const paths = context.paths ?? { filename, dirname: filename.slice(0, filename.lastIndexOf('/')) };

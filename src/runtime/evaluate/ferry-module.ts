@@ -7,8 +7,8 @@
  * bundle's own `import.meta`, `require` and `__filename`/`__dirname` for bundled CommonJS code, and the version's
  * tracked timers and `process`. It resolves to the module's namespace once its body (top-level await included) ran.
  */
-import { compileFunction } from 'node:vm';
 import type { ScopedRequire } from './commonjs.ts';
+import { compileUncached } from './compile-uncached.ts';
 import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
 
 /** `import.meta` as a module of a remote sees it. */
@@ -80,7 +80,7 @@ export function commonJsNamespace(exports: unknown): object {
  */
 export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
   const { housekeeping } = context;
-  const fn = compileFunction(source, housekeeping ? [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : PARAMETERS, {
+  const fn = compileUncached(source, housekeeping ? [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : PARAMETERS, {
     filename,
   });
   return fn.call(

@@ -1,0 +1,290 @@
+/**
+ * The scale benchmark's report (bench/scale.ts): one table per axis, every figure beside its baseline of the same run
+ * (medians, ranges in brackets, ratios paired run by run), and the issue's targets, met or missed.
+ */
+import type { Paired } from './scale.ts';
+import type { FleetResult } from './scale-fleet.ts';
+import { round, summarize } from './stats.ts';
+
+export interface UptimeSample {
+  swap: number;
+  heapMiB: number;
+  heapTotalMiB: number;
+  rssMiB: number;
+  externalMiB: number;
+  codeSpaceMiB: number;
+}
+export interface UptimeRun {
+  swaps: number;
+  bytes: number;
+  seconds: number;
+  samples: UptimeSample[];
+  error?: string;
+}
+
+const fmt = (values: number[]) => {
+  if (values.length === 0) return '—';
+  const s = summarize(values);
+  return s.n === 1 ? `${round(s.median)}` : `${round(s.median)} (${round(s.min)}–${round(s.max)})`;
+};
+/** ferry ÷ local, run by run. */
+export const pairedRatios = (pair: Paired, key: 'wallMs' | 'importMs' | 'rssMiB') =>
+  pair.ferry.map((sample, i) => sample[key] / pair.local[i]![key]).filter((value) => Number.isFinite(value));
+const median = (values: number[]) => (values.length === 0 ? Number.NaN : summarize(values).median);
+const table = (head: string[], rows: string[][]) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+
+export function renderScaleMarkdown(results: Record<string, unknown>): string {
+  const out: string[] = [
+    `## Scale (issue 21) — ${results['generatedAt']}${results['quick'] ? ', --quick' : ''}`,
+    '',
+    `${results['runs']} runs per point, interleaved (the order alternates), ${JSON.stringify(results['machine'])}, ` +
+      `load average at the end ${JSON.stringify(results['loadavgAtEnd'])}, ${results['seconds']} s. Medians, ranges in ` +
+      'brackets; ratios are paired (ferry ÷ local of the same run), then the median taken.',
+    '',
+  ];
+  const targets: string[][] = [];
+  const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+  const remotes = results['remotes'] as Record<'cold' | 'cache' | 'down', Paired[]> | undefined;
+  if (remotes) {
+    out.push('### 1. Remotes per host (3 exposes of ~20 KB each, one shared singleton)', '');
+    const rows: string[][] = [];
+    for (const phase of ['cold', 'cache', 'down'] as const) {
+      for (const pair of remotes[phase]) {
+        rows.push([
+          pair.label,
+          phase === 'cold'
+            ? 'cold (empty cache)'
+            : phase === 'cache'
+              ? 'restart with the cache'
+              : 'remotes down (cache)',
+          fmt(pair.local.map((s) => s.wallMs)),
+          fmt(pair.ferry.map((s) => s.wallMs)),
+          `${fmt(pairedRatios(pair, 'wallMs'))}×`,
+          fmt(pair.local.map((s) => s.rssMiB)),
+          fmt(pair.ferry.map((s) => s.rssMiB)),
+        ]);
+      }
+    }
+    out.push(
+      table(
+        [
+          'remotes',
+          'start',
+          'local: spawn → all imported (ms)',
+          'ferry (ms)',
+          'ferry ÷ local',
+          'local RSS (MiB)',
+          'ferry RSS (MiB)',
+        ],
+        rows,
+      ),
+      '',
+    );
+    // Marginal cost per remote, from 10 to 50 remotes (medians).
+    const slope = (pairs: Paired[], who: 'ferry' | 'local') => {
+      const a = pairs.find((p) => p.x === 10);
+      const b = pairs.find((p) => p.x === 50);
+      if (!a || !b) return Number.NaN;
+      return (median(b[who].map((s) => s.wallMs)) - median(a[who].map((s) => s.wallMs))) / 40;
+    };
+    const slopes = (['cold', 'cache', 'down'] as const).map(
+      (phase) =>
+        `${phase}: ferry ${round(slope(remotes[phase], 'ferry'))} ms, local ${round(slope(remotes[phase], 'local'))} ms`,
+    );
+    out.push(`Each remote beyond 10 (slope 10 → 50): ${slopes.join('; ')}.`, '');
+    const at50 = (phase: 'cold' | 'cache') => median(pairedRatios(remotes[phase].find((p) => p.x === 50)!, 'wallMs'));
+    if (remotes.cold.some((p) => p.x === 50)) {
+      targets.push(['50 remotes ≤ 2× local, cold', `${round(at50('cold'))}×`, verdict(at50('cold') <= 2)]);
+      targets.push(['50 remotes ≤ 1.3× local, from cache', `${round(at50('cache'))}×`, verdict(at50('cache') <= 1.3)]);
+      const perRemote = slope(remotes.cold, 'ferry');
+      const small = remotes.cold.find((p) => p.x === 10);
+      const linear = small ? perRemote <= (median(small.ferry.map((s) => s.wallMs)) / 10) * 1.5 : false;
+      targets.push([
+        'remotes: linear (each remote from 10 to 50 costs no more than the average of the first 10, +50 %)',
+        `${round(perRemote)} ms per remote from 10 to 50; ${small ? round(median(small.ferry.map((s) => s.wallMs)) / 10) : '—'} ms average over the first 10`,
+        verdict(linear),
+      ]);
+    }
+  }
+
+  const bundle = results['bundle'] as
+    | { pairs: Paired[]; verify: Array<{ bytes: number; rawMBps: number[]; ferryMBps: number[] }> }
+    | undefined;
+  if (bundle) {
+    out.push('### 2. Bundle size (one expose of generated functions, classes and objects)', '');
+    const rows = bundle.pairs.map((pair, k) => {
+      const verify = bundle.verify[k]!;
+      const share = verify.ferryMBps.map((value, i) => value / verify.rawMBps[i]!);
+      return [
+        `${round(pair.x / 1000)} KB`,
+        fmt(pair.local.map((s) => s.importMs)),
+        fmt(pair.ferry.map((s) => s.importMs)),
+        fmt(pair.ferry.flatMap((s) => s.setupMs ?? [])),
+        `${fmt(pairedRatios(pair, 'importMs'))}×`,
+        pair.ferry.some((s) => s.setupMs === undefined)
+          ? '—'
+          : `${fmt(pair.ferry.map((s, i) => (s.importMs - s.setupMs!) / pair.local[i]!.importMs))}×`,
+        fmt(pair.local.map((s) => s.rssMiB)),
+        fmt(pair.ferry.map((s) => s.rssMiB)),
+        fmt(verify.rawMBps),
+        fmt(verify.ferryMBps),
+        fmt(share.map((value) => value * 100)),
+      ];
+    });
+    out.push(
+      table(
+        [
+          'expose',
+          'local import (ms)',
+          'ferry import, cold (ms)',
+          'of which loading ferry + createHost (ms)',
+          'ferry ÷ local',
+          'ferry without that ÷ local',
+          'local RSS (MiB)',
+          'ferry RSS (MiB)',
+          'raw SHA-384 (MB/s)',
+          'ferry file check (MB/s)',
+          'check ÷ raw (%)',
+        ],
+        rows,
+      ),
+      '',
+    );
+    for (const [k, pair] of bundle.pairs.entries()) {
+      if (pair.x < 1_000_000) continue;
+      const ratio = median(pairedRatios(pair, 'importMs'));
+      const verify = bundle.verify[k]!;
+      const share = median(verify.ferryMBps.map((value, i) => value / verify.rawMBps[i]!));
+      targets.push([
+        `${round(pair.x / 1e6)} MB expose: import ≤ 1.2× local`,
+        `${round(ratio)}×`,
+        verdict(ratio <= 1.2),
+      ]);
+      targets.push([
+        `${round(pair.x / 1e6)} MB: verification ≥ 80 % of raw SHA-384`,
+        `${round(share * 100)} %`,
+        verdict(share >= 0.8),
+      ]);
+    }
+  }
+
+  const fleet = results['fleet'] as FleetResult[] | undefined;
+  if (fleet) {
+    out.push('### 3. Fleet fan-out (one createFerryServer, N hosts)', '');
+    out.push(
+      table(
+        [
+          'hosts',
+          'detection',
+          'manifest written → all serving (ms)',
+          'median / p95 (ms)',
+          'first check after the build, median (ms)',
+          'server RSS before → connected → peak (MiB)',
+          'server fds before → peak',
+          'requests during the swap',
+          'CPU in the swap: server (ms), hosts (ms per host)',
+          'idle polling load',
+        ],
+        fleet.map((run) => [
+          `${run.hosts} (${run.hostProcesses} process${run.hostProcesses > 1 ? 'es' : ''})`,
+          run.mode === 'push' ? 'push channel' : `polling every ${run.pollIntervalMs} ms`,
+          `${round(run.latencyMs.max)} (${run.latencyMs.serving}/${run.hosts} serving)`,
+          `${round(run.latencyMs.median)} / ${round(run.latencyMs.p95)}`,
+          `${round(run.breakdown.firstCheckMs.median)}`,
+          `${round(run.server.rssMiB.before)} → ${round(run.server.rssMiB.connected)} → ${round(run.server.rssMiB.peak)}`,
+          `${run.server.fds.before} → ${run.server.fds.peak}`,
+          `${run.server.requestsDuringSwap.total} ${JSON.stringify(run.server.requestsDuringSwap.byStatus)}; refused by hosts: ${run.refused}`,
+          `${round(run.breakdown.serverCpuMs)}, ${round(run.breakdown.hostCpuMsPerHost)}`,
+          run.server.idle
+            ? `${round(run.server.idle.requestsPerSecond)} req/s, ${round(run.server.idle.cpuMsPerSecond)} ms CPU/s`
+            : '—',
+        ]),
+      ),
+      '',
+    );
+    const big = fleet.find((run) => run.hosts === 1000 && run.mode === 'push');
+    if (big) {
+      targets.push([
+        '1,000 hosts all serving within 2 s (push)',
+        `${round(big.latencyMs.max)} ms`,
+        verdict(big.latencyMs.max <= 2000),
+      ]);
+      const growth = big.server.rssMiB.peak - big.server.rssMiB.before;
+      targets.push(['server under +150 MiB RSS (1,000 hosts)', `+${round(growth)} MiB`, verdict(growth < 150)]);
+      const refusedRequests = Object.entries(big.server.requestsDuringSwap.byStatus)
+        .filter(([status]) => Number(status) >= 400)
+        .reduce((sum, [, n]) => sum + n, 0);
+      targets.push([
+        'no request refused (1,000 hosts)',
+        `${refusedRequests} answered ≥ 400, ${big.refused} updates refused by hosts`,
+        verdict(refusedRequests === 0 && big.refused === 0),
+      ]);
+    }
+  }
+
+  const uptime = results['uptime'] as Record<string, UptimeRun> | undefined;
+  if (uptime) {
+    out.push('### 4. Uptime (live swaps of a ~200 KB remote in one host process)', '');
+    const rows = Object.entries(uptime).map(([name, run]) => {
+      if (run.error || !run.samples) return [name, run.error ?? 'failed', '', '', '', ''];
+      const first = run.samples[0]!;
+      const last = run.samples.at(-1)!;
+      const peak = Math.max(...run.samples.map((s) => s.rssMiB));
+      return [
+        `${name} (${run.swaps} swaps, ${round(run.seconds)} s)`,
+        `${round(first.heapMiB)} → ${round(last.heapMiB)} (${round(last.heapMiB - first.heapMiB)})`,
+        `${round(first.heapTotalMiB)} → ${round(last.heapTotalMiB)}`,
+        `${round(first.rssMiB)} → ${round(last.rssMiB)} (+${round(last.rssMiB - first.rssMiB)}; peak ${round(peak)})`,
+        `${round(first.codeSpaceMiB)} → ${round(last.codeSpaceMiB)}`,
+        `${round(first.externalMiB)} → ${round(last.externalMiB)}`,
+      ];
+    });
+    out.push(
+      table(
+        [
+          'run',
+          'heap after GC (MiB)',
+          'V8 heap reserved (heapTotal, MiB)',
+          'RSS (MiB)',
+          'code space (MiB)',
+          'external (MiB)',
+        ],
+        rows,
+      ),
+      '',
+    );
+    const run = uptime['default'];
+    if (run?.samples) {
+      const first = run.samples[0]!;
+      const last = run.samples.at(-1)!;
+      targets.push([
+        `uptime: heap growth < 5 MiB after ${run.swaps} swaps`,
+        `${round(last.heapMiB - first.heapMiB)} MiB`,
+        verdict(last.heapMiB - first.heapMiB < 5),
+      ]);
+      targets.push([
+        `uptime: RSS growth < 30 MiB after ${run.swaps} swaps (default V8 settings)`,
+        `+${round(last.rssMiB - first.rssMiB)} MiB`,
+        verdict(last.rssMiB - first.rssMiB < 30),
+      ]);
+    }
+    const capped = uptime['max-semi-space-size=2'];
+    if (capped?.samples) {
+      const growth = capped.samples.at(-1)!.rssMiB - capped.samples[0]!.rssMiB;
+      targets.push([
+        `uptime: RSS growth < 30 MiB, node --max-semi-space-size=2`,
+        `+${round(growth)} MiB`,
+        verdict(growth < 30),
+      ]);
+    }
+  }
+
+  if (targets.length > 0) out.push('### Targets (issue 21)', '', table(['target', 'figure', 'verdict'], targets), '');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,312 @@
+/**
+ * The scale benchmark (issue 21): how ferry's cost grows along four axes, each measured against its baseline in the
+ * same run, interleaved. `node bench/scale.ts [--quick] [--runs N] [--axes remotes,bundle,fleet,uptime] [--keep]`;
+ * `npm run bench` runs it after bench/run.ts (and `node bench/run.ts --quick` runs it with `--quick`). Writes
+ * bench/results/scale[-quick].json, .md and one SVG chart per axis (bench/scale-charts.ts). See bench/README.md.
+ *
+ * 1. remotes: hosts of 1, 10, 50 remotes of 3 exposes of ~20 KB: spawn to every expose imported, and RSS, cold,
+ *    restarted with the cache, and with the remotes down; against a process importing the same files locally.
+ * 2. bundle: one expose of 10 KB .. 10 MB: the import and RSS against a local import of the same text; ferry's file
+ *    check (checkFileIntegrity) against node:crypto's raw SHA-384 of the same bytes.
+ * 3. fleet: one createFerryServer, 100 / 1,000 hosts subscribed to its push channel, then polling (bench/scale-fleet.ts).
+ * 4. uptime: 1,000 live swaps of a 200 KB remote in one process (bench/scale-uptime.ts).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { publicKeyOf } from '../src/manifest/index.ts';
+import { checkFileIntegrity } from '../src/runtime/trust/file-integrity.ts';
+import { createFerryServer, type FerryServer } from '../src/server/index.ts';
+import { renderCharts } from './scale-charts.ts';
+import { moduleSource, writeFerryRemote, writeLocalModules, writeSharedPackage } from './scale-fixtures.ts';
+import { type FleetResult, runFleet } from './scale-fleet.ts';
+import { renderScaleMarkdown } from './scale-report.ts';
+import { BENCH, REPO } from './setup.ts';
+import { round, summarize } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    axes: { type: 'string', default: 'remotes,bundle,fleet,uptime' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const runs = Number(values.runs ?? (quick ? 2 : 5));
+const axes = new Set(values.axes.split(','));
+const log = (line: string) => console.log(`[scale] ${line}`);
+const FERRY = join(REPO, 'dist', 'index.js');
+if (!existsSync(FERRY)) {
+  console.error('[scale] dist/ is missing: run `npm run build` first (npm run bench does).');
+  process.exit(1);
+}
+const started = performance.now();
+const root = await mkdtemp(join(tmpdir(), 'ferry-scale-'));
+const { privateKey } = generateKeyPairSync('ed25519');
+const publicKey = publicKeyOf(privateKey);
+// The host's (and the local app's) folder: node_modules/scale-shared is the shared singleton.
+const appRoot = join(root, 'app');
+await writeSharedPackage(join(appRoot, 'node_modules'));
+await writeFile(join(appRoot, 'package.json'), '{"name":"scale-app","private":true}\n');
+// The measured processes run plain JavaScript: scale-host.ts with its types stripped here, so that neither variant
+// pays for Node's type stripping (~50 ms of loading its wasm parser) at every start.
+const HOST_SCRIPT = join(root, 'scale-host.mjs');
+await writeFile(HOST_SCRIPT, stripTypeScriptTypes(await readFile(join(BENCH, 'scale-host.ts'), 'utf8')));
+
+export interface Sample {
+  /** spawn to the child's result line */
+  wallMs: number;
+  /** in the child: from its start (performance.now) to every module imported */
+  importMs: number;
+  /** ferry: of importMs, loading ferry and createHost() before the first import (0 for local) */
+  setupMs?: number;
+  rssMiB: number;
+}
+export interface Paired {
+  label: string;
+  x: number;
+  ferry: Sample[];
+  local: Sample[];
+}
+
+/** Runs bench/scale-host.ts with `job`; resolves with what it measured, or rejects with its output. */
+async function child(job: Record<string, unknown>, extraArgs: string[] = []): Promise<Sample> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, [...extraArgs, HOST_SCRIPT, JSON.stringify(job)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let wallMs = 0;
+  proc.stdout.on('data', (chunk: Buffer) => {
+    out += chunk;
+    if (!wallMs && out.includes('\n')) wallMs = performance.now() - t0;
+  });
+  proc.stderr.on('data', (chunk: Buffer) => {
+    err += chunk;
+  });
+  const killer = setTimeout(() => proc.kill('SIGKILL'), 120_000);
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  clearTimeout(killer);
+  const line = out.split('\n').find((text) => text.startsWith('{'));
+  if (code !== 0 || !line) throw new Error(`scale-host exited ${code}: ${(err || out).slice(-1500)}`);
+  const parsed = JSON.parse(line) as { importMs: number; setupMs: number; rssMiB: number };
+  return { wallMs, importMs: parsed.importMs, setupMs: parsed.setupMs, rssMiB: parsed.rssMiB };
+}
+
+const results: Record<string, unknown> = {
+  generatedAt: new Date().toISOString(),
+  quick,
+  runs,
+  machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
+};
+
+// 1. Remotes per host.
+if (axes.has('remotes')) {
+  const counts = [1, 10, 50];
+  const servers: FerryServer[] = [];
+  const remoteUrls: Record<string, string> = {};
+  const localFiles: string[] = [];
+  const specifiers: string[] = [];
+  for (let r = 0; r < 50; r++) {
+    const sources: Record<string, string> = {};
+    for (let e = 0; e < 3; e++) sources[`./x${e}`] = moduleSource(r * 3 + e, 20_000);
+    const dir = join(root, 'remotes', `r${r}`);
+    await writeFerryRemote(dir, { name: `r${r}`, version: '1.0.0', release: 1, sources }, privateKey);
+    await writeLocalModules(join(appRoot, 'local', `r${r}`), sources);
+    const server = await createFerryServer({ dir, port: 0 });
+    servers.push(server);
+    remoteUrls[`r${r}`] = `${server.url}mf-manifest.json`;
+    for (let e = 0; e < 3; e++) {
+      localFiles.push(join(appRoot, 'local', `r${r}`, `x${e}.mjs`));
+      specifiers.push(`r${r}/x${e}`);
+    }
+  }
+  const jobOf = (n: number, variant: 'ferry' | 'local', cacheDir: string) => ({
+    kind: 'remotes',
+    variant,
+    root: appRoot,
+    remotes: Object.fromEntries(Object.entries(remoteUrls).slice(0, n)),
+    publicKey,
+    cacheDir,
+    files: localFiles.slice(0, n * 3),
+    specifiers: specifiers.slice(0, n * 3),
+    ferry: FERRY,
+  });
+  const phases = ['cold', 'cache', 'down'] as const;
+  const series: Record<string, Paired[]> = { cold: [], cache: [], down: [] };
+  for (const n of counts)
+    for (const phase of phases) series[phase]!.push({ label: `${n}`, x: n, ferry: [], local: [] });
+  let caches = 0;
+  for (let i = 0; i < runs; i++) {
+    for (const [k, n] of counts.entries()) {
+      const cacheDir = join(root, 'cache', `${++caches}`);
+      for (const phase of phases) {
+        if (phase === 'down') await Promise.all(servers.slice(0, n).map((server) => server.close()));
+        const pair = series[phase]![k]!;
+        // Alternate which goes first.
+        const order = (i + k) % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
+        for (const variant of order) pair[variant].push(await child(jobOf(n, variant, cacheDir)));
+        log(
+          `remotes ${n} ${phase} run ${i + 1}/${runs}: ferry ${pair.ferry.at(-1)!.wallMs.toFixed(0)} ms, ` +
+            `local ${pair.local.at(-1)!.wallMs.toFixed(0)} ms`,
+        );
+      }
+      // Start the remotes again on the same ports.
+      for (let r = 0; r < n; r++) {
+        const port = Number(new URL(remoteUrls[`r${r}`]!).port);
+        servers[r] = await createFerryServer({ dir: join(root, 'remotes', `r${r}`), port });
+      }
+    }
+  }
+  await Promise.all(servers.map((server) => server.close()));
+  results['remotes'] = series;
+}
+
+// 2. Bundle size.
+if (axes.has('bundle')) {
+  const sizes = quick ? [10_000, 100_000, 1_000_000, 10_000_000] : [10_000, 100_000, 1_000_000, 10_000_000];
+  const pairs: Paired[] = [];
+  const verify: Array<{ bytes: number; rawMBps: number[]; ferryMBps: number[] }> = [];
+  for (const [k, size] of sizes.entries()) {
+    const sources = { './big': moduleSource(1000 + k, size) };
+    const dir = join(root, 'bundles', `b${k}`);
+    await writeFerryRemote(dir, { name: `b${k}`, version: '1.0.0', release: 1, sources }, privateKey);
+    await writeLocalModules(join(appRoot, 'bundles', `b${k}`), sources);
+    const server = await createFerryServer({ dir, port: 0 });
+    const pair: Paired = { label: `${size}`, x: size, ferry: [], local: [] };
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
+      for (const variant of order) {
+        pair[variant].push(
+          await child({
+            kind: 'bundle',
+            variant,
+            root: appRoot,
+            remotes: { [`b${k}`]: `${server.url}mf-manifest.json` },
+            publicKey,
+            cacheDir: join(root, 'bundle-cache', `${k}-${i}`),
+            files: [join(appRoot, 'bundles', `b${k}`, 'big.mjs')],
+            specifiers: [`b${k}/big`],
+            ferry: FERRY,
+          }),
+        );
+      }
+      log(
+        `bundle ${size} B run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ms, ` +
+          `local ${pair.local.at(-1)!.importMs.toFixed(1)} ms`,
+      );
+    }
+    await server.close();
+    pairs.push(pair);
+    // Verification throughput: the host's file check on the expose's bytes against node:crypto's raw SHA-384 of
+    // the same bytes, interleaved, in this process.
+    const manifest = JSON.parse(await readFile(join(dir, 'mf-manifest.json'), 'utf8')) as {
+      ferry: { exposes: Record<string, { file: string }>; files: Record<string, { size: number; integrity: string }> };
+    };
+    const file = manifest.ferry.exposes['./big']!.file;
+    const bytes = await readFile(join(dir, file));
+    const entry = manifest.ferry.files[file]!;
+    const { createHash } = await import('node:crypto');
+    const row = { bytes: bytes.byteLength, rawMBps: [] as number[], ferryMBps: [] as number[] };
+    const reps = Math.max(3, Math.min(200, Math.round(20_000_000 / bytes.byteLength)));
+    for (let i = 0; i < Math.max(5, runs); i++) {
+      let t = performance.now();
+      for (let j = 0; j < reps; j++) createHash('sha384').update(bytes).digest();
+      row.rawMBps.push((bytes.byteLength * reps) / 1e6 / ((performance.now() - t) / 1000));
+      t = performance.now();
+      for (let j = 0; j < reps; j++) checkFileIntegrity(bytes, entry, { remote: 'b', url: 'u', file });
+      row.ferryMBps.push((bytes.byteLength * reps) / 1e6 / ((performance.now() - t) / 1000));
+    }
+    verify.push(row);
+  }
+  results['bundle'] = { pairs, verify };
+}
+
+// 3. Fleet fan-out.
+if (axes.has('fleet')) {
+  const fleet: FleetResult[] = [];
+  // The server holds a descriptor per connected host (and the host processes one per connection): the children raise
+  // their soft limit to the hard one; a machine whose hard limit is too low for a size skips it, and says so.
+  const hardLimit = Number(spawnSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || Infinity;
+  const skipped: string[] = [];
+  for (const hosts of [100, 1000]) {
+    if (hardLimit < hosts * 1.5 + 200) {
+      skipped.push(`${hosts} hosts skipped: the hard descriptor limit (ulimit -Hn) is ${hardLimit}`);
+      log(skipped.at(-1)!);
+      continue;
+    }
+    for (const mode of ['push', 'poll'] as const) {
+      // --quick (CI, about a minute): 1,000 hosts by push only; polling at 1,000 hosts takes ~30 s on its own.
+      if (quick && hosts === 1000 && mode === 'poll') continue;
+      const result = await runFleet({
+        root: join(root, `fleet-${hosts}-${mode}`),
+        hosts,
+        mode,
+        privateKey,
+        quick,
+        log,
+      });
+      fleet.push(result);
+    }
+  }
+  results['fleet'] = fleet;
+  if (skipped.length > 0) results['fleetSkipped'] = skipped;
+}
+
+// 4. Uptime.
+if (axes.has('uptime')) {
+  const swaps = quick ? 150 : 1000;
+  const variants: Array<{ name: string; args: string[]; env?: Record<string, string> }> = [
+    { name: 'default', args: [] },
+    // V8's young generation grows with the allocation rate and is kept: the same run with it capped shows how much
+    // of the RSS growth that is.
+    { name: 'max-semi-space-size=2', args: ['--max-semi-space-size=2'] },
+  ];
+  const uptime: Record<string, unknown> = {};
+  for (const variant of variants) {
+    log(`uptime: ${swaps} swaps (${variant.name})`);
+    uptime[variant.name] = await runUptime(swaps, variant.args, variant.env);
+  }
+  results['uptime'] = uptime;
+}
+
+results['seconds'] = Math.round((performance.now() - started) / 1000);
+results['loadavgAtEnd'] = loadavg().map((value) => round(value));
+const out = join(BENCH, 'results');
+await mkdir(out, { recursive: true });
+// A run of some axes only (--axes) writes beside the full run's files instead of over them.
+const partial = values.axes === 'remotes,bundle,fleet,uptime' ? '' : `-${[...axes].join('-')}`;
+const name = `${quick ? 'scale-quick' : 'scale'}${partial}`;
+await writeFile(join(out, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+const markdown = renderScaleMarkdown(results);
+await writeFile(join(out, `${name}.md`), markdown);
+await renderCharts(results, out, name);
+console.log(`\n${markdown}`);
+log(`wrote bench/results/${name}.json, .md and charts in ${results['seconds']} s`);
+if (!values.keep) await rm(root, { recursive: true, force: true });
+
+/** bench/scale-uptime.ts in its own process (it needs --expose-gc); its last JSON line. */
+async function runUptime(swaps: number, args: string[], env: Record<string, string> = {}): Promise<unknown> {
+  const proc = spawn(
+    process.execPath,
+    ['--expose-gc', ...args, join(BENCH, 'scale-uptime.ts'), '--swaps', `${swaps}`],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+  );
+  let out = '';
+  proc.stdout.on('data', (chunk: Buffer) => {
+    out += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  const line = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !line.startsWith('{')) return { error: `exit ${code}: ${out.slice(-500)}` };
+  return JSON.parse(line) as unknown;
+}
+
+export { summarize };
