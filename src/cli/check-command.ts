@@ -13,10 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../common/errors.ts';
-import { loadHostConfig } from '../register/load-config.ts';
-import { resolveHostOptions } from '../runtime/options/host-options.ts';
-import type { RemoteOptions } from '../runtime/options/remote-options.ts';
-import { writeRemoteTypes } from './types-command.ts';
+import { hostOptions, writeRemoteTypes } from './types-command.ts';
 
 const HELP = `Usage: ferry check [options]
 
@@ -34,36 +31,6 @@ Options:
   -o, --out <dir>           the types folder (default: ferry-types)
   -h, --help                show this help
 `;
-
-/** `alias=value` -> [alias, value]; a bad pair is an InvalidOptionError naming the flag. */
-function pair(text: string, flag: string): [string, string] {
-  const at = text.indexOf('=');
-  if (at <= 0 || at === text.length - 1) {
-    throw new InvalidOptionError(`${flag} takes alias=value, got ${JSON.stringify(text)}.`, {
-      option: flag,
-    });
-  }
-  return [text.slice(0, at), text.slice(at + 1)];
-}
-
-/** The remotes from `--remote` and `--key`, as createHost() takes them. */
-function remotesFromFlags(remotes: string[], keys: string[]): Record<string, RemoteOptions> {
-  const options: Record<string, RemoteOptions> = {};
-  for (const text of remotes) {
-    const [alias, value] = pair(text, '--remote');
-    const at = /^https?:\/\//i.test(value) ? -1 : value.indexOf('@');
-    options[alias] = at > 0 ? { name: value.slice(0, at), url: value.slice(at + 1) } : { url: value };
-  }
-  for (const text of keys) {
-    const [alias, key] = pair(text, '--key');
-    const remote = options[alias];
-    if (remote === undefined) {
-      throw new InvalidOptionError(`--key ${alias}=… names no --remote ${alias}.`, { option: '--key' });
-    }
-    remote.publicKey = [remote.publicKey ?? [], key].flat();
-  }
-  return options;
-}
 
 /**
  * The `tsc` to run: the host project's own `typescript` (any version: only its command line is used), else the
@@ -129,15 +96,7 @@ export async function runCheck(args: string[]): Promise<number> {
     return 0;
   }
   const cwd = process.cwd();
-  let host: ReturnType<typeof resolveHostOptions>;
-  if (values.remote !== undefined) {
-    host = resolveHostOptions({ name: 'ferryCheck', remotes: remotesFromFlags(values.remote, values.key ?? []) });
-  } else {
-    const env = values.config === undefined ? process.env : { ...process.env, FERRY_CONFIG: resolve(values.config) };
-    const { config } = await loadHostConfig(cwd, env);
-    const { onStartupFailure: _unused, ...options } = config;
-    host = resolveHostOptions(options);
-  }
+  const host = await hostOptions(values, cwd, 'ferryCheck');
   const project = resolve(values.project ?? 'tsconfig.json');
   if (!existsSync(project)) {
     throw new InvalidOptionError(

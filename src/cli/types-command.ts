@@ -23,7 +23,8 @@ in the host's tsconfig.json. Run it again after a remote changes.
 
 Options:
   -r, --remote <alias=url>   a remote, as the host's code names it: authService=https://…/mf-manifest.json
-                             (repeat for each remote; no config file is read then)
+                             (repeat for each remote; no config file is read then);
+                             authService=name@url when the alias is not the remote's name
   -k, --key <alias=key>      the public key pinned for that remote: authService=ed25519:… (repeatable)
   -c, --config <file>        host config file (default: FERRY_CONFIG, else ferry.config.* in the current folder)
   -o, --out <dir>            output folder (default: ferry-types)
@@ -45,17 +46,21 @@ function pairs(values: string[], flag: string): Array<[string, string]> {
   });
 }
 
-/** Host options from `--remote` and `--key`: the remotes a host's own `createHost()` call configures. */
-function optionsFromFlags(remoteFlags: string[], keyFlags: string[]): HostOptions {
-  const remotes: Record<string, { url: string; publicKey?: string[] }> = {};
-  for (const [alias, url] of pairs(remoteFlags, 'remote')) {
+/**
+ * Host options from `--remote` and `--key`: the remotes a host's own `createHost()` call configures. A remote is
+ * `alias=url`, or `alias=name@url` when the alias is not the remote's name.
+ */
+function optionsFromFlags(remoteFlags: string[], keyFlags: string[], hostName: string): HostOptions {
+  const remotes: Record<string, { url: string; name?: string; publicKey?: string[] }> = {};
+  for (const [alias, value] of pairs(remoteFlags, 'remote')) {
     if (Object.hasOwn(remotes, alias)) {
       throw new InvalidOptionError(`--remote ${alias}=… is given twice; give each remote once.`, {
         option: 'remote',
         remote: alias,
       });
     }
-    remotes[alias] = { url };
+    const at = /^https?:\/\//i.test(value) ? -1 : value.indexOf('@');
+    remotes[alias] = at > 0 ? { name: value.slice(0, at), url: value.slice(at + 1) } : { url: value };
   }
   for (const [alias, key] of pairs(keyFlags, 'key')) {
     const remote = remotes[alias];
@@ -68,7 +73,7 @@ function optionsFromFlags(remoteFlags: string[], keyFlags: string[]): HostOption
     }
     remote.publicKey = [...(remote.publicKey ?? []), key];
   }
-  return { name: 'ferryTypes', remotes };
+  return { name: hostName, remotes };
 }
 
 /** The list of files `ferry types` wrote, kept in the output folder so a later run removes only its own files. */
@@ -114,10 +119,18 @@ function declarationsIndex(specifiers: string[], files: string[]): string {
   ].join('\n');
 }
 
-/** The host's remotes: from `--remote`/`--key`, else from the host config. */
-async function hostOptions(
+/**
+ * The host's remotes for `ferry types` and `ferry check`: from `--remote`/`--key`, else from the host config.
+ *
+ * @example
+ * ```ts
+ * const host = await hostOptions({ remote: ['auth=https://auth.example.com/federation/'] }, process.cwd(), 'ferryCheck');
+ * ```
+ */
+export async function hostOptions(
   values: { remote?: string[]; key?: string[]; config?: string },
   cwd: string,
+  hostName = 'ferryTypes',
 ): Promise<ResolvedHostOptions> {
   if (values.remote !== undefined) {
     if (values.config !== undefined) {
@@ -126,7 +139,7 @@ async function hostOptions(
         { option: 'config' },
       );
     }
-    return resolveHostOptions(optionsFromFlags(values.remote, values.key ?? []));
+    return resolveHostOptions(optionsFromFlags(values.remote, values.key ?? [], hostName));
   }
   if (values.key !== undefined) {
     throw new InvalidOptionError(
