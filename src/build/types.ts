@@ -8,11 +8,11 @@
  * Types are a convenience for hosts, never a reason to fail a build: no TypeScript installed (when tsc is needed),
  * JavaScript sources, type errors found by tsc or a crashing tsc each become one warning line.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { runNode } from '../common/run-node.ts';
 import type { ResolvedConfig } from './config.ts';
 import { declarationPath, isolatedExposeDeclarations, TS_SOURCE } from './isolated-declarations.ts';
 import { bundleExposeTypes } from './types-bundle.ts';
@@ -55,21 +55,6 @@ export async function findTsc(root: string): Promise<{ bin: string; nodeModules:
     }
     if (dirname(dir) === dir) return undefined;
   }
-}
-
-function run(file: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.on('error', (error) => done({ code: null, output: error.message }));
-    child.on('close', (code) => done({ code, output }));
-  });
 }
 
 async function listFiles(dir: string, base = dir): Promise<string[]> {
@@ -195,7 +180,7 @@ export async function emitTypesWithTsc(config: ResolvedConfig): Promise<TypesRes
     await mkdir(work, { recursive: true });
     const tsconfig = join(work, 'tsconfig.json');
     await writeFile(tsconfig, JSON.stringify(tsconfigFor(config, outDir, work), null, 2));
-    const { code, output } = await run(tsc.bin, ['-p', tsconfig, '--pretty', 'false'], config.root);
+    const { code, output } = await runNode(tsc.bin, ['-p', tsconfig, '--pretty', 'false'], config.root);
     const warnings: string[] = [];
     const emitted = existsSync(outDir) ? await listFiles(outDir) : [];
     const files = new Map<string, string>();

@@ -6,13 +6,13 @@
  * Remotes come from the host config (`ferry.config.*`, what `ferry/register` reads) or, for hosts that call
  * `createHost()` in code, from the command line.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../common/errors.ts';
+import { runNode } from '../common/run-node.ts';
 import { hostOptions, writeRemoteTypes } from './types-command.ts';
 
 const HELP = `Usage: ferry check [options]
@@ -51,21 +51,6 @@ async function findTypeScript(cwd: string): Promise<string | undefined> {
     }
   }
   return undefined;
-}
-
-function run(file: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.on('error', (error) => done({ code: null, output: error.message }));
-    child.on('close', (code) => done({ code, output }));
-  });
 }
 
 /**
@@ -111,7 +96,7 @@ export async function runCheck(args: string[]): Promise<number> {
     });
   }
   const { failed } = await writeRemoteTypes(host, resolve(values.out ?? 'ferry-types'), 'check');
-  const { code, output } = await run(tsc, ['--noEmit', '-p', project, '--pretty', 'false'], cwd);
+  const { code, output } = await runNode(tsc, ['--noEmit', '-p', project, '--pretty', 'false'], cwd);
   if (code === 0 && !failed) {
     process.stdout.write(
       `ferry check: the host compiles against the current API of ${host.remotes.length} remote(s) ` +
