@@ -5,7 +5,7 @@
  * configuration of `pricing` wins. A cycle is a clear error, and the host's origin policy still applies.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createHost, RemoteCycleError } from '../src/index.ts';
@@ -184,5 +184,94 @@ test('a cycle of remotes is a RemoteCycleError naming the chain; a remote cannot
     await betaServer.close();
     await a.project.remove();
     await b.project.remove();
+  }
+});
+
+test('ferry types covers nested remotes: the declarations of the remotes a remote uses, under the key it imports them by', async () => {
+  const pricing = await remoteProject(
+    'pricing',
+    {
+      'src/prices.ts': [
+        'export interface Price { sku: string; cents: number }',
+        'export const price = (sku: string): Price => ({ sku, cents: sku === "book" ? 1200 : 100 });',
+      ].join('\n'),
+    },
+    { exposes: { './prices': './src/prices.ts' }, dts: true },
+  );
+  await build(pricing.project);
+  const pricingServer = await createFerryServer({ dir: pricing.project.path('dist', 'federation'), port: 0 });
+  const checkout = await remoteProject(
+    'checkout',
+    {
+      'src/cart.ts': [
+        "import { type Price, price } from 'pricing/prices';",
+        'export const lines = (items: string[]): Price[] => items.map(price);',
+      ].join('\n'),
+    },
+    {
+      exposes: { './cart': './src/cart.ts' },
+      dts: true,
+      remotes: { pricing: { url: `${pricingServer.url}mf-manifest.json`, publicKey: pricing.publicKey } },
+    },
+  );
+  await build(checkout.project);
+  const checkoutServer = await createFerryServer({ dir: checkout.project.path('dist', 'federation'), port: 0 });
+  await using host = await createTempProject({
+    'host.ts': [
+      "import { lines } from 'checkout/cart';",
+      "const cents: number = lines(['book'])[0]!.cents;",
+      'export { cents };',
+    ].join('\n'),
+  });
+  try {
+    const result = await runFerry(
+      [
+        'types',
+        '--remote',
+        `checkout=${checkoutServer.url}mf-manifest.json`,
+        '--key',
+        `checkout=${checkout.publicKey}`,
+      ],
+      { cwd: host.dir },
+    );
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /Wrote types of 2 remote module\(s\)/);
+    const index = await readFile(host.path('ferry-types', 'index.d.ts'), 'utf8');
+    assert.match(index, /'pricing\/prices'/);
+
+    // The host compiles against both: checkout's declarations import pricing's, which ferry types fetched.
+    const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const compile = (files: string[]) =>
+      runProcess(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', 'false', '--types', '', ...files], {
+        cwd: host.dir,
+      });
+    const both = await compile(['host.ts', 'ferry-types/checkout.cart.d.ts', 'ferry-types/pricing.prices.d.ts']);
+    assert.equal(both.code, 0, both.stdout + both.stderr);
+    // The control: without pricing's declarations, checkout's do not resolve.
+    const without = await compile(['host.ts', 'ferry-types/checkout.cart.d.ts']);
+    assert.notEqual(without.code, 0);
+    assert.match(without.stdout, /pricing\/prices/);
+
+    // A pricing signed by another key than the one checkout pins is refused here too.
+    const rekeyed = await runFerry(['keygen', '--out', 'signing.pem', '--force'], { cwd: pricing.project.dir });
+    assert.equal(rekeyed.code, 0, rekeyed.stderr);
+    await build(pricing.project);
+    const refused = await runFerry(
+      [
+        'types',
+        '--remote',
+        `checkout=${checkoutServer.url}mf-manifest.json`,
+        '--key',
+        `checkout=${checkout.publicKey}`,
+      ],
+      { cwd: host.dir },
+    );
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /remote "pricing".*ERR_FERRY_SIGNATURE/s);
+  } finally {
+    await checkoutServer.close();
+    await pricingServer.close();
+    await pricing.project.remove();
+    await checkout.project.remove();
   }
 });

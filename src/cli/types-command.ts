@@ -11,7 +11,13 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { FerryError, InvalidOptionError } from '../common/errors.ts';
 import { loadHostConfig } from '../register/load-config.ts';
-import { type HostOptions, type ResolvedHostOptions, resolveHostOptions } from '../runtime/options/host-options.ts';
+import {
+  type HostOptions,
+  type ResolvedHostOptions,
+  resolveAddedRemote,
+  resolveHostOptions,
+} from '../runtime/options/host-options.ts';
+import type { ResolvedRemote } from '../runtime/options/remote-options.ts';
 import { fetchRemoteTypes, type RemoteTypes } from './fetch-types.ts';
 
 const HELP = `Usage: ferry types [options]
@@ -189,8 +195,66 @@ export async function runTypes(args: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+type Fetched = RemoteTypes | { alias: string; error: unknown };
+
 /**
- * Fetches every remote's declarations (verified) into `outDir` with its `index.d.ts`, removing what an earlier run
+ * The declarations of the host's remotes and of the remotes they use (their manifests' `remotes`, level by level),
+ * each nested one under the key its parent imports it by (`pricing/prices` in checkout's declarations) and verified
+ * with the key the parent's manifest pins for it, as the host's runtime loads it. A remote the host configures itself
+ * is fetched once, as the host configures it.
+ */
+async function fetchWithNested(host: ResolvedHostOptions): Promise<Fetched[]> {
+  const fetchOne = (remote: ResolvedRemote) =>
+    fetchRemoteTypes(host, remote).then(
+      (types): Fetched => types,
+      (error: unknown): Fetched => ({ alias: remote.alias, error }),
+    );
+  const names = new Set(host.remotes.map((remote) => remote.name));
+  const aliases = new Set(host.remotes.map((remote) => remote.alias));
+  const results: Fetched[] = [];
+  let wave: readonly ResolvedRemote[] = host.remotes;
+  while (wave.length > 0) {
+    const fetched = await Promise.all(wave.map(fetchOne));
+    results.push(...fetched);
+    const next: ResolvedRemote[] = [];
+    for (const parent of fetched) {
+      if ('error' in parent) continue;
+      for (const [key, dependency] of Object.entries(parent.manifest.ferry.remotes ?? {})) {
+        if (names.has(dependency.name)) continue;
+        names.add(dependency.name);
+        if (aliases.has(key)) {
+          results.push({
+            alias: key,
+            error: new InvalidOptionError(
+              `remote "${parent.alias}" uses remote "${dependency.name}" as "${key}", but another remote has that ` +
+                `alias here. Configure "${dependency.name}" on the host under its own name.`,
+              { remote: parent.alias, option: `remotes.${key}` },
+            ),
+          });
+          continue;
+        }
+        aliases.add(key);
+        try {
+          next.push(
+            resolveAddedRemote(host, key, {
+              url: dependency.url,
+              name: dependency.name,
+              ...(dependency.versionRange === undefined ? {} : { versionRange: dependency.versionRange }),
+              ...(dependency.publicKey === undefined ? {} : { publicKey: dependency.publicKey }),
+            }),
+          );
+        } catch (error) {
+          results.push({ alias: key, error });
+        }
+      }
+    }
+    wave = next;
+  }
+  return results;
+}
+
+/**
+ * Fetches every remote's declarations (verified), and those of the remotes they use, into `outDir` with its `index.d.ts`, removing what an earlier run
  * wrote for remotes or exposes that are gone; a remote that cannot be fetched keeps its earlier files. Problems are
  * reported on stderr as `ferry <command>: …`; `failed` says whether any remote could not be fetched.
  *
@@ -204,14 +268,7 @@ export async function writeRemoteTypes(
   outDir: string,
   command: string,
 ): Promise<{ failed: boolean; modules: number }> {
-  const results = await Promise.all(
-    host.remotes.map((remote) =>
-      fetchRemoteTypes(host, remote).then(
-        (types): RemoteTypes | { alias: string; error: unknown } => types,
-        (error: unknown) => ({ alias: remote.alias, error }),
-      ),
-    ),
-  );
+  const results = await fetchWithNested(host);
 
   await mkdir(outDir, { recursive: true });
   const previous = await readIndex(outDir);
