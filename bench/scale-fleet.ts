@@ -188,8 +188,9 @@ export async function runFleet(options: {
     for (const child of children) child.stdin!.write('watch\n');
     const s0 = await stats();
     const cpu0 = { server: cpuMs(pid), hosts: children.reduce((sum, child) => sum + hostCpu(child), 0) };
-    const mtime = await publish('2.0.0', 2);
-    for (const child of children) child.stdin!.write('await 2.0.0\n');
+    // A minor version: hosts refuse a new major as a live update (the contract gate: a major may break the API).
+    const mtime = await publish('1.1.0', 2);
+    for (const child of children) child.stdin!.write('await 1.1.0\n');
     const answers = await Promise.all(
       childLines.map(
         async (child) =>
@@ -258,6 +259,13 @@ export async function runFleet(options: {
         `${result.breakdown.serverCpuMs.toFixed(0)} ms, hosts ${result.breakdown.hostCpuMsPerHost.toFixed(1)} ms/host` +
         (idle ? `; idle ${idle.requestsPerSecond.toFixed(0)} req/s, ${idle.cpuMsPerSecond.toFixed(0)} ms CPU/s` : ''),
     );
+    // A fleet that did not take the build measured nothing: say why, loudly, instead of a NaN in the report.
+    if (result.refused > 0 || result.latencyMs.serving < hosts) {
+      log(
+        `WARNING fleet ${hosts} hosts, ${mode}: ${result.refused} update(s) refused, ${hosts - result.latencyMs.serving} ` +
+          `host(s) not serving the new build; first errors: ${JSON.stringify(result.errors.slice(0, 2))}`,
+      );
+    }
     return result;
   } finally {
     for (const child of children) child.stdin!.write('close\n');
