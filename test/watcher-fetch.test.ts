@@ -329,6 +329,48 @@ for (const transport of ['custom fetch', 'node:http'] as const) {
   });
 }
 
+test('an announcement of the version the host runs asks for no check, so a build announced right after is checked at once', async () => {
+  await using folder = await project();
+  await using remote = await startRemote(folder.dir);
+  const announce = (res: ServerResponse, integrity: string) =>
+    res.write(`event: manifest\ndata: ${JSON.stringify({ integrity })}\n\n`);
+  let stream: ServerResponse | undefined;
+  remote.override = (req, res) => {
+    if (!req.url?.startsWith(EVENTS)) return false;
+    remote.streams.add(res);
+    res.on('close', () => remote.streams.delete(res));
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // As ferry's server does: the current manifest at once to a new subscriber.
+    announce(res, 'sha384-current');
+    stream = res;
+    return true;
+  };
+  const checks: Array<{ integrity: string | undefined }> = [];
+  const watcher = watchRemote({
+    manifestUrl: `${remote.url}mf-manifest.json`,
+    pollInterval: false,
+    push: true,
+    check: async (_trigger, integrity) => void checks.push({ integrity }),
+    current: () => 'sha384-current',
+  });
+  try {
+    await waitFor(() => watcher.pushConnected && stream !== undefined);
+    await sleep(100);
+    assert.equal(checks.length, 0, 'the running version is not checked again');
+    // A new build moments after the connection: not held back by the one-push-check-a-second limit.
+    // (No check has run, so none holds this one back: it runs when the event arrives.)
+    announce(stream!, 'sha384-new');
+    await waitFor(() => checks.length > 0, 3000);
+    assert.equal(checks[0]!.integrity, 'sha384-new');
+    // A flood of announcements of the running version still counts as a flood (the channel is dropped).
+    for (let i = 0; i < 30; i++) announce(stream!, 'sha384-current');
+    await waitFor(() => !watcher.pushConnected, 3000);
+    assert.equal(checks.length, 1);
+  } finally {
+    watcher.stop();
+  }
+});
+
 test('the watcher opens no stream on an origin the host may not fetch from, and survives a fetch that throws', async () => {
   await using folder = await project();
   await using remote = await startRemote(folder.dir);

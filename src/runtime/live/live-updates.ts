@@ -126,6 +126,7 @@ export class LiveUpdates {
       fetch: this.#deps.fetch,
       origins: this.#deps.origins,
       check: (trigger, integrity) => this.check(record, trigger, integrity),
+      current: () => record.current?.integrity,
     });
   }
 

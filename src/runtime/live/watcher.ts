@@ -38,6 +38,12 @@ export interface WatcherOptions {
   origins?: ReadonlySet<string> | undefined;
   /** Silence after which the stream counts as dead, in milliseconds (default 45 000: servers ping every 15 s). */
   idleTimeout?: number;
+  /**
+   * The manifest integrity the host runs now, if any: an announcement of it (the server sends the current manifest
+   * to every new subscriber) asks for no check, so it does not take the one push check a second allows, and a build
+   * announced right after a (re)connection is checked at once.
+   */
+  current?: () => string | undefined;
 }
 
 export interface Watcher {
@@ -152,6 +158,7 @@ export function watchRemote(options: WatcherOptions): Watcher {
 
   /** Checks for an announced build, at most once per PUSH_CHECK_INTERVAL_MS (the last announcement wins). */
   const pushCheck = (integrity: string | undefined) => {
+    if (integrity !== undefined && integrity === options.current?.() && pushTimer === undefined) return;
     announced = integrity;
     if (pushTimer !== undefined) return;
     const run = () => {
