@@ -17,7 +17,7 @@ import {
   resolveAddedRemote,
   resolveHostOptions,
 } from '../runtime/options/host-options.ts';
-import type { ResolvedRemote } from '../runtime/options/remote-options.ts';
+import { dependencyOptions, type ResolvedRemote } from '../runtime/options/remote-options.ts';
 import { fetchRemoteTypes, type RemoteTypes } from './fetch-types.ts';
 
 const HELP = `Usage: ferry types [options]
@@ -235,14 +235,7 @@ async function fetchWithNested(host: ResolvedHostOptions): Promise<Fetched[]> {
         }
         aliases.add(key);
         try {
-          next.push(
-            resolveAddedRemote(host, key, {
-              url: dependency.url,
-              name: dependency.name,
-              ...(dependency.versionRange === undefined ? {} : { versionRange: dependency.versionRange }),
-              ...(dependency.publicKey === undefined ? {} : { publicKey: dependency.publicKey }),
-            }),
-          );
+          next.push(resolveAddedRemote(host, key, dependencyOptions(dependency)));
         } catch (error) {
           results.push({ alias: key, error });
         }

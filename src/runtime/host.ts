@@ -31,7 +31,7 @@ import { importFallback } from './local-fallback.ts';
 import { Deadlines } from './net/deadline.ts';
 import { createRemoteClient } from './net/remote-client.ts';
 import { type HostOptions, resolveAddedRemote, resolveHostOptions } from './options/host-options.ts';
-import type { RemoteOptions, ResolvedRemote } from './options/remote-options.ts';
+import { dependencyOptions, type RemoteOptions, type ResolvedRemote } from './options/remote-options.ts';
 import { type RemoteRecord, RemoteRegistry, type RemoteStatus } from './remotes.ts';
 import type { ShareScope } from './sharing/share-scope.ts';
 import { containerScopeOf, createSharing, type SharedReport } from './sharing/sharing.ts';
@@ -331,14 +331,8 @@ export function createHost(options: HostOptions): Host {
         { remote: parent.alias, option: `remotes.${alias}` },
       );
     }
-    const raw = {
-      url: dependency.url,
-      name: dependency.name,
-      ...(dependency.versionRange === undefined ? {} : { versionRange: dependency.versionRange }),
-      ...(dependency.publicKey === undefined ? {} : { publicKey: dependency.publicKey }),
-    };
     try {
-      return registry.add(resolveAddedRemote(resolved, alias, raw), { allowOrigin: false });
+      return registry.add(resolveAddedRemote(resolved, alias, dependencyOptions(dependency)), { allowOrigin: false });
     } catch (error) {
       if (!(error instanceof InvalidOptionError)) throw error;
       throw new InvalidOptionError(

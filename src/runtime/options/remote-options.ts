@@ -7,7 +7,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isPlainObject } from '../../common/options.ts';
 import * as semver from '../../common/semver.ts';
-import { CHANNEL_NAME, MANIFEST_FILE, normalisePublicKey, REMOTE_NAME } from '../../manifest/index.ts';
+import {
+  CHANNEL_NAME,
+  MANIFEST_FILE,
+  normalisePublicKey,
+  REMOTE_NAME,
+  type RemoteDependency,
+} from '../../manifest/index.ts';
 import { requireSecureTransport } from '../net/origins.ts';
 import { type CacheOptions, MOVED_CACHE, type ResolvedRemoteCache, resolveRemoteCache } from './cache-options.ts';
 import { invalid, section } from './checks.ts';
@@ -107,6 +113,19 @@ const MOVED_REMOTE_KEYS: Readonly<Record<string, string>> = {
   push: MOVED_LIVE['push']!,
   version: 'versionRange',
 };
+
+/**
+ * The options of a remote another remote uses, as its manifest's `remotes` entry names it (URL, name, version range,
+ * pinned keys): what the host's runtime and `ferry types` resolve for a nested remote the host does not configure.
+ */
+export function dependencyOptions(dependency: RemoteDependency): RemoteOptions & { url: string; name: string } {
+  return {
+    url: dependency.url,
+    name: dependency.name,
+    ...(dependency.versionRange === undefined ? {} : { versionRange: dependency.versionRange }),
+    ...(dependency.publicKey === undefined ? {} : { publicKey: dependency.publicKey }),
+  };
+}
 
 /** Turns a remote URL into its manifest URL; checks it is http(s). */
 export function manifestUrlOf(raw: string, option: string): string {
