@@ -143,7 +143,7 @@ test('nothing ferry holds keeps a replaced version alive (WeakRef + gc)', async 
   await host.close();
 });
 
-test('refusals leave the current version serving: out of range, failed verification, throwing initialisation, failed health check', async () => {
+test('refusals leave the current version serving: out of range, failed verification, throwing initialisation, failed health check', async (t) => {
   await using project = await remoteFolder();
   const v1 = `e${seq++}`;
   await publish(project.dir, v1, { release: 1 });
@@ -157,6 +157,8 @@ test('refusals leave the current version serving: out of range, failed verificat
       },
     },
   });
+  // Closed even when an assertion fails, so a failure cannot keep the test file's process alive.
+  t.after(() => host.close());
   assert.equal((await host.import<Validator>('authService/validator')).tag(), v1);
   const refusedBy = async (reason: string, ErrorClass?: new (...args: never[]) => Error, transient = false) => {
     const [outcome] = await host.update('authService');

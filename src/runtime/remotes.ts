@@ -49,8 +49,11 @@ export interface StaleState {
 /** Live updates: the check in progress, and what is remembered between checks. */
 export interface UpdateState {
   running?: Promise<UpdateOutcome>;
-  /** A check was asked for while one ran: one more runs after it. */
-  again: boolean;
+  /**
+   * The check that runs after the one in progress, shared by every request that arrived during it: those callers get
+   * its outcome (it sees what changed meanwhile), not the outcome of a check that started before they asked.
+   */
+  next?: Promise<UpdateOutcome>;
   /** The last refused build: not tried again until the remote serves another one. */
   refused?: { integrity: string; error: Error };
   /** Transient failures of the newest build in a row, and the timer that tries it again. */
@@ -74,7 +77,7 @@ export class RemoteRecord implements RemoteRequestState {
   /** Detection of new versions, once loaded. */
   watcher: Watcher | undefined;
   readonly stale: StaleState = { source: 'none', refreshBackoff: new Backoff({ base: 1000, max: 30_000 }) };
-  readonly updates: UpdateState = { again: false, retryBackoff: new Backoff({ base: 1000, max: 60_000 }) };
+  readonly updates: UpdateState = { retryBackoff: new Backoff({ base: 1000, max: 60_000 }) };
   /** Live bindings by specifier: `host.live(x) === host.live(x)`. */
   readonly bindings = new Map<string, unknown>();
   /** A rollout release this host halted (its canary failed here): not taken again until the channel's sequence moves. */

@@ -138,8 +138,9 @@ export class LiveUpdates {
   }
 
   /**
-   * Checks one remote for a new version and activates it if it passes. Concurrent checks of a remote share one run;
-   * a request that arrives during a run starts one more run after it (a push may announce a build mid-check).
+   * Checks one remote for a new version and activates it if it passes. A request that arrives during a run gets one
+   * more run after it, shared with the others that arrived meanwhile (a push may announce a build mid-check, a caller
+   * of `host.update()` may have just deployed one).
    * `remote` overrides the record's options (pointing an alias at a new URL).
    */
   check(
@@ -149,16 +150,24 @@ export class LiveUpdates {
     remote?: ResolvedRemote,
   ): Promise<UpdateOutcome> {
     const { updates } = record;
-    if (updates.running && remote === undefined) {
-      updates.again = true;
-      return updates.running;
+    const running = updates.running;
+    if (running && remote === undefined) {
+      // One follow-up for everyone who asked meanwhile; after close() they get the last run's outcome.
+      updates.next ??= running.then(
+        (outcome) => {
+          updates.next = undefined;
+          return this.#closed ? outcome : this.check(record, trigger);
+        },
+        (error: unknown) => {
+          updates.next = undefined;
+          if (this.#closed) throw error;
+          return this.check(record, trigger);
+        },
+      );
+      return updates.next;
     }
     const run = this.#traced(record, trigger, announced, remote).finally(() => {
       if (updates.running === run) updates.running = undefined;
-      if (updates.again && !this.#closed) {
-        updates.again = false;
-        void this.check(record, trigger);
-      }
     });
     updates.running = run;
     return run;
