@@ -169,5 +169,5 @@ export function serializeLock(lock: LockFile): string {
 
 /** Writes the lock atomically. */
 export async function writeLock(path: string, lock: LockFile): Promise<void> {
-  await writeFileAtomic(path, serializeLock(lock));
+  await writeFileAtomic(path, serializeLock(lock), { createParent: true });
 }
