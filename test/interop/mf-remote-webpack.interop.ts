@@ -405,7 +405,8 @@ test('a redeployed MF remote goes live without a restart once `ferry lock` pins 
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /authServiceRemote .*new \(\d+ files, requires dotenv, jsonwebtoken from the host\)/);
   assert.equal((await cli(['--check'])).code, 0);
-  const host = createHost(hostOptions(url, folder));
+  // Polled, as MF remotes have no push channel.
+  const host = createHost({ ...hostOptions(url, folder), live: { pollInterval: 250 } });
   t.after(() => host.close());
   const validator = await host.live<Validator>('authServiceRemote/tokenValidator');
   assert.equal((await validator.validateJwtToken(token())).build, undefined);
@@ -420,12 +421,13 @@ test('a redeployed MF remote goes live without a restart once `ferry lock` pins 
   assert.ok(refused!.error instanceof LockError);
   assert.match(refused!.error.message, /not the one pinned in .*ferry\.lock.*run `ferry lock`/s);
   assert.equal((await validator.validateJwtToken(token())).build, undefined, 'the old build keeps serving');
-  // Reviewed and re-locked: the next check takes it, no restart.
+  // Reviewed and re-locked: the next poll takes it, no restart.
+  const activated = new Promise<void>((resolve) => host.on('activated', () => resolve()));
   const relock = await cli([]);
   assert.equal(relock.code, 0, relock.stderr);
-  const [activated] = await host.update('authServiceRemote');
-  assert.equal(activated!.status, 'activated', JSON.stringify(activated));
+  await activated;
   assert.equal((await validator.validateJwtToken(token())).build, 2);
+  assert.equal(host.remotes()['authServiceRemote']?.url, url);
 });
 
 test('a ferry User Service (express, createHost) against the article webpack-built Auth Service answers 401 / 401 / 403 / 200', async () => {
@@ -519,4 +521,38 @@ test('ferry lock with a host config pins exactly its Module Federation remotes',
   assert.equal((await runFerry(['lock'], { cwd: dir })).code, 0);
   assert.equal(await readFile(join(dir, 'ferry.lock'), 'utf8'), before);
   assert.equal(emptyLock().lockfileVersion, written.lockfileVersion);
+});
+
+test('availability: a host restarted while the MF remote is down starts from the locked copies in its cache (stale-if-error), without waiting out retries', async () => {
+  const server = await startLoopback(article);
+  const url = `${server.url}mf-manifest.json`;
+  const folder = hostFolder();
+  await lock(url, folder.lockFile);
+  const first = createHost(hostOptions(url, folder));
+  await first.import('authServiceRemote/tokenValidator');
+  await first.close();
+  await server.close();
+  const warnings: FerryWarning[] = [];
+  const restarted = createHost(hostOptions(url, folder, {}, warnings));
+  try {
+    const started = performance.now();
+    const { validateJwtToken } = await restarted.import<Validator>('authServiceRemote/tokenValidator');
+    assert.equal((await validateJwtToken(token())).isValid, true);
+    assert.ok(performance.now() - started < 5000, 'no retries waited out');
+    assert.ok(
+      warnings.some((w) => w.code === 'FERRY_STALE_CACHE' && /pinned in .*ferry\.lock.*cache/.test(w.message)),
+      JSON.stringify(warnings),
+    );
+  } finally {
+    await restarted.close();
+  }
+  // Without a cached copy the remote's own error is the answer.
+  const empty = createHost(
+    hostOptions(url, { lockFile: folder.lockFile, cacheDir: hostFolder().cacheDir }, { timeouts: { import: 1500 } }),
+  );
+  await assert.rejects(empty.import('authServiceRemote/tokenValidator'), (error: unknown) => {
+    assert.match(String((error as { code?: string }).code), /^ERR_FERRY_(NETWORK|TIMEOUT)$/, String(error));
+    return true;
+  });
+  await empty.close();
 });

@@ -118,26 +118,23 @@ async function fetchFirst(
   name: string,
   locked: LockedFile | undefined,
 ): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
+  // The lock names the exact bytes, so a cached copy of them is as good as the remote's (stale-if-error); with one,
+  // the import does not wait out the retries of a remote that is down.
+  const cached =
+    locked && remote.cache.staleIfError ? await context.cache.read(locked.integrity, locked.size) : undefined;
   try {
+    const container = isContainerUrl(remote.manifestUrl);
     const response = await context.client({
       state: record,
       remote,
       url: remote.manifestUrl,
-      maxBytes: locked
-        ? locked.size
-        : isContainerUrl(remote.manifestUrl)
-          ? MAX_UNPINNED_FILE
-          : context.maxManifestBytes,
-      what: isContainerUrl(remote.manifestUrl) ? `container ${name}` : 'manifest',
+      maxBytes: locked ? locked.size : container ? MAX_UNPINNED_FILE : context.maxManifestBytes,
+      what: container ? `container ${name}` : 'manifest',
+      once: cached !== undefined,
     });
     return { bytes: response.bytes, fromCache: false };
   } catch (error) {
-    // The lock names the exact bytes, so a cached copy of them is as good as the remote's (stale-if-error).
-    const cached =
-      locked && remote.cache.staleIfError && isUnavailable(error)
-        ? await context.cache.read(locked.integrity, locked.size)
-        : undefined;
-    if (!cached) throw error;
+    if (!cached || !isUnavailable(error)) throw error;
     context.warn(
       'FERRY_STALE_CACHE',
       `Remote "${remote.alias}" (${remote.manifestUrl}) is unavailable (${(error as Error).message}); the copy of ` +

@@ -280,7 +280,10 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
     uses: uses === undefined ? undefined : Object.freeze([...uses]),
     ...resolveNetwork(options, where, defaults),
     cache: resolveRemoteCache(options.cache, where, defaults.cache),
-    live: resolveLiveRemote(options.live, where, defaults.live),
+    // A Module Federation remote has no push channel (`mf-manifest.events`): its manifest is polled.
+    live: mf
+      ? Object.freeze({ ...resolveLiveRemote(options.live, where, defaults.live), push: false })
+      : resolveLiveRemote(options.live, where, defaults.live),
     fallbacks: resolveFallbacks(options.fallback, `${where}.fallback`, defaults.root),
     type,
     unpinned,
