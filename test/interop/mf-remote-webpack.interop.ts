@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -556,3 +556,94 @@ test('availability: a host restarted while the MF remote is down starts from the
   });
   await empty.close();
 });
+
+/** The article's User Service entry, as written there (CommonJS, synchronous require at the top), run by ferry/register. */
+const ARTICLE_USER_SERVICE = `const express = require('express');
+const { validateJwtToken } = require('authServiceRemote/tokenValidator');
+const app = express();
+app.use(async (req, res, next) => {
+  const authHeader = req.headers.authorization;
+  if (!authHeader) return res.status(401).json({ message: 'No authorization header' });
+  const token = authHeader.split(' ')[1];
+  if (!token) return res.status(401).json({ message: 'Token not provided' });
+  const { isValid, user, error } = await validateJwtToken(token);
+  if (!isValid) return res.status(403).json({ message: \`Invalid token: \${error}\` });
+  req.user = user;
+  next();
+});
+app.get('/profile', (req, res) => res.json({ message: \`Welcome \${req.user.username}! This is your profile.\`, user: req.user }));
+const server = app.listen(0, '127.0.0.1', (error) => {
+  if (error) throw error;
+  console.log('listening ' + server.address().port);
+});
+process.on('SIGTERM', () => server.close());
+`;
+
+test('the article User Service entry (CommonJS, a synchronous require of the remote at its top; listening on port 0) runs with node --import ferry/register against the webpack-built Auth Service, locked by `ferry lock` from the host config: 401 / 401 / 403 / 200', async () => {
+  await using server = await startLoopback(article);
+  const url = `${server.url}mf-manifest.json`;
+  const dir = await mkdtemp(join(work, 'register-'));
+  const links = ['express', 'jsonwebtoken', 'dotenv', '@module-federation/runtime', '@module-federation/sdk'];
+  await mkdir(join(dir, 'node_modules', '@module-federation'), { recursive: true });
+  for (const pkg of links) await symlink(join(REPO_ROOT, 'node_modules', pkg), join(dir, 'node_modules', pkg), 'dir');
+  await symlink(REPO_ROOT, join(dir, 'node_modules', 'ferry'), 'dir');
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'user-service-host', private: true }));
+  await writeFile(join(dir, 'server.js'), ARTICLE_USER_SERVICE);
+  await writeFile(
+    join(dir, 'ferry.config.mjs'),
+    `export const host = {
+      name: 'userServiceHost',
+      remotes: { authServiceRemote: { url: ${JSON.stringify(url)}, type: 'module-federation' } },
+      shared: { jsonwebtoken: { singleton: true }, dotenv: { singleton: true }, express: { singleton: true } },
+      cache: { dir: '.ferry-cache' },
+    };\n`,
+  );
+  // Before the lock: the host refuses to start it.
+  const unlocked = await runChildScript(dir, ['--import', 'ferry/register', 'server.js']);
+  assert.notEqual(unlocked.code, 0);
+  assert.match(unlocked.output, /ERR_FERRY_LOCK|no entry in .*ferry\.lock/s);
+  const locked = await runFerry(['lock'], { cwd: dir });
+  assert.equal(locked.code, 0, locked.stderr);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env['JWT_SECRET'];
+  const child = spawn(process.execPath, ['--import', 'ferry/register', 'server.js'], { cwd: dir, env });
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk;
+        const match = /listening (\d+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`user service exited ${code}: ${output}`)));
+    });
+    const get = (authorization?: string) =>
+      fetch(`http://127.0.0.1:${port}/profile`, authorization === undefined ? {} : { headers: { authorization } });
+    assert.equal((await get()).status, 401);
+    assert.equal((await get('Bearer')).status, 401);
+    const bad = await get(`Bearer ${token('wrong')}`);
+    assert.equal(bad.status, 403);
+    assert.deepEqual(await bad.json(), { message: 'Invalid token: invalid signature' });
+    const ok = await get(`Bearer ${token()}`);
+    assert.equal(ok.status, 200, output);
+    assert.equal(((await ok.json()) as { message: string }).message, 'Welcome alice! This is your profile.');
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
+/** Runs node with `args` in `dir` until it exits (or 20 s): its exit code and output. */
+function runChildScript(dir: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: dir, env: process.env });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
