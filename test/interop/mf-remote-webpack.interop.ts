@@ -406,7 +406,8 @@ test('a redeployed MF remote goes live without a restart once `ferry lock` pins 
   assert.match(first.stdout, /authServiceRemote .*new \(\d+ files, requires dotenv, jsonwebtoken from the host\)/);
   assert.equal((await cli(['--check'])).code, 0);
   // Polled, as MF remotes have no push channel.
-  const host = createHost({ ...hostOptions(url, folder), live: { pollInterval: 250 } });
+  const warnings: FerryWarning[] = [];
+  const host = createHost({ ...hostOptions(url, folder, {}, warnings), live: { pollInterval: 250 } });
   t.after(() => host.close());
   const validator = await host.live<Validator>('authServiceRemote/tokenValidator');
   assert.equal((await validator.validateJwtToken(token())).build, undefined);
@@ -421,6 +422,8 @@ test('a redeployed MF remote goes live without a restart once `ferry lock` pins 
   assert.ok(refused!.error instanceof LockError);
   assert.match(refused!.error.message, /not the one pinned in .*ferry\.lock.*run `ferry lock`/s);
   assert.equal((await validator.validateJwtToken(token())).build, undefined, 'the old build keeps serving');
+  const loud = warnings.find((w) => w.code === 'FERRY_LOCK_REFUSED');
+  assert.match(String(loud?.message), /not the one pinned in .*ferry lock.*running build .* keeps serving/s);
   // Reviewed and re-locked: the next poll takes it, no restart.
   const activated = new Promise<void>((resolve) => host.on('activated', () => resolve()));
   const relock = await cli([]);

@@ -42,6 +42,27 @@ export async function fetchMfRemote(
   context: TrustContext,
   remote: ResolvedRemote,
 ): Promise<TrustedManifest> {
+  try {
+    return await acceptMfRemote(record, context, remote);
+  } catch (error) {
+    // A running remote whose new build is not in the lock: refused (the live update reports it too), and said loudly,
+    // once per message, because the team must review the build and re-lock it.
+    if (record.current && error instanceof LockError && error.reason !== 'malformed') {
+      context.warn(
+        'FERRY_LOCK_REFUSED',
+        `${error.message} The running build of remote "${remote.alias}" (version ${record.current.version}) keeps serving.`,
+        remote.alias,
+      );
+    }
+    throw error;
+  }
+}
+
+async function acceptMfRemote(
+  record: RemoteRecord,
+  context: TrustContext,
+  remote: ResolvedRemote,
+): Promise<TrustedManifest> {
   const lock = await readLock(remote.lockFile);
   const locked = Object.hasOwn(lock.remotes, remote.manifestUrl) ? lock.remotes[remote.manifestUrl] : undefined;
   const details = { remote: remote.alias, url: remote.manifestUrl };
