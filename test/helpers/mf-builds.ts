@@ -185,3 +185,34 @@ export async function buildRspackRemote(
   );
   return out;
 }
+
+/**
+ * webpack's own ModuleFederationPlugin (`webpack.container`, Module Federation 1: no `mf-manifest.json`), `target:
+ * 'node'`, `commonjs-module`: a build ferry cannot lock (nothing lists its chunks), refused with the settings that work.
+ */
+export async function buildPlainWebpackRemote(project: TempProject, options: MfBuildOptions): Promise<string> {
+  const webpack = require('webpack') as ((config: unknown) => Compiler) & {
+    container: { ModuleFederationPlugin: new (options: unknown) => unknown };
+  };
+  const out = project.path(options.out);
+  await run(
+    webpack({
+      target: 'node',
+      mode: 'development',
+      context: project.dir,
+      entry: './src/index.js',
+      output: { path: out, publicPath: 'auto' },
+      resolve: resolveFromRepo,
+      plugins: [
+        new webpack.container.ModuleFederationPlugin({
+          name: 'authServiceRemote',
+          filename: 'remoteEntry.js',
+          library: { type: 'commonjs-module' },
+          exposes: exposesOf(options),
+          shared: SHARED,
+        }),
+      ],
+    }),
+  );
+  return out;
+}

@@ -26,7 +26,12 @@ import { lockRemote } from '../../src/runtime/mf/lock-remote.ts';
 import { resolveHostOptions } from '../../src/runtime/options/host-options.ts';
 import { runFerry } from '../helpers/build-fixture.ts';
 import { startLoopback } from '../helpers/loopback.ts';
-import { buildArticleRemote, buildEnhancedRemote, createAuthProject } from '../helpers/mf-builds.ts';
+import {
+  buildArticleRemote,
+  buildEnhancedRemote,
+  buildPlainWebpackRemote,
+  createAuthProject,
+} from '../helpers/mf-builds.ts';
 import { REPO_ROOT, type TempProject } from '../helpers/temp-project.ts';
 
 const require = createRequire(join(REPO_ROOT, 'package.json'));
@@ -56,12 +61,14 @@ let articleV1: string;
 let articleV2: string;
 let enhanced: string;
 let crashy: string;
+/** webpack's own ModuleFederationPlugin: no mf-manifest.json. */
+let plain: string;
 let work: string;
 
 before(async () => {
   project = await createAuthProject({ 'src-v2/tokenValidator.js': VALIDATOR_V2, 'src/crashy.js': CRASHY });
   work = await mkdtemp(join(tmpdir(), 'ferry-mf-host-'));
-  [article, articleV1, articleV2, enhanced, crashy] = await Promise.all([
+  [article, articleV1, articleV2, enhanced, crashy, plain] = await Promise.all([
     buildArticleRemote(project, { out: 'dist/article' }),
     buildArticleRemote(project, { out: 'dist/article-v1', chunkFilename: '[name].[contenthash].js' }),
     buildArticleRemote(project, {
@@ -74,6 +81,7 @@ before(async () => {
       out: 'dist/crashy',
       exposes: { './tokenValidator': './src/tokenValidator.js', './crashy': './src/crashy.js' },
     }),
+    buildPlainWebpackRemote(project, { out: 'dist/plain' }),
   ]);
 });
 
@@ -650,3 +658,24 @@ function runChildScript(dir: string, args: string[]): Promise<{ code: number | n
     });
   });
 }
+
+test("a build ferry cannot lock (webpack's own ModuleFederationPlugin: no mf-manifest.json) is refused with the settings that work", async () => {
+  await using server = await startLoopback(plain);
+  const url = `${server.url}remoteEntry.js`;
+  const lockFile = join(work, 'plain', 'ferry.lock');
+  const result = await runFerry(['lock', '--remote', `authServiceRemote=${url}`, '--lock', lockFile], { cwd: work });
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    /ERR_FERRY_UNSUPPORTED_CONTAINER.*no mf-manifest\.json beside its container.*manifest: true.*publicPath: 'auto'/s,
+  );
+  // Unpinned, a container URL alone cannot be loaded either: nothing says which chunks an expose needs.
+  const host = createHost(hostOptions(url, hostFolder(), { unpinned: true }));
+  await assert.rejects(host.import('authServiceRemote/tokenValidator'), (error: unknown) => {
+    assert.ok(error instanceof LockError, String(error));
+    assert.match(error.message, /container URL.*mf-manifest\.json.*manifest: true/s);
+    return true;
+  });
+  await host.close();
+  assert.deepEqual(server.requests, ['/mf-manifest.json'], 'ferry lock looked for the manifest; nothing else was read');
+});

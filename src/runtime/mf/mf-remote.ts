@@ -75,6 +75,14 @@ async function acceptMfRemote(
     );
   }
   const containerUrl = isContainerUrl(remote.manifestUrl);
+  if (!locked && containerUrl) {
+    throw new LockError(
+      `Remote "${remote.alias}" (${remote.manifestUrl}) is unpinned and given by its container URL: without a lock ` +
+        'entry or an mf-manifest.json, ferry cannot know which chunks its exposes need. Point the remote at its ' +
+        "mf-manifest.json (build with Module Federation's `manifest: true`), or run `ferry lock`.",
+      { ...details, reason: 'not-locked' },
+    );
+  }
   const first = fileNameOf(remote.manifestUrl);
   const { bytes, fromCache } = await fetchFirst(record, context, remote, first, locked?.files[first]);
   if (locked) {
@@ -96,17 +104,7 @@ async function acceptMfRemote(
       { ...details, reason: 'mismatch' },
     );
   }
-  let plan: LockedRemote;
-  if (locked) plan = lockedPlan(remote, locked, mf);
-  else if (mf) plan = await unpinnedPlan(record, context, remote, first, bytes, mf);
-  else {
-    throw new LockError(
-      `Remote "${remote.alias}" (${remote.manifestUrl}) is unpinned and given by its container URL: without a lock ` +
-        'entry or an mf-manifest.json, ferry cannot know which chunks its exposes need. Point the remote at its ' +
-        "mf-manifest.json (build with Module Federation's `manifest: true`), or run `ferry lock`.",
-      { ...details, reason: 'not-locked' },
-    );
-  }
+  const plan = locked ? lockedPlan(remote, locked, mf) : await unpinnedPlan(record, context, remote, first, bytes, mf!);
   const manifest = ferryManifestOf(remote, plan, mf);
   const integrity = integrityOf(
     Buffer.from(JSON.stringify({ url: remote.manifestUrl, files: plan.files, exposes: plan.exposes })),
