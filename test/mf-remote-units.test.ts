@@ -155,6 +155,16 @@ test('an MF manifest: its container, expose and shared chunks; getPublicPath, a 
     /is a ferry manifest/,
   );
   assert.throws(() => parseMfManifest(Buffer.from('<html>'), URL_KEY, 'a'), InvalidManifestError);
+  assert.throws(
+    () =>
+      parseMfManifest(
+        manifest({}, { remotes: [{ federationContainerName: 'other', entry: 'http://x/y.js' }] }),
+        URL_KEY,
+        'a',
+      ),
+    (error: unknown) =>
+      error instanceof UnsupportedContainerError && /remotes of its own.*outside ferry/s.test(error.message),
+  );
 });
 
 test('the packages a container requires: its externals, not builtins, relative files or MF runtime packages', () => {

@@ -64,6 +64,16 @@ export function parseMfManifest(bytes: Uint8Array, url: string, alias: string): 
   }
   const name = raw['name'];
   if (typeof name !== 'string' || name === '') return fail('has no name');
+  // A remote's own remotes are loaded by its container's runtime (loadScriptNode: fetched and run by MF itself).
+  const remotes = raw['remotes'];
+  if (Array.isArray(remotes) && remotes.length > 0) {
+    throw new UnsupportedContainerError(
+      `The Module Federation remote "${alias}" (${url}) uses remotes of its own (${remotes.length} in its manifest): ` +
+        "its container would fetch and run them itself, outside ferry's fetching and verification. Configure each of " +
+        "them on the host (type: 'module-federation', pinned by `ferry lock`) and build this remote without `remotes`.",
+      { remote: alias, url },
+    );
+  }
   const remoteEntry = metaData['remoteEntry'];
   if (!isObject(remoteEntry) || typeof remoteEntry['name'] !== 'string') return fail('has no metaData.remoteEntry');
   const entryPath = typeof remoteEntry['path'] === 'string' ? remoteEntry['path'] : '';
