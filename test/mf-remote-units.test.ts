@@ -157,6 +157,13 @@ test('an MF manifest: its container, expose and shared chunks; getPublicPath, a 
   assert.throws(() => parseMfManifest(Buffer.from('<html>'), URL_KEY, 'a'), InvalidManifestError);
   assert.throws(
     () =>
+      parseMfManifest(manifest({ remoteEntry: { name: 'remoteEntry.js', path: '', type: 'global' } }), URL_KEY, 'a'),
+    (error: unknown) =>
+      error instanceof UnsupportedContainerError &&
+      /library type "global".*type: 'commonjs-module'/s.test(error.message),
+  );
+  assert.throws(
+    () =>
       parseMfManifest(
         manifest({}, { remotes: [{ federationContainerName: 'other', entry: 'http://x/y.js' }] }),
         URL_KEY,

@@ -76,6 +76,15 @@ export function parseMfManifest(bytes: Uint8Array, url: string, alias: string): 
   }
   const remoteEntry = metaData['remoteEntry'];
   if (!isObject(remoteEntry) || typeof remoteEntry['name'] !== 'string') return fail('has no metaData.remoteEntry');
+  const entryType = typeof remoteEntry['type'] === 'string' ? remoteEntry['type'] : 'unknown';
+  // ferry compiles a CommonJS container; a browser global (`var`, `global`, `window`) or an ES module one is refused.
+  if (!/^commonjs(?:-module|-static|2)?$/.test(entryType)) {
+    throw new UnsupportedContainerError(
+      `The Module Federation remote "${alias}" (${url}) is a container of library type "${entryType}", which ferry ` +
+        "cannot run in Node. Build it with library: { type: 'commonjs-module' } (target: 'node' or 'async-node').",
+      { remote: alias, url },
+    );
+  }
   const entryPath = typeof remoteEntry['path'] === 'string' ? remoteEntry['path'] : '';
   const entry = `${entryPath.replace(/^\.?\/+/, '').replace(/\/?$/, entryPath === '' ? '' : '/')}${remoteEntry['name']}`;
   const file = (value: unknown, where: string) => {
@@ -119,7 +128,7 @@ export function parseMfManifest(bytes: Uint8Array, url: string, alias: string): 
     name,
     buildVersion,
     entry,
-    entryType: typeof remoteEntry['type'] === 'string' ? remoteEntry['type'] : 'unknown',
+    entryType,
     exposes,
     shared,
   };
