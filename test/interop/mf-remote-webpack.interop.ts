@@ -49,9 +49,16 @@ async function validateJwtToken(token) {
 }
 module.exports = { validateJwtToken };
 `;
-/** An expose whose module leaves an unhandled rejection behind, raised by the remote's own code. */
-const CRASHY = `module.exports = { loaded: true };
-Promise.reject(new Error('remote async failure'));
+/**
+ * An expose whose module leaves an unhandled rejection behind: what @module-federation/node's httpVmStrategy did when
+ * ferry 0.1 gave the container a ferry:// public path (http.get on a non-HTTP URL inside an async function, so
+ * ERR_INVALID_PROTOCOL became an unhandled rejection that ended the host).
+ */
+const CRASHY = `async function loadChunk(url) {
+  require('http').get(url);
+}
+loadChunk('ferry://authServiceRemote@1.0.0/__federation_expose_crashy.main.js');
+module.exports = { loaded: true };
 `;
 
 let project: TempProject;
@@ -342,7 +349,7 @@ function runChild(script: string, env: Record<string, string>): Promise<{ code: 
   });
 }
 
-test('the container failures that crashed hosts are contained: a chunk outside the lock and an async rejection from remote code fail the import with a typed error, the host process lives on', async () => {
+test('the container failures that crashed hosts are contained: a chunk outside the lock (which the container used to fetch itself) and ERR_INVALID_PROTOCOL from an async function in remote code fail the import with a typed error; the host lives on', async () => {
   await using server = await startLoopback(crashy);
   const entryUrl = `${server.url}remoteEntry.js`;
   const folder = hostFolder();
@@ -365,7 +372,7 @@ test('the container failures that crashed hosts are contained: a chunk outside t
       shared: { jsonwebtoken: { singleton: true }, dotenv: { singleton: true } },
       live: { pollInterval: false, push: false }, onWarning: () => {},
     });
-    const report = (label, error) => console.log(label, error?.constructor?.name, error?.code, error?.reason ?? '', String(error?.message).slice(0, 300).replace(/\\n/g, ' '));
+    const report = (label, error) => console.log(label, error?.constructor?.name, error?.code, error?.cause?.code ?? '-', error?.reason ?? '', String(error?.message).slice(0, 300).replace(/\\n/g, ' '));
     const trimmed = createHost(options(process.env.TRIMMED_LOCK));
     await trimmed.import('authServiceRemote/crashy').then(() => console.log('trimmed: loaded'), (e) => report('trimmed:', e));
     await trimmed.close();
@@ -386,11 +393,11 @@ test('the container failures that crashed hosts are contained: a chunk outside t
   assert.equal(code, 0, output);
   assert.match(
     output,
-    new RegExp(`trimmed: LockError ERR_FERRY_LOCK not-in-lock .*${crashyChunk.replace(/\./g, '\\.')}.*ferry lock`),
+    new RegExp(`trimmed: LockError ERR_FERRY_LOCK \\S+ not-in-lock .*${crashyChunk.replace(/\./g, '\\.')}.*ferry lock`),
   );
   assert.match(
     output,
-    /crashy: EvaluationError ERR_FERRY_EVALUATION .*failed asynchronously.*remote async failure.*contained/,
+    /crashy: EvaluationError ERR_FERRY_EVALUATION ERR_INVALID_PROTOCOL .*failed asynchronously.*Protocol "ferry:" not supported.*contained/,
   );
   assert.match(output, /still serving: jwt malformed/);
   assert.match(output, /host alive/);
