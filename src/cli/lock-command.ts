@@ -3,8 +3,8 @@
  * its lock file, like `deno.lock`: for each remote, its `mf-manifest.json`, its container and every chunk its exposes
  * and shared packages list, with size and sha384, and the packages its code requires from the host. The team reviews
  * the remote, runs this in the host's project and commits the lock; the host then refuses any other bytes. `--check`
- * (for CI) fetches the same and fails when the served bytes differ from the lock, writing nothing. Never runs the
- * remote's code.
+ * (for CI) fetches the same and fails when the served bytes differ from the lock, writing nothing. It runs the
+ * remote's code only with `--record` (a container with no manifest beside it: mf/lock-record.ts).
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,9 +20,10 @@ Pins the Module Federation remotes of a host (remotes with type: 'module-federat
 its lock file: for each remote URL, its mf-manifest.json, its container and every chunk its exposes and shared
 packages list, each with its size and sha384, and the packages its code requires from the host's share scope.
 Review a remote before you lock it, and commit the lock: the host refuses every byte of such a remote that is not in
-it. ferry lock reads the remotes' files; it never runs them.
+it. ferry lock reads the remotes' files; it runs them only with --record.
 
-A remoteEntry.js URL is locked from the mf-manifest.json served beside it (build with manifest: true).
+A remoteEntry.js URL is locked from the mf-manifest.json served beside it (build with manifest: true); a build without
+one can only be locked with --record, which runs it.
 
 Options:
   -r, --remote <alias=url>   a Module Federation remote (repeatable; no config file is read then):
@@ -32,6 +33,10 @@ Options:
                              the lock then holds exactly the config's Module Federation remotes
   -l, --lock <file>          the lock file (default: the config's lockFile, else ./ferry.lock)
       --check                fetch and compare, write nothing: exit 1 when a remote serves other bytes than the lock
+      --record               for a remoteEntry.js URL with no mf-manifest.json beside it: RUN the remote here (each
+                             expose loaded, with this project's packages) and record every file it fetches;
+                             only for a remote you would run anyway
+  -e, --expose <key>         with --record: an expose to load (repeatable; default: the remote's \`uses\`)
   -h, --help                 show this help
 `;
 
@@ -72,6 +77,8 @@ export async function runLock(args: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       lock: { type: 'string', short: 'l' },
       check: { type: 'boolean' },
+      record: { type: 'boolean' },
+      expose: { type: 'string', short: 'e', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,10 +109,13 @@ export async function runLock(args: string[]): Promise<number> {
   const results = await Promise.all(
     remotes.map(async (remote) => {
       try {
-        return {
-          remote,
-          locked: await lockRemote(remote, { fetch: host.fetch, maxManifestBytes: host.maxManifestBytes }),
-        };
+        const record = values.record ? { exposes: values.expose ?? remote.uses ?? [], root: host.root } : undefined;
+        const locked = await lockRemote(remote, {
+          fetch: host.fetch,
+          maxManifestBytes: host.maxManifestBytes,
+          ...(record ? { record } : {}),
+        });
+        return { remote, locked };
       } catch (error) {
         return { remote, error };
       }

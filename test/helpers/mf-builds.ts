@@ -53,6 +53,8 @@ export interface MfBuildOptions {
   exposes?: Record<string, string>;
   /** webpack's `output.chunkFilename` (`[name].[contenthash].js` makes a redeploy change the manifest). */
   chunkFilename?: string;
+  /** `false`: no `mf-manifest.json` (the article's build as written); default true. */
+  manifest?: boolean;
 }
 
 type Stats = { hasErrors(): boolean; toString(options: unknown): string };
@@ -110,7 +112,7 @@ export async function buildArticleRemote(project: TempProject, options: MfBuildO
             library: { type: 'commonjs-module' },
             exposes: exposesOf(options),
             shared: SHARED,
-            manifest: true,
+            manifest: options.manifest ?? true,
           },
           {},
         ),

@@ -70,12 +70,14 @@ let enhanced: string;
 let crashy: string;
 /** webpack's own ModuleFederationPlugin: no mf-manifest.json. */
 let plain: string;
+/** The article's build exactly as written: no manifest. */
+let articleNoManifest: string;
 let work: string;
 
 before(async () => {
   project = await createAuthProject({ 'src-v2/tokenValidator.js': VALIDATOR_V2, 'src/crashy.js': CRASHY });
   work = await mkdtemp(join(tmpdir(), 'ferry-mf-host-'));
-  [article, articleV1, articleV2, enhanced, crashy, plain] = await Promise.all([
+  [article, articleV1, articleV2, enhanced, crashy, plain, articleNoManifest] = await Promise.all([
     buildArticleRemote(project, { out: 'dist/article' }),
     buildArticleRemote(project, { out: 'dist/article-v1', chunkFilename: '[name].[contenthash].js' }),
     buildArticleRemote(project, {
@@ -89,6 +91,7 @@ before(async () => {
       exposes: { './tokenValidator': './src/tokenValidator.js', './crashy': './src/crashy.js' },
     }),
     buildPlainWebpackRemote(project, { out: 'dist/plain' }),
+    buildArticleRemote(project, { out: 'dist/article-no-manifest', manifest: false }),
   ]);
 });
 
@@ -685,4 +688,45 @@ test("a build ferry cannot lock (webpack's own ModuleFederationPlugin: no mf-man
   });
   await host.close();
   assert.deepEqual(server.requests, ['/mf-manifest.json'], 'ferry lock looked for the manifest; nothing else was read');
+});
+
+test("ferry lock --record pins builds without an mf-manifest.json by running them (webpack's own ModuleFederationPlugin: require chunks; the article's build as written: readFileVm chunks); the host then loads them by remoteEntry.js and refuses a tampered chunk", async (t) => {
+  // ferry lock runs in the host's project: the packages the remote requires while recording come from there.
+  const dir = await mkdtemp(join(work, 'record-'));
+  await mkdir(join(dir, 'node_modules', '@module-federation'), { recursive: true });
+  for (const pkg of ['jsonwebtoken', 'dotenv', '@module-federation/runtime', '@module-federation/sdk']) {
+    await symlink(join(REPO_ROOT, 'node_modules', pkg), join(dir, 'node_modules', pkg), 'dir');
+  }
+  await writeFile(join(dir, 'package.json'), '{}');
+  for (const [label, build] of [
+    ['webpack ModuleFederationPlugin', plain],
+    ['article, no manifest', articleNoManifest],
+  ] as const) {
+    await using server = await startLoopback(build);
+    const url = `${server.url}remoteEntry.js`;
+    const folder = hostFolder();
+    const args = ['lock', '--remote', `authServiceRemote=${url}`, '--lock', folder.lockFile];
+    const refused = await runFerry(args, { cwd: dir });
+    assert.equal(refused.code, 1, `${label}: without --record nothing runs`);
+    assert.match(refused.stderr, /--record/);
+    const recorded = await runFerry([...args, '--record', '--expose', './tokenValidator'], { cwd: dir });
+    assert.equal(recorded.code, 0, `${label}: ${recorded.stderr}`);
+    const locked = (await readLock(folder.lockFile)).remotes[url]!;
+    assert.ok(locked.exposes['./tokenValidator']!.length > 0, `${label}: ${JSON.stringify(locked)}`);
+    const host = createHost(hostOptions(url, folder));
+    t.after(() => host.close());
+    const { validateJwtToken } = await host.import<Validator>('authServiceRemote/tokenValidator');
+    assert.equal((await validateJwtToken(token())).user?.username, 'alice', label);
+    const chunk = locked.exposes['./tokenValidator']!.find((name) => /tokenValidator/.test(name))!;
+    const original = await readFile(join(build, chunk), 'utf8');
+    server.override = (req, res) => {
+      if (req.url !== `/${chunk}`) return false;
+      res.end(`globalThis.${CANARY}=1;`.padEnd(40, ' ') + original.slice(40));
+      return true;
+    };
+    const second = createHost(hostOptions(url, { ...folder, cacheDir: hostFolder().cacheDir }));
+    t.after(() => second.close());
+    await assert.rejects(second.import('authServiceRemote/tokenValidator'), { code: 'ERR_FERRY_INTEGRITY' }, label);
+    assert.equal((globalThis as Record<string, unknown>)[CANARY], undefined, `${label}: the tampered chunk never ran`);
+  }
 });

@@ -2,8 +2,8 @@
  * What `ferry lock` pins of one Module Federation remote: fetches its `mf-manifest.json` and every file its exposes
  * and shared packages list (`assets.js.sync` and `async`), hashes each, and finds the packages its files `require`
  * (its externals). Given a `remoteEntry.js` URL, the file list comes from the `mf-manifest.json` served beside it
- * (the host then fetches only the container and the locked chunks; the manifest is not pinned). Nothing of the
- * remote is run. Fetching uses ferry's HTTP client: deadline, byte cap, status before body, same-origin redirects.
+ * (the host then fetches only the container and the locked chunks; the manifest is not pinned); without one, only
+ * `--record` (lock-record.ts) can lock it, by running it. Otherwise nothing of the remote is run. Fetching uses ferry's HTTP client: deadline, byte cap, status before body, same-origin redirects.
  */
 import { UnsupportedContainerError } from '../../common/errors.ts';
 import { integrityOf, MANIFEST_FILE } from '../../manifest/index.ts';
@@ -11,6 +11,7 @@ import { type FetchLike, fetchBytes } from '../net/fetch-bytes.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import { requiredPackages } from './container-files.ts';
 import type { LockedFile, LockedRemote } from './lock-file.ts';
+import { recordRemote } from './lock-record.ts';
 import { parseMfManifest } from './mf-manifest.ts';
 import { exposesOf, fileNameOf, isContainerUrl } from './mf-remote.ts';
 
@@ -20,7 +21,12 @@ const MAX_FILE = 32 << 20;
 /** Fetches and hashes everything the host will need of `remote`; resolves to its lock entry. */
 export async function lockRemote(
   remote: ResolvedRemote,
-  options: { fetch?: FetchLike | undefined; maxManifestBytes: number },
+  options: {
+    fetch?: FetchLike | undefined;
+    maxManifestBytes: number;
+    /** `ferry lock --record`: a container without a manifest is run to find its chunks (lock-record.ts). */
+    record?: { exposes: readonly string[]; root: string };
+  },
 ): Promise<LockedRemote> {
   const get = (url: string, what: string, maxBytes = MAX_FILE, allowNotFound = false) =>
     fetchBytes(url, {
@@ -41,10 +47,12 @@ export async function lockRemote(
   const manifestUrl = containerUrl ? new URL(MANIFEST_FILE, remote.manifestUrl).href : remote.manifestUrl;
   const response = await get(manifestUrl, 'manifest', options.maxManifestBytes, containerUrl);
   if (response.status === 404) {
+    if (options.record) return recordRemote(remote, { fetch: options.fetch, ...options.record });
     throw new UnsupportedContainerError(
       `Remote "${remote.alias}" (${remote.manifestUrl}) serves no ${MANIFEST_FILE} beside its container, so ` +
-        '`ferry lock` cannot tell which chunks its exposes need (and will not run its code to find out). Build the ' +
-        "remote with Module Federation's `manifest: true` and output.publicPath: 'auto', and serve the whole output folder.",
+        '`ferry lock` cannot tell which chunks its exposes need without running its code. Build the remote with ' +
+        "Module Federation's `manifest: true` and output.publicPath: 'auto' and serve the whole output folder, or " +
+        'run `ferry lock --record` (which runs the remote to record what it loads).',
       { remote: remote.alias, url: manifestUrl },
     );
   }
