@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { buildRemote } from '../../src/build/index.ts';
 import type { Manifest } from '../../src/manifest/index.ts';
@@ -291,4 +292,44 @@ report({ tampered: globalThis.__ferryTampered ?? 0, ran: globalThis.__ferryRan ?
   } finally {
     await copy.close();
   }
+});
+
+test('the container works under plain require() from its build folder, reading its files from disk, and refuses what it cannot serve', async () => {
+  const token = jwt.sign({ sub: 'alan' }, SECRET);
+  const run = await runMfHost(
+    `
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import vm from 'node:vm';
+const require = createRequire(import.meta.url);
+const container = require(process.env.ENTRY_FILE);
+await container.init({});
+const validator = (await container.get('./validator'))();
+let missing;
+try { await container.get('./missing'); } catch (error) { missing = describe(error); }
+let secondScope;
+try { await container.init({}); } catch (error) { secondScope = describe(error); }
+// The same entry run as MF's Node loader runs it (a base name as __filename), with no MF instance listing it.
+const source = readFileSync(process.env.ENTRY_FILE, 'utf8');
+const context = { exports: {}, module: { exports: {} } };
+vm.runInThisContext('(function (exports, module, require, __dirname, __filename) {' + source + '\\n})')(
+  context.exports, context.module, require, '/', 'remoteEntry.js');
+let noUrl;
+try { await context.module.exports.init({}); } catch (error) { noUrl = describe(error); }
+report({ valid: validator.validate(process.env.TOKEN, process.env.SECRET), metaUrl: validator.metaUrl, missing, secondScope, noUrl });
+`,
+    { link: [], env: { ENTRY_FILE: project.path('dist', 'remoteEntry.js'), TOKEN: token, SECRET } },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const result = run.result!;
+  assert.deepEqual(result['valid'], { isValid: true, sub: 'alan' });
+  assert.equal(result['metaUrl'], pathToFileURL(project.path('dist', 'src', 'validator.ts')).href);
+  const missing = result['missing'] as { code: string; message: string };
+  assert.equal(missing.code, 'ERR_FERRY_UNKNOWN_EXPOSE');
+  assert.match(missing.message, /has no module "\.\/missing"; it exposes \.\/validator, \.\/legacy, \.\/counter/);
+  assert.equal((result['secondScope'] as { code: string }).code, 'ERR_FERRY_CONTAINER');
+  const noUrl = result['noUrl'] as { code: string; message: string };
+  assert.equal(noUrl.code, 'ERR_FERRY_CONTAINER');
+  assert.match(noUrl.message, /cannot tell the URL it was loaded from/);
+  assert.match(noUrl.message, /createInstance \+ loadRemote/);
 });
