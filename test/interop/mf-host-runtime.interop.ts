@@ -5,7 +5,7 @@
  * and remote, a host without jsonwebtoken gets the remote's copy, and tampered files are refused unrun.
  */
 import assert from 'node:assert/strict';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import jwt from 'jsonwebtoken';
@@ -218,12 +218,19 @@ test("an @module-federation/runtime host without jsonwebtoken installed gets the
   assert.equal(result['signs'], 'function');
 });
 
-/** Serves a copy of the build whose file `name` got `prefix` prepended after the build (manifest untouched). */
-async function tamperedCopy(name: string, prefix: string): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Serves a copy of the build whose file `name` got `prefix` prepended after the build (manifest untouched), or was
+ * removed (`prefix` undefined).
+ */
+async function tamperedCopy(
+  name: string,
+  prefix: string | undefined,
+): Promise<{ url: string; close(): Promise<void> }> {
   const copy = await createTempProject({});
   await cp(project.path('dist'), copy.path('dist'), { recursive: true });
   const file = copy.path('dist', name);
-  await writeFile(file, prefix + (await readFile(file, 'utf8')));
+  if (prefix === undefined) await rm(file);
+  else await writeFile(file, prefix + (await readFile(file, 'utf8')));
   const copyServer = await createFerryServer({ dir: copy.path('dist'), port: 0 });
   return {
     url: copyServer.url,
@@ -241,18 +248,22 @@ const LOAD_AND_REPORT = (expose: string) => `
   report({ loaded: true, tampered: globalThis.__ferryTampered, ran: globalThis.__ferryRan ?? [] });
 `;
 
+/** A host (with or without jsonwebtoken) that loads `expose` from `base` and reports the error, the canary, what ran. */
+function refusalHost(base: string, expose: string, shared: string): string {
+  return `${runtimeHost(`${base}remoteEntry.js`, shared, LOAD_AND_REPORT(expose))}
+report({ tampered: globalThis.__ferryTampered ?? 0, ran: globalThis.__ferryRan ?? [], error: globalThis.__lastError });`.replace(
+    'report({ error: describe(error), ran: globalThis.__ferryRan ?? [] });',
+    'globalThis.__lastError = describe(error);',
+  );
+}
+
 test('an @module-federation/runtime host loading a ferry remote refuses a tampered expose bundle: the canary never ran', async () => {
   const bundle = manifest.ferry.exposes['./validator']!.file;
   const copy = await tamperedCopy(bundle, CANARY);
   try {
-    const run = await runMfHost(
-      `${runtimeHost(`${copy.url}remoteEntry.js`, JWT_SHARED, LOAD_AND_REPORT('validator'))}
-report({ tampered: globalThis.__ferryTampered ?? 0, ran: globalThis.__ferryRan ?? [], error: globalThis.__lastError });`.replace(
-        'report({ error: describe(error), ran: globalThis.__ferryRan ?? [] });',
-        'globalThis.__lastError = describe(error);',
-      ),
-      { link: ['@module-federation/runtime', 'jsonwebtoken'] },
-    );
+    const run = await runMfHost(refusalHost(copy.url, 'validator', JWT_SHARED), {
+      link: ['@module-federation/runtime', 'jsonwebtoken'],
+    });
     assert.equal(run.code, 0, run.stderr);
     const result = run.result!;
     assert.equal(result['tampered'], 0, 'the tampered bundle must never run');
@@ -274,14 +285,9 @@ test('an @module-federation/runtime host loading a ferry remote refuses a tamper
   assert.ok(chunk, 'the counter expose imports the record chunk statically');
   const copy = await tamperedCopy(chunk, CANARY);
   try {
-    const run = await runMfHost(
-      `${runtimeHost(`${copy.url}remoteEntry.js`, JWT_SHARED, LOAD_AND_REPORT('counter'))}
-report({ tampered: globalThis.__ferryTampered ?? 0, ran: globalThis.__ferryRan ?? [], error: globalThis.__lastError });`.replace(
-        'report({ error: describe(error), ran: globalThis.__ferryRan ?? [] });',
-        'globalThis.__lastError = describe(error);',
-      ),
-      { link: ['@module-federation/runtime', 'jsonwebtoken'] },
-    );
+    const run = await runMfHost(refusalHost(copy.url, 'counter', JWT_SHARED), {
+      link: ['@module-federation/runtime', 'jsonwebtoken'],
+    });
     assert.equal(run.code, 0, run.stderr);
     const result = run.result!;
     assert.equal(result['tampered'], 0, 'the tampered chunk must never run');
@@ -332,4 +338,39 @@ report({ valid: validator.validate(process.env.TOKEN, process.env.SECRET), metaU
   assert.equal(noUrl.code, 'ERR_FERRY_CONTAINER');
   assert.match(noUrl.message, /cannot tell the URL it was loaded from/);
   assert.match(noUrl.message, /createInstance \+ loadRemote/);
+});
+
+test("an @module-federation/runtime host without jsonwebtoken refuses the remote's tampered fallback copy of it", async () => {
+  const fallback = manifest.ferry.shared['jsonwebtoken']!.fallback as string;
+  const copy = await tamperedCopy(fallback, CANARY);
+  try {
+    const run = await runMfHost(refusalHost(copy.url, 'validator', '{}'), { link: ['@module-federation/runtime'] });
+    assert.equal(run.code, 0, run.stderr);
+    const result = run.result!;
+    assert.equal(result['tampered'], 0, 'the tampered fallback must never run');
+    assert.deepEqual(result['ran'], [], 'nor the expose that needs it');
+    const error = result['error'] as { code?: string; message: string };
+    assert.equal(error?.code, 'ERR_FERRY_INTEGRITY', JSON.stringify(error));
+    assert.ok(error.message.includes(fallback), error.message);
+  } finally {
+    await copy.close();
+  }
+});
+
+test('an @module-federation/runtime host loading a ferry remote whose chunk is missing gets ERR_FERRY_HTTP_STATUS naming it', async () => {
+  const [chunk] = manifest.ferry.exposes['./counter']!.chunks ?? [];
+  const copy = await tamperedCopy(chunk!, undefined);
+  try {
+    const run = await runMfHost(refusalHost(copy.url, 'counter', JWT_SHARED), {
+      link: ['@module-federation/runtime', 'jsonwebtoken'],
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const result = run.result!;
+    assert.deepEqual(result['ran'], []);
+    const error = result['error'] as { code?: string; message: string };
+    assert.equal(error?.code, 'ERR_FERRY_HTTP_STATUS', JSON.stringify(error));
+    assert.match(error.message, new RegExp(`${chunk!.replaceAll('.', '\\.')}.* answered HTTP 404`));
+  } finally {
+    await copy.close();
+  }
 });
