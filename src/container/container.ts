@@ -58,6 +58,12 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
   const fallbacks = new Map<string, Promise<unknown>>();
   const shared = new Map<string, Promise<unknown>>();
   const taken = new Map<string, unknown>();
+  /** The `get` this remote registered for each of its fallback copies, to tell its own entries in the scope. */
+  const registered = new Map<string, () => Promise<Factory>>();
+  /** Shared modules this remote got its own copy of: their deep imports come from the same fallback file. */
+  const ownCopies = new Set<string>();
+  /** Fallback files already evaluated: their exports, `{ [request]: () => module }`. */
+  const evaluatedFallbacks = new Map<string, Record<string, () => unknown>>();
 
   const scopeFor = (scopeName: string): Scope => {
     if (!initialized) {
@@ -79,9 +85,11 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
   const fallbackExports = (file: string): Promise<unknown> => {
     let pending = fallbacks.get(file);
     if (!pending) {
-      pending = files
-        .load(file)
-        .then((bytes) => evaluateCommonJs(decode(bytes), new URL(file, baseUrl()).href, builtinRequire(file)));
+      pending = files.load(file).then((bytes) => {
+        const exports = evaluateCommonJs(decode(bytes), new URL(file, baseUrl()).href, builtinRequire(file));
+        evaluatedFallbacks.set(file, exports as Record<string, () => unknown>);
+        return exports;
+      });
       fallbacks.set(file, pending);
       pending.catch(() => fallbacks.delete(file));
     }
@@ -99,12 +107,18 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
       pending = (async () => {
         const config = data.shared[pkg]!;
         const scope = scopeFor(config.shareScope);
-        const version = choose(scope, pkg, config, name);
-        const entry = version === undefined ? undefined : scope[pkg]?.[version];
+        const chosen = choose(scope, pkg, config, name);
+        const own = registered.get(pkg);
+        const versions = Object.hasOwn(scope, pkg) ? scope[pkg]! : {};
+        const at = (version: string) => (Object.hasOwn(versions, version) ? versions[version] : undefined);
+        // `undefined`: this remote's own copy, through its own scope entry (marked loaded there) if it is still there.
+        let entry = at(chosen ?? config.version);
+        if (chosen === undefined && entry?.get !== own) entry = undefined;
         let factory: Factory;
         if (entry) factory = await take(entry, name);
         else if (config.fallback !== false) factory = await ownFactory(pkg, config.fallback)();
         else throw new ContainerError(`Shared ${pkg} vanished from its scope (a bug in ferry).`, { remote: name });
+        if (entry === undefined || entry.get === own) ownCopies.add(pkg);
         const value = factory();
         taken.set(pkg, value);
         return value;
@@ -139,10 +153,7 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
     (id: string): unknown => {
       if (isBuiltin(id)) return process.getBuiltinModule(id);
       const key = sharedKeyOf(id);
-      if (key !== undefined && taken.has(key)) {
-        if (id === key) return taken.get(key);
-        throw deepImport(from, id, key);
-      }
+      if (key !== undefined && taken.has(key)) return id === key ? taken.get(key) : deepOf(from, id, key);
       throw undeclared(from, id);
     };
   function builtinRequire(from: string) {
@@ -151,11 +162,19 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
       throw undeclared(from, id);
     };
   }
+  /** A deep import (`pkg/sub`) of a shared module: served by this remote's own copy when that is what it took. */
+  const deepOf = (from: string, id: string, key: string): unknown => {
+    const file = data.shared[key]?.fallback;
+    const exports = ownCopies.has(key) && typeof file === 'string' ? evaluatedFallbacks.get(file) : undefined;
+    if (exports && Object.hasOwn(exports, id)) return exports[id]!();
+    throw deepImport(from, id, key);
+  };
   const deepImport = (from: string, id: string, key: string) =>
     new UndeclaredDependencyError(
       `Ferry remote "${name}" (${from}) imports "${id}", a path inside the shared module ${key}; in a Module ` +
-        `Federation host a shared module is one object from the share scope, and ${key} has no "${id}". Declare ` +
-        `"${id}" as a shared module of its own on both sides, or import ${key} itself.`,
+        `Federation host a shared module is one object from the share scope, and the copy of ${key} taken ` +
+        `(${ownCopies.has(key) ? "the remote's own, which does not include it" : "the host's, which serves no paths inside it"}) ` +
+        `has no "${id}". Declare "${id}" as a shared module of its own on both sides, or import ${key} itself.`,
       { remote: name, file: from, package: id },
     );
 
@@ -172,8 +191,7 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
       const key = sharedKeyOf(specifier);
       if (key !== undefined) {
         const value = await takeShared(key);
-        if (specifier === key) return namespaceOf(value);
-        throw deepImport(from, specifier, key);
+        return namespaceOf(specifier === key ? value : deepOf(from, specifier, key));
       }
       throw undeclared(from, specifier);
     };
@@ -236,10 +254,13 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
     }
     initialized = shareScope as Scope;
     scopeMap = scopeMapOf(options);
-    baseUrl();
+    // The URL is looked up when a file is first needed: a failure then reaches the caller of get() as it is (MF
+    // flattens errors thrown by init() into its own message).
     for (const [pkg, config] of Object.entries(data.shared)) {
-      if (config.fallback !== false)
-        register(scopeFor(config.shareScope), pkg, config, name, ownFactory(pkg, config.fallback));
+      if (config.fallback === false) continue;
+      const load = ownFactory(pkg, config.fallback);
+      registered.set(pkg, load);
+      register(scopeFor(config.shareScope), pkg, config, name, load);
     }
   };
 

@@ -22,7 +22,12 @@ const REMOTE_FILES: Record<string, string> = {
   'package.json': JSON.stringify({ name: 'auth-service', version: '1.4.0', type: 'module' }),
   'ferry.config.ts': `export default {
   name: 'authService',
-  exposes: { './validator': './src/validator.ts', './legacy': './src/legacy.cjs', './counter': './src/counter.ts' },
+  exposes: {
+    './validator': './src/validator.ts',
+    './legacy': './src/legacy.cjs',
+    './counter': './src/counter.ts',
+    './decoder': './src/decoder.ts',
+  },
   shared: { jsonwebtoken: { singleton: true, requiredVersion: '^9.0.0' } },
 };
 `,
@@ -59,6 +64,9 @@ export const answer = 42;
 record('counter');
 let count = 0;
 export function next(): number { return ++count; }
+`,
+  'src/decoder.ts': `import decode from 'jsonwebtoken/decode';
+export const subjectOf = (token: string): unknown => (decode(token) as { sub?: unknown } | null)?.sub;
 `,
   'src/legacy.cjs': `module.exports = { kind: 'commonjs', add: (a, b) => a + b };
 `,
@@ -321,7 +329,10 @@ const context = { exports: {}, module: { exports: {} } };
 vm.runInThisContext('(function (exports, module, require, __dirname, __filename) {' + source + '\\n})')(
   context.exports, context.module, require, '/', 'remoteEntry.js');
 let noUrl;
-try { await context.module.exports.init({}); } catch (error) { noUrl = describe(error); }
+try {
+  await context.module.exports.init({});
+  await context.module.exports.get('./validator');
+} catch (error) { noUrl = describe(error); }
 report({ valid: validator.validate(process.env.TOKEN, process.env.SECRET), metaUrl: validator.metaUrl, missing, secondScope, noUrl });
 `,
     { link: [], env: { ENTRY_FILE: project.path('dist', 'remoteEntry.js'), TOKEN: token, SECRET } },
@@ -373,4 +384,29 @@ test('an @module-federation/runtime host loading a ferry remote whose chunk is m
   } finally {
     await copy.close();
   }
+});
+
+test("a deep import of a shared package (jsonwebtoken/decode) comes from the remote's own copy, and is refused with the host's", async () => {
+  const token = jwt.sign({ sub: 'edsger' }, SECRET);
+  const body = `
+  let decoder;
+  try { decoder = await mf.loadRemote('authService/decoder'); } catch (error) { report({ error: describe(error) }); process.exit(0); }
+  report({ sub: decoder.subjectOf(process.env.TOKEN) });
+`;
+  const own = await runMfHost(runtimeHost(`${server.url}remoteEntry.js`, '{}', body), {
+    link: ['@module-federation/runtime'],
+    env: { TOKEN: token },
+  });
+  assert.equal(own.code, 0, own.stderr);
+  assert.deepEqual(own.result, { sub: 'edsger' });
+
+  const hosts = await runMfHost(runtimeHost(`${server.url}remoteEntry.js`, JWT_SHARED, body), {
+    link: ['@module-federation/runtime', 'jsonwebtoken'],
+    env: { TOKEN: token },
+  });
+  assert.equal(hosts.code, 0, hosts.stderr);
+  const error = hosts.result!['error'] as { code: string; message: string };
+  assert.equal(error?.code, 'ERR_FERRY_UNDECLARED_DEPENDENCY', JSON.stringify(hosts.result));
+  assert.match(error.message, /"jsonwebtoken\/decode", a path inside the shared module jsonwebtoken/);
+  assert.match(error.message, /Declare "jsonwebtoken\/decode" as a shared module of its own/);
 });
