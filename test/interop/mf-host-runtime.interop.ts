@@ -12,6 +12,7 @@ import jwt from 'jsonwebtoken';
 import { buildRemote } from '../../src/build/index.ts';
 import type { Manifest } from '../../src/manifest/index.ts';
 import { createFerryServer, type FerryServer } from '../../src/server/index.ts';
+import { writeHandBuilt } from '../../src/testing/hand-built.ts';
 import { runMfHost } from '../helpers/mf-host.ts';
 import { createTempProject, type TempProject } from '../helpers/temp-project.ts';
 
@@ -409,4 +410,32 @@ test("a deep import of a shared package (jsonwebtoken/decode) comes from the rem
   assert.equal(error?.code, 'ERR_FERRY_UNDECLARED_DEPENDENCY', JSON.stringify(hosts.result));
   assert.match(error.message, /"jsonwebtoken\/decode", a path inside the shared module jsonwebtoken/);
   assert.match(error.message, /Declare "jsonwebtoken\/decode" as a shared module of its own/);
+});
+
+test('a hand-built ferry/testing remote (no container runtime) refuses a host that is not ferry with ERR_FERRY_CONTAINER', async () => {
+  await using built = await createTempProject({});
+  await writeHandBuilt(built.dir, {
+    name: 'values',
+    version: '1.0.0',
+    release: 1,
+    exposes: new Map([['./answer', { answer: 42 }]]),
+    shared: {},
+  });
+  const run = await runMfHost(
+    `
+import { createRequire } from 'node:module';
+const container = createRequire(import.meta.url)(process.env.ENTRY_FILE);
+const refusals = [];
+for (const call of [() => container.init({}), () => container.get('./answer')]) {
+  try { await call(); refusals.push(null); } catch (error) { refusals.push(describe(error)); }
+}
+report({ refusals });
+`,
+    { link: [], env: { ENTRY_FILE: built.path('remoteEntry.js') } },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  for (const refusal of run.result!['refusals'] as Array<{ code: string; message: string }>) {
+    assert.equal(refusal?.code, 'ERR_FERRY_CONTAINER');
+    assert.match(refusal.message, /written without ferry's container runtime .* only a ferry host can load it/);
+  }
 });
