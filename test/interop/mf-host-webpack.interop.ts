@@ -13,7 +13,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { prepareKeys } from '../../examples/auth-service/prepare.ts';
 import { runFerry } from '../helpers/build-fixture.ts';
-import { AUTH_SERVER, EXAMPLES, login, profile, run, startService, stopAll } from '../helpers/demo-services.ts';
+import {
+  AUTH_SERVER,
+  EXAMPLES,
+  login,
+  profile,
+  removeCacheDirs,
+  run,
+  startService,
+  stopAll,
+} from '../helpers/demo-services.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from '../helpers/temp-project.ts';
 
 const WEBPACK_HOST = join(REPO_ROOT, 'bench', 'variants', 'webpack', 'host');
@@ -63,6 +72,7 @@ before(async () => {
 
 after(async () => {
   await stopAll();
+  removeCacheDirs();
   await host?.remove();
   if (federationDir) await rm(federationDir, { recursive: true, force: true });
 });
