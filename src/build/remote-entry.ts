@@ -46,7 +46,7 @@ function standalonePart(standalone: StandaloneContainer | undefined): string {
   const data = JSON.stringify(standalone.data).replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
   return `function standaloneContainer() {
 ${standalone.runtime.trimEnd()}
-  return ${CONTAINER_RUNTIME_GLOBAL}.createContainer(${data}, { filename: typeof __filename === 'string' ? __filename : undefined });
+  return ${CONTAINER_RUNTIME_GLOBAL}.createContainer(${data}, { filename: typeof __filename === 'string' ? __filename : undefined, require: typeof require === 'function' ? require : undefined });
 }`;
 }
 

@@ -6,7 +6,7 @@
  * `get` finds the container's own URL (own-url.ts), takes the expose's shared modules from the scope
  * (share-scope.ts), fetches the expose and its chunks relative to that URL and checks each against the embedded
  * integrity before compiling it (fetch-file.ts, evaluate.ts). Bare imports resolve to Node builtins
- * (`process.getBuiltinModule`) or to the shared modules taken from the scope; nothing is looked up in the host's
+ * (builtins.ts) or to the shared modules taken from the scope; nothing is looked up in the host's
  * node_modules.
  *
  * `import.meta.url` of a module is the URL its source had in the remote's project, resolved against the container's
@@ -14,6 +14,7 @@
  * `dirname` are those of that URL only when it is a `file:` URL, and files the code reads beside itself are not there.
  */
 import { ContainerError, UndeclaredDependencyError, UnknownExposeError } from '../common/errors.ts';
+import { builtin, isBuiltin, useEntryRequire } from './builtins.ts';
 import { evaluateCommonJs, evaluateFerryModule, type ModuleMeta, namespaceOf } from './evaluate.ts';
 import { FileLoader } from './fetch-file.ts';
 import { ownUrl } from './own-url.ts';
@@ -45,6 +46,7 @@ const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
  */
 export function createContainer(data: ContainerData, entryScope: ContainerScope): Container {
   const { name } = data;
+  useEntryRequire(entryScope.require);
   let base: URL | undefined;
   let initialized: Scope | undefined;
   let scopeMap: Record<string, Scope> | undefined;
@@ -151,14 +153,14 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
   const requireFrom =
     (from: string) =>
     (id: string): unknown => {
-      if (isBuiltin(id)) return process.getBuiltinModule(id);
+      if (isBuiltin(id)) return builtin(id);
       const key = sharedKeyOf(id);
       if (key !== undefined && taken.has(key)) return id === key ? taken.get(key) : deepOf(from, id, key);
       throw undeclared(from, id);
     };
   function builtinRequire(from: string) {
     return (id: string): unknown => {
-      if (isBuiltin(id)) return process.getBuiltinModule(id);
+      if (isBuiltin(id)) return builtin(id);
       throw undeclared(from, id);
     };
   }
@@ -182,7 +184,7 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
   const importFrom =
     (from: string) =>
     async (specifier: string): Promise<unknown> => {
-      if (isBuiltin(specifier)) return namespaceOf(process.getBuiltinModule(specifier));
+      if (isBuiltin(specifier)) return namespaceOf(builtin(specifier));
       if (specifier.startsWith('./') || specifier.startsWith('../')) {
         const target = new URL(specifier, `file:///${from}`).pathname.slice(1);
         if (data.files[target]?.type === 'esm') return importModule(target);
@@ -198,8 +200,8 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
 
   const metaOf = (path: string): ModuleMeta => {
     const url = new URL(path, baseUrl());
-    const { fileURLToPath } = process.getBuiltinModule('node:url');
-    const { dirname } = process.getBuiltinModule('node:path');
+    const { fileURLToPath } = builtin('node:url');
+    const { dirname } = builtin('node:path');
     const filename = url.protocol === 'file:' ? fileURLToPath(url) : undefined;
     return {
       url: url.href,
@@ -282,8 +284,4 @@ export function createContainer(data: ContainerData, entryScope: ContainerScope)
     return () => (expose.commonjs ? (value as { default: unknown }).default : value);
   };
   return container;
-}
-
-function isBuiltin(id: string): boolean {
-  return process.getBuiltinModule('node:module').isBuiltin(id);
 }

@@ -7,6 +7,7 @@
  * `__ferryModuleMeta`, `__ferryMeta`, `__filename`, `__dirname`. The namespace helpers below follow the same ESM
  * semantics as the host runtime's (which this layer may not import).
  */
+import { builtin } from './builtins.ts';
 
 /** `import.meta` as a module of the remote sees it. */
 export interface ModuleMeta {
@@ -73,7 +74,7 @@ export function namespaceOf(value: unknown): object {
 }
 
 function compile(source: string, parameters: string[], filename: string) {
-  const { compileFunction } = process.getBuiltinModule('node:vm');
+  const { compileFunction } = builtin('node:vm');
   return compileFunction(source, parameters, { filename });
 }
 

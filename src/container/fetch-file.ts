@@ -11,6 +11,7 @@ import {
   ResponseTooLargeError,
   TimeoutError,
 } from '../common/errors.ts';
+import { builtin } from './builtins.ts';
 import type { ContainerFile } from './types.ts';
 
 /** How long one file may take, connection to last byte. */
@@ -18,7 +19,7 @@ export const FETCH_DEADLINE_MS = 10_000;
 
 /** The `sha384-…` integrity of `bytes` (SRI form, as the build writes it). */
 function integrityOf(bytes: Uint8Array): string {
-  const { createHash } = process.getBuiltinModule('node:crypto');
+  const { createHash } = builtin('node:crypto');
   return `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
 }
 
@@ -80,7 +81,7 @@ async function readHttp(url: URL, name: string, remote: string, expected: Contai
 }
 
 async function readDisk(url: URL, name: string, remote: string): Promise<Uint8Array> {
-  const { readFile } = process.getBuiltinModule('node:fs/promises');
+  const { readFile } = builtin('node:fs/promises');
   try {
     return await readFile(url);
   } catch (error) {

@@ -10,6 +10,7 @@
  * container loaded with plain `require()` has an absolute `__filename` instead.
  */
 import { ContainerError } from '../common/errors.ts';
+import { builtin } from './builtins.ts';
 import type { ContainerScope } from './types.ts';
 
 interface FederationModule {
@@ -48,7 +49,7 @@ export function ownUrl(container: object, scope: ContainerScope, name: string): 
   }
   const { filename } = scope;
   if (typeof filename === 'string' && (filename.startsWith('/') || /^[A-Za-z]:[\\/]/.test(filename))) {
-    const { pathToFileURL } = process.getBuiltinModule('node:url');
+    const { pathToFileURL } = builtin('node:url');
     return pathToFileURL(filename);
   }
   throw new ContainerError(

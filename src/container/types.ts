@@ -55,4 +55,6 @@ export interface ContainerData {
 export interface ContainerScope {
   /** `__filename` as the loader gave it: an absolute path under `require()`, a base name under MF's Node loader. */
   filename?: string | undefined;
+  /** The `require` the loader gave the entry: used for Node builtins only, on Node versions before 22.3. */
+  require?: unknown;
 }
