@@ -11,6 +11,9 @@
  *   took about as long as running them (`import 'ferry'`: ~32 → ~15 ms on the bench machine, bench/README.md).
  * - Declarations: tsc, `emitDeclarationOnly`, one .d.ts per source file as before (the `exports` types point there).
  *
+ * - The container runtime (src/container/): one script, dist/container/runtime.js, that `ferry build` embeds in every
+ *   remoteEntry.js (src/build/container-runtime.ts reads it from there); not an entry: no host imports it.
+ *
  * The dynamic `import()`s of the CLI's commands and of the build's optional tools stay dynamic (separate chunks), so
  * `ferry serve` and every host entry still never load esbuild: test/package-layout.test.ts walks the built chunks.
  *
@@ -20,9 +23,10 @@
  * ```
  */
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { bundleContainerRuntime } from '../src/build/container-runtime.ts';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -69,3 +73,9 @@ await build({
   sourcesContent: false,
   logLevel: 'warning',
 });
+
+await mkdir(join(dist, 'container'), { recursive: true });
+await writeFile(
+  join(dist, 'container', 'runtime.js'),
+  await bundleContainerRuntime(join(root, 'src/container/index.ts')),
+);

@@ -16,13 +16,16 @@ const DOC = 'ARCHITECTURE.md';
 const MAY_IMPORT: Record<string, readonly string[] | 'anything'> = {
   common: [],
   manifest: ['common'],
-  build: ['manifest', 'common'],
+  // src/build imports src/container's types only (it bundles the container runtime as a file, never imports it).
+  build: ['manifest', 'common', 'container'],
   server: ['manifest', 'common'],
   runtime: ['manifest', 'common'],
   register: ['runtime', 'manifest', 'common'],
   otel: ['runtime', 'common'],
   inspector: ['runtime', 'manifest', 'common'],
   testing: ['build', 'server', 'manifest', 'common'],
+  // Bundled into every remoteEntry.js, run in foreign hosts: only files of src/common that import nothing.
+  container: ['common'],
   cli: 'anything',
 };
 /** The layer column for files directly in src/. */
@@ -139,6 +142,31 @@ test('every folder of src/ is a known layer, and imports flow one way', async ()
     }
   }
   assert.deepEqual(violations, [], 'imports against the direction cli -> build|server|runtime|register -> manifest');
+});
+
+test('src/container imports only files of src/common that import nothing, and src/build only its types', async () => {
+  const violations: string[] = [];
+  for (const file of await sourceFiles()) {
+    const layer = layerOf(file);
+    if (layer !== 'container' && layer !== 'build') continue;
+    const text = await readFile(join(REPO_ROOT, file), 'utf8');
+    for (const { specifier } of runtimeImports(text)) {
+      if (!specifier.startsWith('.')) continue;
+      const target = toPosix(relative(REPO_ROOT, join(REPO_ROOT, dirname(file), specifier)));
+      if (layer === 'build' && target.startsWith('src/container/')) {
+        violations.push(`${file} imports ${specifier} at run time (import its types only)`);
+      }
+      if (layer === 'container' && target.startsWith('src/common/')) {
+        const imports = runtimeImports(await readFile(join(REPO_ROOT, target), 'utf8'));
+        if (imports.length > 0) violations.push(`${file} imports ${target}, which imports ${imports[0]!.specifier}`);
+      }
+    }
+  }
+  assert.deepEqual(
+    violations,
+    [],
+    'the container runtime must stay self-contained (it is bundled into remoteEntry.js)',
+  );
 });
 
 test('biome.json enforces the direction for every layer below cli with noRestrictedImports', async () => {

@@ -9,6 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BuildError } from '../common/errors.ts';
+import type { ContainerData } from '../container/index.ts';
 import {
   containerFileFor,
   integrityOf,
@@ -25,6 +26,7 @@ import { writeAssets } from './assets.ts';
 import { type Baseline, loadBaseline } from './baseline.ts';
 import { bundleExposes } from './bundle.ts';
 import { configRoot, loadConfig } from './config.ts';
+import { containerRuntime } from './container-runtime.ts';
 import { type ContractReport, compareApi, compareTypes, enforceContract, formatContractSummary } from './contract.ts';
 import { createManifest, type OutputFile } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
@@ -114,6 +116,8 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   // a failed build. Each shared package's fallback for its own request alone is bundled at the same time as the
   // exposes; once the bundles say which requests each key serves, that result is used or the key is bundled again.
   const bundled = bundleExposes(config);
+  const runtimeScript = containerRuntime(); // the container runtime (bundled once per process when run from src/)
+  runtimeScript.catch(() => {}); // awaited when the container is written
   const ahead = startSharedFallbacks(config);
   const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
   fallbacks.catch(() => {}); // reported by the Promise.all below
@@ -183,7 +187,44 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   for (const { fallback } of shared) if (fallback) await write(fallback.file, fallback.code);
   // The manifest names the container by its content, so a host that read the previous manifest still gets the
   // previous container; `filename` itself is written below, with the same bytes, for Module Federation tooling.
-  const containerBytes = new TextEncoder().encode(createRemoteEntry(config.name, bundles));
+  // The container embeds the size and integrity of every file it may load in a Module Federation host.
+  const integrityOfFile = (file: string) => {
+    const entry = written.find((candidate) => candidate.name === file);
+    if (!entry) throw new BuildError(`The container lists ${file}, which the build did not write (a bug in ferry).`);
+    return { size: entry.size, integrity: entry.integrity };
+  };
+  const containerFiles: ContainerData['files'] = {};
+  for (const bundle of [...chunks, ...bundles])
+    containerFiles[bundle.file] = { ...integrityOfFile(bundle.file), type: 'esm' };
+  const containerShared: ContainerData['shared'] = {};
+  for (const { key, options: entry, fallback } of shared) {
+    if (fallback) containerFiles[fallback.file] = integrityOfFile(fallback.file);
+    containerShared[key] = {
+      version: entry.version,
+      requiredVersion: entry.requiredVersion,
+      singleton: entry.singleton,
+      strictVersion: entry.strictVersion,
+      eager: entry.eager,
+      shareScope: entry.shareScope,
+      fallback: fallback?.file ?? false,
+    };
+  }
+  const containerData: ContainerData = {
+    name: config.name,
+    version: config.version,
+    files: containerFiles,
+    exposes: Object.fromEntries(
+      bundles.map((bundle) => [
+        bundle.key,
+        { file: bundle.file, commonjs: bundle.commonjs, chunks: bundle.chunks, shared: bundle.shared },
+      ]),
+    ),
+    shared: containerShared,
+    remotes: Object.keys(config.remotes),
+  };
+  const containerBytes = new TextEncoder().encode(
+    createRemoteEntry(config.name, bundles, { runtime: await runtimeScript, data: containerData }),
+  );
   const container = containerFileFor(config.filename, containerBytes);
   await write(container, containerBytes);
   const listed = [...written];

@@ -73,6 +73,7 @@ export function createManifest(
   for (const file of [...build.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     files[file.name] = { size: file.size, integrity: file.integrity, ...(file.type ? { type: file.type } : {}) };
   }
+  const fileIntegrity = new Map(build.files.map((file) => [file.name, file.integrity]));
   const shared: Record<string, SharedEntry> = {};
   const modules: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[] =
     build.shared ?? Object.entries(config.shared).map(([key, options]) => ({ key, options }));
@@ -116,12 +117,14 @@ export function createManifest(
       singleton: entry.singleton,
       // MF tooling expects a string here; `false` (any version) is the range "*".
       requiredVersion: entry.requiredVersion === false ? '*' : entry.requiredVersion,
+      hash: fallback ? (fileIntegrity.get(fallback.file) ?? '') : '',
       assets: fallback ? { js: { sync: [fallback.file], async: [] }, css: { sync: [], async: [] } } : noAssets(),
     })),
     // Module Federation's shape, for MF tooling; ferry reads `ferry.remotes`.
     remotes: Object.entries(config.remotes).map(([alias, remote]) => ({
       alias,
-      federatedContainerName: remote.name,
+      federationContainerName: remote.name,
+      moduleName: '*',
       entry: remote.url,
     })),
     exposes: build.exposes.map((expose) => ({

@@ -212,6 +212,14 @@ export class SharedUnavailableError extends FerryError {
 export class SharedVersionError extends FerryError {
   static override readonly code = 'ERR_FERRY_SHARED_VERSION';
 }
+/**
+ * A ferry remote's container, in a Module Federation host, was used in a way it cannot work with: it cannot tell the
+ * URL it was loaded from, `init()` got no share scope or a second, different one, or it was written without the
+ * container runtime (a hand-built test remote) and only a ferry host can load it.
+ */
+export class ContainerError extends FerryError {
+  static override readonly code = 'ERR_FERRY_CONTAINER';
+}
 /** The host was closed; no further imports are possible. */
 export class HostClosedError extends FerryError {
   static override readonly code = 'ERR_FERRY_HOST_CLOSED';
@@ -328,6 +336,7 @@ export const errorClasses = {
   ERR_FERRY_UNDECLARED_DEPENDENCY: UndeclaredDependencyError,
   ERR_FERRY_SHARED_UNAVAILABLE: SharedUnavailableError,
   ERR_FERRY_SHARED_VERSION: SharedVersionError,
+  ERR_FERRY_CONTAINER: ContainerError,
   ERR_FERRY_HOST_CLOSED: HostClosedError,
   ERR_FERRY_CIRCUIT_OPEN: CircuitOpenError,
   ERR_FERRY_INCOMPATIBLE_VERSION: IncompatibleVersionError,

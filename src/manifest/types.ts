@@ -141,7 +141,25 @@ interface MfAssets {
   css: { sync: string[]; async: string[] };
 }
 
-/** The parsed manifest. The Module Federation 2.0 fields are written for MF tooling; ferry reads `ferry`. */
+/**
+ * A remote this remote uses, in Module Federation's manifest shape (`@module-federation/sdk`'s `ManifestRemote`), for
+ * MF tooling; ferry hosts read `ferry.remotes`.
+ */
+export interface MfManifestRemote {
+  alias: string;
+  /** The remote's name in its own manifest. */
+  federationContainerName: string;
+  /** MF lists one entry per module used; ferry records the remote once, so this is `*` (any of its modules). */
+  moduleName: string;
+  /** Its `mf-manifest.json` URL. */
+  entry: string;
+}
+
+/**
+ * The parsed manifest. The Module Federation 2.0 fields are written for MF tooling and match `@module-federation/sdk`'s
+ * `Manifest` type (test/interop/mf-host-manifest.interop.ts checks it at compile time); ferry reads `ferry`. Builds
+ * before ferry 0.2 wrote no `shared[].hash` and an `remotes[]` of another shape: ferry hosts never read either.
+ */
 export interface Manifest {
   id: string;
   name: string;
@@ -161,9 +179,11 @@ export interface Manifest {
     version: string;
     singleton: boolean;
     requiredVersion: string;
+    /** The `sha384-` integrity of the remote's fallback copy, `''` when it brings none (MF tooling reads a string). */
+    hash: string;
     assets: MfAssets;
   }>;
-  remotes: unknown[];
+  remotes: MfManifestRemote[];
   exposes: Array<{ id: string; name: string; path: string; assets: MfAssets }>;
   ferry: FerrySection;
 }

@@ -70,6 +70,7 @@ export async function writeHandBuilt(
       version: entry.version,
       singleton: entry.singleton,
       requiredVersion: entry.requiredVersion === false ? '*' : entry.requiredVersion,
+      hash: '',
       assets: { js: { sync: [], async: [] }, css: { sync: [], async: [] } },
     })),
     remotes: [],

@@ -1,0 +1,102 @@
+/**
+ * Turning verified bytes into modules inside a Module Federation host: node:vm `compileFunction` (never eval or
+ * `new Function`), in the host's own context. Not a sandbox: the remote's code runs with the host's privileges.
+ *
+ * A ferry module (src/build/ferry-module.ts) is the body of an async function and gets the parameters ferry's host
+ * gives it (src/runtime/evaluate/ferry-module.ts): `require`, `__ferryImport`/`__fImp`, `__ferryNamespace`,
+ * `__ferryModuleMeta`, `__ferryMeta`, `__filename`, `__dirname`. The namespace helpers below follow the same ESM
+ * semantics as the host runtime's (which this layer may not import).
+ */
+import { builtin } from './builtins.ts';
+
+/** `import.meta` as a module of the remote sees it. */
+export interface ModuleMeta {
+  url: string;
+  filename: string | undefined;
+  dirname: string | undefined;
+  resolve(specifier: string): string;
+}
+
+/** What a ferry module is given. */
+export interface FerryModuleContext {
+  require(id: string): unknown;
+  import(specifier: string): Promise<unknown>;
+  moduleMeta(path: string): ModuleMeta;
+  meta: ModuleMeta;
+}
+
+const FERRY_MODULE_PARAMETERS = [
+  'require',
+  '__ferryImport',
+  '__fImp',
+  '__ferryNamespace',
+  '__ferryModuleMeta',
+  '__ferryMeta',
+  '__filename',
+  '__dirname',
+];
+const COMMONJS_PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname'];
+
+/** A module namespace: read-only live getters, then the names of `export *` namespaces it does not export itself. */
+export function createNamespace(exports: Record<string, () => unknown>, stars: readonly unknown[] = []): object {
+  const namespace = Object.create(null) as Record<string | symbol, unknown>;
+  for (const [name, read] of Object.entries(exports)) {
+    Object.defineProperty(namespace, name, { enumerable: true, get: read });
+  }
+  for (const star of stars) {
+    if (typeof star !== 'object' || star === null) continue;
+    for (const name of Object.keys(star)) {
+      if (name === 'default' || Object.hasOwn(namespace, name)) continue;
+      Object.defineProperty(namespace, name, { enumerable: true, get: () => (star as Record<string, unknown>)[name] });
+    }
+  }
+  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
+  return Object.preventExtensions(namespace);
+}
+
+/** What `import` gives for a value: a module namespace as it is, anything else as Node imports CommonJS. */
+export function namespaceOf(value: unknown): object {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[Symbol.toStringTag] === 'Module'
+  ) {
+    return value;
+  }
+  const names: Record<string, () => unknown> = {};
+  if ((typeof value === 'object' || typeof value === 'function') && value !== null) {
+    for (const name of Object.keys(value)) {
+      if (name !== 'default') names[name] = () => (value as Record<string, unknown>)[name];
+    }
+  }
+  names['default'] = () => value;
+  return createNamespace(names);
+}
+
+function compile(source: string, parameters: string[], filename: string) {
+  const { compileFunction } = builtin('node:vm');
+  return compileFunction(source, parameters, { filename });
+}
+
+/** Compiles and runs a verified ferry module; resolves to its namespace once its body (top-level await too) ran. */
+export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
+  const fn = compile(source, FERRY_MODULE_PARAMETERS, filename);
+  return fn.call(
+    undefined,
+    context.require,
+    context.import,
+    context.import,
+    createNamespace,
+    context.moduleMeta,
+    context.meta,
+    context.meta.filename,
+    context.meta.dirname,
+  ) as Promise<object>;
+}
+
+/** Compiles and runs a verified CommonJS file (a shared package's fallback copy); returns its `module.exports`. */
+export function evaluateCommonJs(source: string, filename: string, require: (id: string) => unknown): unknown {
+  const module = { exports: {} as unknown };
+  compile(source, COMMONJS_PARAMETERS, filename).call(module.exports, module.exports, require, module, filename, '.');
+  return module.exports;
+}
