@@ -4,8 +4,11 @@
  * options. The builds, servers and hosts are in test/interop/mf-remote-*.interop.ts.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import {
   createHost,
   InvalidManifestError,
@@ -229,5 +232,50 @@ test("remote options: type 'module-federation' keeps a .js URL, pushes nothing, 
       requireSignatures: true,
       remotes: { a: { url: 'http://127.0.0.1:1/m.json', type: 'module-federation' } },
     }),
+  );
+});
+
+test("containment: a rejection that is not the container's gets what Node would do without ferry's listener", () => {
+  const containment = pathToFileURL(join(import.meta.dirname, '../src/runtime/mf/containment.ts')).href;
+  const script = `
+    import { contain } from ${JSON.stringify(containment)};
+    const step = contain(() => new Promise((resolve) => setTimeout(resolve, 50)), ['ferry://x@1.0.0/'], {
+      alias: 'x', url: 'http://127.0.0.1:1/mf-manifest.json', version: '1.0.0', what: 'init()',
+    });
+    Promise.reject(new Error('the host\\'s own bug'));
+    await step;
+    console.log('step done');
+  `;
+  const run = (flags: string[]) =>
+    spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const thrown = run([]);
+  assert.equal(thrown.status, 1, 'default mode: the host crashes as it would without ferry');
+  assert.match(thrown.stderr, /the host's own bug/);
+  const warned = run(['--unhandled-rejections=warn']);
+  assert.equal(warned.status, 0, warned.stderr);
+  assert.match(warned.stdout, /step done/);
+  assert.match(warned.stderr, /the host's own bug/);
+  const attributed = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
+    import { contain } from ${JSON.stringify(containment)};
+    const step = contain(() => new Promise(() => {}), ['remote-code-marker'], {
+      alias: 'x', url: 'http://127.0.0.1:1/mf-manifest.json', version: '1.0.0', what: 'get("./a")',
+    });
+    const error = new Error('from the container');
+    error.stack = 'Error: from the container\\n    at load (remote-code-marker/remoteEntry.js:1:1)';
+    Promise.reject(error);
+    await step.then(() => console.log('resolved'), (e) => console.log(e.code, e.message));
+  `,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(attributed.status, 0, attributed.stderr);
+  assert.match(
+    attributed.stdout,
+    /ERR_FERRY_EVALUATION .*failed asynchronously while evaluating get\("\.\/a"\): from the container/,
   );
 });

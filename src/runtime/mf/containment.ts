@@ -4,7 +4,9 @@
  * `httpVmStrategy` threw `ERR_INVALID_PROTOCOL` inside an async function, an unhandled rejection that ended the host).
  * While a container's `init()`, `get()` or factory runs, an unhandled rejection or uncaught exception whose stack
  * runs through that version's code (its `ferry://name@version/` files, or its folder) fails that step with an
- * EvaluationError instead. Anything else is left to Node's default (or to the host's own listeners).
+ * EvaluationError instead. Anything else gets what Node would have done without ferry's listener: the host's own
+ * listeners handle it, or Node's `--unhandled-rejections` mode (default `throw`: an uncaught exception), and an
+ * uncaught exception is printed and ends the process with code 1.
  *
  * The listeners are process-wide by nature (like source-maps.ts's stack hook): installed while at least one step runs,
  * removed after the last one.
@@ -29,18 +31,34 @@ function owner(error: unknown): Watch | undefined {
   return undefined;
 }
 
+/** Node's `--unhandled-rejections` mode (flags or NODE_OPTIONS); `throw` is the default. */
+function rejectionMode(): string {
+  const flags = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
+  const flag = flags.findLast((arg) => arg.startsWith('--unhandled-rejections='));
+  return flag?.slice('--unhandled-rejections='.length) ?? 'throw';
+}
+
 function onRejection(reason: unknown): void {
   const watch = owner(reason);
   if (watch) {
     watch.fail(reason);
     return;
   }
-  // Not this container's: what Node does without listeners (ours is the only one), an uncaught exception.
-  if (process.listenerCount('unhandledRejection') === 1) {
-    process.nextTick(() => {
-      throw reason;
-    });
+  // Not this container's: what Node would have done had ours not been the only listener.
+  if (process.listenerCount('unhandledRejection') !== 1) return;
+  const mode = rejectionMode();
+  if (mode === 'none') return;
+  if (mode === 'warn' || mode === 'warn-with-error-code') {
+    process.emitWarning(
+      `Unhandled promise rejection: ${stackOf(reason) || String(reason)}`,
+      'UnhandledPromiseRejectionWarning',
+    );
+    if (mode === 'warn-with-error-code') process.exitCode = 1;
+    return;
   }
+  process.nextTick(() => {
+    throw reason;
+  });
 }
 
 function onException(error: unknown): void {
