@@ -93,7 +93,25 @@ test('a non-singleton that nothing satisfies uses its own copy with a warning, a
 test('providers follow the MF container contract and load once', async () => {
   const scope = scopeWith([['1.0.0', 'r']]);
   const provider = scope.pkg!['1.0.0']!;
-  assert.deepEqual(Object.keys(provider).sort(), ['eager', 'from', 'get', 'loaded']);
+  // Module Federation 2's entry shape, which a webpack/rspack container's runtime reads (mf-remote interop tests).
+  assert.deepEqual(Object.keys(provider).sort(), [
+    'deps',
+    'eager',
+    'from',
+    'get',
+    'loaded',
+    'loading',
+    'scope',
+    'shareConfig',
+    'strategy',
+    'useIn',
+    'version',
+  ]);
+  assert.equal(provider.version, '1.0.0');
+  assert.deepEqual(provider.scope, ['default']);
+  // MF's runtime writes the loading container's name into `from`; ferry's record of the provider stays.
+  provider.from = 'someContainer';
+  assert.equal(provider.from, 'r');
   const [a, b] = await Promise.all([load(scope, 'pkg', '1.0.0'), load(scope, 'pkg', '1.0.0')]);
   assert.equal(a, b);
   assert.equal(provider.loaded, true);

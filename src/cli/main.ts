@@ -38,6 +38,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "check a build output folder or a live remote: signature, manifest, expiry, every file's sha384",
     load: async () => (await import('./verify-command.ts')).runVerify,
   },
+  lock: {
+    summary: "pin the host's Module Federation remotes (webpack/rspack builds) in ferry.lock; --check for CI",
+    load: async () => (await import('./lock-command.ts')).runLock,
+  },
   release: {
     summary: 'promote, roll back and prune releases and channels in a build output folder',
     load: async () => (await import('./release-command.ts')).runRelease,

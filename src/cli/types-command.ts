@@ -212,7 +212,8 @@ async function fetchWithNested(host: ResolvedHostOptions): Promise<Fetched[]> {
   const names = new Set(host.remotes.map((remote) => remote.name));
   const aliases = new Set(host.remotes.map((remote) => remote.alias));
   const results: Fetched[] = [];
-  let wave: readonly ResolvedRemote[] = host.remotes;
+  // A webpack/rspack Module Federation remote publishes no ferry declarations (MF's @mf-types.zip is not read).
+  let wave: readonly ResolvedRemote[] = host.remotes.filter((remote) => remote.type !== 'module-federation');
   while (wave.length > 0) {
     const fetched = await Promise.all(wave.map(fetchOne));
     results.push(...fetched);

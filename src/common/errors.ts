@@ -287,6 +287,29 @@ export class ChannelError extends FerryError {
   }
 }
 
+/**
+ * A Module Federation remote's bytes are not what the host's lock file (`ferry.lock`, written by `ferry lock`) pins:
+ * `reason` is `not-locked` (the remote has no entry in the lock, and is not `unpinned`), `mismatch` (a file's bytes
+ * differ from the lock), `not-in-lock` (the remote needs a file the lock does not list) or `malformed` (the lock file
+ * cannot be read). Nothing of the refused bytes ran.
+ */
+export class LockError extends FerryError {
+  static override readonly code = 'ERR_FERRY_LOCK';
+  declare readonly reason?: 'not-locked' | 'mismatch' | 'not-in-lock' | 'malformed';
+  constructor(message: string, options: FerryErrorOptions & { reason?: LockError['reason'] } = {}) {
+    super(message, options);
+  }
+}
+
+/**
+ * A Module Federation container was built in a way the host cannot route through its own fetching and verification
+ * (its chunks would be fetched by the container itself), or is not a container at all. The message names the build
+ * settings that work.
+ */
+export class UnsupportedContainerError extends FerryError {
+  static override readonly code = 'ERR_FERRY_UNSUPPORTED_CONTAINER';
+}
+
 /** Every concrete error class, keyed by its code. The catalogue test compares this with docs/errors.md. */
 export const errorClasses = {
   ERR_FERRY_INVALID_OPTION: InvalidOptionError,
@@ -321,6 +344,8 @@ export const errorClasses = {
   ERR_FERRY_REMOTE_CYCLE: RemoteCycleError,
   ERR_FERRY_CHANNEL: ChannelError,
   ERR_FERRY_BREAKING_CHANGE: BreakingChangeError,
+  ERR_FERRY_LOCK: LockError,
+  ERR_FERRY_UNSUPPORTED_CONTAINER: UnsupportedContainerError,
 } as const;
 
 /** The union of every stable error code; `switch (error.code)` over it is exhaustive. */

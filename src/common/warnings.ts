@@ -21,6 +21,8 @@ export const warningCodes = {
   FERRY_CACHE_ENTRY_CORRUPT: 'a cached file no longer matches its hash and was deleted',
   FERRY_CACHE_PRUNE: 'pruning the disk cache stopped without removing anything uncertain',
   FERRY_FALLBACK_USED: 'a local fallback module answered for a remote',
+  FERRY_LOCK_REFUSED: 'a running Module Federation remote serves a build that is not in the lock file',
+  FERRY_UNPINNED_REMOTE: 'a Module Federation remote is loaded without a lock entry (`unpinned: true`)',
 } as const;
 
 /** A warning's stable code. */

@@ -52,6 +52,15 @@ export interface EvaluationSource {
    */
   within<T>(work: Promise<T> | T, what: string): Promise<T>;
   warn(code: 'FERRY_SOURCE_MAP', message: string): void;
+  /**
+   * A webpack/rspack Module Federation container (mf/container-files.ts): `builtin` replaces `fs` so its chunk
+   * loading reads ferry's verified bytes; `require` answers the packages it requires that are neither files nor
+   * shared modules (Module Federation's runtime), or throws the error that says why not.
+   */
+  container?: {
+    builtin(id: string): unknown;
+    require(from: string, id: string): { value: unknown };
+  };
 }
 
 export class ModuleEvaluator {
@@ -226,7 +235,7 @@ export class ModuleEvaluator {
   }
 
   #require(from: string, id: string): unknown {
-    if (isBuiltin(id)) return builtinRequire(id);
+    if (isBuiltin(id)) return this.#source.container?.builtin(id) ?? builtinRequire(id);
     const { manifest, shared, alias } = this.#source;
     if (this.#remoteOf(id) !== undefined) {
       throw new UndeclaredDependencyError(
@@ -245,6 +254,7 @@ export class ModuleEvaluator {
       if (id === pkg) return module.value;
       if (module.deep) return module.deep(id);
     }
+    if (this.#source.container) return this.#source.container.require(from, id).value;
     throw new UndeclaredDependencyError(
       `Remote "${alias}" (${from}) requires "${id}", which is not a Node builtin, not a file of the remote and not a ` +
         "shared package resolved for it; ferry never looks it up in the host's node_modules. Let `ferry build` " +

@@ -5,6 +5,7 @@
  * `shared` (shared-options.ts); each remote may override the first five (remote-options.ts).
  */
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { FerryWarning } from '../../common/warnings.ts';
 import { REMOTE_NAME } from '../../manifest/index.ts';
 import type { FetchLike } from '../net/fetch-bytes.ts';
@@ -19,7 +20,13 @@ import {
   type ResolvedNetwork,
   resolveNetwork,
 } from './network-options.ts';
-import { type RemoteDefaults, type RemoteOptions, type ResolvedRemote, resolveRemote } from './remote-options.ts';
+import {
+  LOCK_FILE,
+  type RemoteDefaults,
+  type RemoteOptions,
+  type ResolvedRemote,
+  resolveRemote,
+} from './remote-options.ts';
 import { type HostSharedOptions, type ResolvedShared, resolveShared } from './shared-options.ts';
 
 /** Options of {@link createHost}. */
@@ -70,6 +77,11 @@ export interface HostOptions extends NetworkOptions {
    * loaded and considers only the remotes loaded so far.
    */
   shareStrategy?: 'version-first' | 'loaded-first';
+  /**
+   * The lock file that pins the bytes of Module Federation remotes (`type: 'module-federation'`), written by
+   * `ferry lock` and committed with the host's code (default `<root>/ferry.lock`). Read again at every load and check.
+   */
+  lockFile?: string;
 }
 
 export interface ResolvedHostOptions extends RemoteDefaults {
@@ -105,6 +117,7 @@ const HOST_KEYS = [
   'hostId',
   'onWarning',
   'shareStrategy',
+  'lockFile',
   ...NETWORK_KEYS,
 ];
 
@@ -129,6 +142,11 @@ function resolveHostId(raw: unknown, name: string): string {
 }
 
 /** Validates and freezes host options. */
+function resolveLockFile(raw: unknown, root: string): string {
+  if (raw !== undefined && (typeof raw !== 'string' || raw === '')) invalid('lockFile', 'must be a file path.');
+  return resolve(root, (raw as string | undefined) ?? LOCK_FILE);
+}
+
 export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
   if (typeof options !== 'object' || options === null) invalid('options', 'must be an object.');
   topLevel(options as unknown as Record<string, unknown>, { known: HOST_KEYS, moved: MOVED_HOST_KEYS });
@@ -154,6 +172,7 @@ export function resolveHostOptions(options: HostOptions): ResolvedHostOptions {
     allowInsecureHttp,
     cache,
     live,
+    lockFile: resolveLockFile(options.lockFile, root),
   };
   const remotes = Object.entries(options.remotes).map(([alias, raw]) => resolveRemote(alias, raw, defaults));
   return Object.freeze({

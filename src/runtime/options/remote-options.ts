@@ -61,6 +61,17 @@ export interface RemoteOptions extends NetworkOptions {
    * `root`) or a function that imports it, for every expose, or an object of them by expose key.
    */
   fallback?: LocalFallback | Record<string, LocalFallback>;
+  /**
+   * `'module-federation'`: the remote is built by webpack or rspack with Module Federation (`url` is its
+   * `mf-manifest.json` or its `remoteEntry.js`). Its bytes must be pinned in the host's lock file (`ferry lock`).
+   * Default `'ferry'`.
+   */
+  type?: 'ferry' | 'module-federation';
+  /**
+   * Only with `type: 'module-federation'`: load the remote without a lock entry, whatever bytes it serves (every load
+   * warns `FERRY_UNPINNED_REMOTE`). For development; never the default.
+   */
+  unpinned?: boolean;
 }
 
 /** A remote's fallbacks, by expose key (`*` for every expose), each a loader. */
@@ -81,6 +92,14 @@ export interface ResolvedRemote extends ResolvedNetwork {
   readonly live: ResolvedLiveRemote;
   /** Local modules used when the remote and the cache cannot serve an expose. */
   readonly fallbacks: ResolvedFallbacks;
+  /** `module-federation`: a webpack/rspack Module Federation remote, checked against the lock file (mf/). */
+  readonly type: 'ferry' | 'module-federation';
+  /** A Module Federation remote loaded without a lock entry (`unpinned: true`). */
+  readonly unpinned: boolean;
+  /** The host's lock file (`lockFile`, default `<root>/ferry.lock`). */
+  readonly lockFile: string;
+  /** The host's `root`: where Module Federation's runtime packages a container requires are installed. */
+  readonly root: string;
 }
 
 /** What every remote is resolved over: the host's values and policies. */
@@ -90,6 +109,8 @@ export interface RemoteDefaults extends ResolvedNetwork {
   allowInsecureHttp: boolean;
   cache: ResolvedRemoteCache;
   live: ResolvedLiveRemote;
+  /** The host's lock file, for Module Federation remotes. */
+  lockFile?: string;
 }
 
 const REMOTE_KEYS = [
@@ -103,6 +124,8 @@ const REMOTE_KEYS = [
   'fallback',
   'cache',
   'live',
+  'type',
+  'unpinned',
   ...NETWORK_KEYS,
 ];
 const MOVED_REMOTE_KEYS: Readonly<Record<string, string>> = {
@@ -175,9 +198,38 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
   const keys = given.map((key, index) =>
     normalisePublicKey(key, `${where}.publicKey${given.length > 1 ? `[${index}]` : ''}`),
   );
-  const manifestUrl = manifestUrlOf(options.url, `${where}.url`);
+  const type = options.type ?? 'ferry';
+  if (type !== 'ferry' && type !== 'module-federation') {
+    invalid(`${where}.type`, `must be "ferry" or "module-federation", got ${JSON.stringify(type)}.`);
+  }
+  const unpinned = options.unpinned ?? false;
+  if (typeof unpinned !== 'boolean') invalid(`${where}.unpinned`, 'must be true or false.');
+  if (unpinned && type !== 'module-federation') {
+    invalid(
+      `${where}.unpinned`,
+      "applies only to Module Federation remotes (type: 'module-federation'); a ferry remote is checked against " +
+        'its own manifest (and its signature when a publicKey is pinned).',
+    );
+  }
+  const mf = type === 'module-federation';
+  if (mf && (keys.length > 0 || options.channel !== undefined)) {
+    invalid(
+      `${where}.type`,
+      "is 'module-federation', which carries no signature and no channels: its bytes are pinned in the host's lock " +
+        'file (`ferry lock`). Remove publicKey and channel, or build the remote with `ferry build --sign`.',
+    );
+  }
+  // A Module Federation remote's URL is its mf-manifest.json or its remoteEntry.js, used as given.
+  const manifestUrl = mf ? mfUrlOf(options.url, `${where}.url`) : manifestUrlOf(options.url, `${where}.url`);
   requireSecureTransport(new URL(manifestUrl), `${where}.url`, defaults.allowInsecureHttp);
-  if (defaults.requireSignatures && keys.length === 0) {
+  if (mf && unpinned && defaults.requireSignatures) {
+    invalid(
+      `${where}.unpinned`,
+      `is true, and the host sets requireSignatures: true: remote "${alias}" (${manifestUrl}) would run whatever ` +
+        'bytes it serves. Pin it with `ferry lock` and remove `unpinned`.',
+    );
+  }
+  if (defaults.requireSignatures && keys.length === 0 && !mf) {
     invalid(
       `${where}.publicKey`,
       `is missing, and the host sets requireSignatures: true, so remote "${alias}" (${manifestUrl}) would load ` +
@@ -228,9 +280,27 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
     uses: uses === undefined ? undefined : Object.freeze([...uses]),
     ...resolveNetwork(options, where, defaults),
     cache: resolveRemoteCache(options.cache, where, defaults.cache),
-    live: resolveLiveRemote(options.live, where, defaults.live),
+    // A Module Federation remote has no push channel (`mf-manifest.events`): its manifest is polled.
+    live: mf
+      ? Object.freeze({ ...resolveLiveRemote(options.live, where, defaults.live), push: false })
+      : resolveLiveRemote(options.live, where, defaults.live),
     fallbacks: resolveFallbacks(options.fallback, `${where}.fallback`, defaults.root),
+    type,
+    unpinned,
+    lockFile: defaults.lockFile ?? resolve(defaults.root, LOCK_FILE),
+    root: defaults.root,
   });
+}
+
+/** The default lock file name, in the host's `root`. */
+export const LOCK_FILE = 'ferry.lock';
+
+/** A Module Federation remote's URL: an absolute http(s) URL, used as given (its manifest or its container). */
+function mfUrlOf(raw: string, option: string): string {
+  const href = manifestUrlOf(raw, option);
+  const url = new URL(raw);
+  // manifestUrlOf turns a folder or a .js URL into mf-manifest.json beside it; a container URL is kept as it is.
+  return url.pathname.endsWith('.js') ? url.href : href;
 }
 
 /** Resolves `remotes.<alias>.fallback`: one local module for every expose, or an object of them by expose key. */

@@ -114,7 +114,12 @@ function provideOne(
     get: async () => () => hostRequire(request),
     ...(inUse ? { loaded: true } : {}),
   };
-  const kept = provide(scopeOf(shared.shareScope ?? 'default'), request, version, provider);
+  const kept = provide(scopeOf(shared.shareScope ?? 'default'), request, version, provider, {
+    scope: shared.shareScope ?? 'default',
+    singleton: shared.singleton,
+    requiredVersion: shared.requiredVersion ?? false,
+    strictVersion: shared.strictVersion ?? false,
+  });
   setDeepLoader(kept, (id) => hostRequire(id));
   // eager: loaded now, as MF loads eager shared modules up front.
   if (shared.eager && kept === provider) hostRequire(request);

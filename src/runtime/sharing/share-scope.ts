@@ -20,6 +20,17 @@ export interface SharedProvider {
   eager: boolean;
   /** Set once the module has been loaded by anyone; MF reads it (as a truthy value) for singletons. */
   loaded?: boolean | 1;
+  /**
+   * Module Federation 2's entry fields, which a webpack/rspack container's runtime reads when it takes a module from
+   * the scope (without them it re-registers the entry under the version `"undefined"`). Set by {@link provide}.
+   */
+  version?: string;
+  scope?: string[];
+  shareConfig?: { singleton: boolean; requiredVersion: string | false; eager: boolean; strictVersion: boolean };
+  deps?: string[];
+  useIn?: string[];
+  strategy?: ShareStrategy;
+  loading?: Promise<unknown> | null;
 }
 
 /** One share scope: module name -> version -> provider. */
@@ -65,8 +76,41 @@ export function createShareScope(): ShareScope {
   return Object.create(null) as ShareScope;
 }
 
-/** Adds a provider unless the same version is already provided (first provider wins, as in MF). */
-export function provide(scope: ShareScope, pkg: string, version: string, provider: SharedProvider): SharedProvider {
+/** What a provider declares about its module, for Module Federation's entry shape. */
+export interface ProvidedConfig {
+  scope: string;
+  singleton: boolean;
+  requiredVersion: string | false;
+  strictVersion: boolean;
+}
+
+/**
+ * Adds a provider unless the same version is already provided (first provider wins, as in MF). The provider gets
+ * Module Federation 2's entry fields (`version`, `scope`, `shareConfig`, …) so a webpack/rspack container reads it.
+ */
+export function provide(
+  scope: ShareScope,
+  pkg: string,
+  version: string,
+  provider: SharedProvider,
+  config: ProvidedConfig = { scope: 'default', singleton: false, requiredVersion: false, strictVersion: false },
+): SharedProvider {
+  provider.version ??= version;
+  provider.scope ??= [config.scope];
+  provider.shareConfig ??= {
+    singleton: config.singleton,
+    requiredVersion: config.requiredVersion,
+    eager: provider.eager,
+    strictVersion: config.strictVersion,
+  };
+  provider.deps ??= [];
+  provider.useIn ??= [];
+  provider.strategy ??= 'version-first';
+  provider.loading ??= null;
+  // MF's runtime writes the name of the container that loads an entry into its `from`; who provides it is ferry's
+  // record (host.shared(), messages), so the write is ignored.
+  const from = provider.from;
+  Object.defineProperty(provider, 'from', { get: () => from, set: () => {}, enumerable: true, configurable: true });
   scope[pkg] ??= Object.create(null) as Record<string, SharedProvider>;
   const versions = scope[pkg]!;
   versions[version] ??= provider;

@@ -131,7 +131,12 @@ export function createSharing(
       for (const [key, entry] of Object.entries(manifest.ferry.shared)) {
         if (entry.fallback === false) continue;
         const provider = fallbackProvider(source, key, entry, entry.fallback);
-        const kept = provide(scopeOf(entry.shareScope), key, entry.version, provider);
+        const kept = provide(scopeOf(entry.shareScope), key, entry.version, provider, {
+          scope: entry.shareScope,
+          singleton: entry.singleton,
+          requiredVersion: entry.requiredVersion,
+          strictVersion: entry.strictVersion,
+        });
         if (!registered.has(source)) registered.set(source, []);
         registered.get(source)!.push({ scope: entry.shareScope, key, version: entry.version, provider });
         // eager (MF: in the initial chunk): fetched and verified now; a failure shows again if it is chosen.

@@ -9,6 +9,7 @@ import { SIGNATURE_FILE, signatureFileFor } from '../../manifest/index.ts';
 import { type CachedCopy, type HostCache, MAX_SIGNATURE_BYTES } from '../cache/host-cache.ts';
 import type { StaleIfErrorPolicy } from '../cache/stale-if-error.ts';
 import { channels } from '../channels.ts';
+import { fetchMfRemote } from '../mf/mf-remote.ts';
 import { isUnavailable } from '../net/failures.ts';
 import type { Fetcher } from '../net/remote-client.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
@@ -39,6 +40,8 @@ export async function fetchTrustedManifest(
   context: TrustContext,
   remote: ResolvedRemote = record.options,
 ): Promise<TrustedManifest> {
+  // A webpack/rspack Module Federation remote is trusted by the host's lock file instead (mf/mf-remote.ts).
+  if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote);
   const cached = await context.cache.readCopy(remote);
   let trusted: TrustedManifest;
   try {

@@ -9,6 +9,7 @@ import type { Manifest } from '../../manifest/index.ts';
 import { type CopySource, copySourceOf } from '../channels.ts';
 import { ModuleEvaluator } from '../evaluate/container.ts';
 import type { Housekeeping } from '../evaluate/housekeeping.ts';
+import { mfEvaluationOf } from '../mf/mf-version.ts';
 import type { Deadlines } from '../net/deadline.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
@@ -87,6 +88,12 @@ export class RemoteVersion {
     this.prefix = `ferry://${this.manifest.name}@${this.manifest.ferry.version}/`;
     this.folder = versionFolderOf(context.versionsDir, this.manifest, this.integrity);
     this.#files = new VersionFiles(this.manifest, trusted.fromCache, { ...context, remote });
+    // A webpack/rspack Module Federation container: its fs and packages, and its async failures contained (mf/).
+    const mf = mfEvaluationOf(remote, this, this.#files);
+    const within = <T>(work: Promise<T> | T, what: string) =>
+      context.deadlines.within(Promise.resolve(work), remote.timeouts.import, (ms) =>
+        this.#evaluationTimeout(what, ms),
+      );
     this.#evaluator = new ModuleEvaluator({
       manifest: this.manifest,
       alias: remote.alias,
@@ -103,11 +110,9 @@ export class RemoteVersion {
         this.#committed ??= this.#layOutAssets().then(() => context.commit?.());
         return this.#committed;
       },
-      within: (work, what) =>
-        context.deadlines.within(Promise.resolve(work), remote.timeouts.import, (ms) =>
-          this.#evaluationTimeout(what, ms),
-        ),
+      within: (work, what) => (mf ? mf.contain(() => within(work, what), what) : within(work, what)),
       warn: (code, message) => context.warn(code, message, remote.alias),
+      ...(mf ? { container: mf.container } : {}),
     });
   }
 
