@@ -14,7 +14,7 @@ import type { Fetcher } from '../net/remote-client.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { RemoteRecord } from '../remotes.ts';
 import { type ChannelContext, resolveChannel } from './channel.ts';
-import { acceptManifest, type CheckContext, type TrustedManifest } from './manifest-checks.ts';
+import { acceptManifest, type CheckContext, type TrustedManifest, type VerifiedSignature } from './manifest-checks.ts';
 import { verifySignatureFile } from './signature-file.ts';
 
 export type { TrustedManifest } from './manifest-checks.ts';
@@ -135,15 +135,16 @@ async function fetchFromRemote(
     );
   }
   let signature: Uint8Array | undefined;
+  let verified: VerifiedSignature | undefined;
   if (signed) {
     const sig = await (early ?? fetchSignature());
-    signature = await signatureOfExactBytes(
+    ({ signature, verified } = await signatureOfExactBytes(
       record,
       remote,
       client,
       response.bytes,
       sig.status === 404 ? undefined : sig.bytes,
-    );
+    ));
   }
   return acceptManifest(
     remote,
@@ -152,6 +153,7 @@ async function fetchFromRemote(
     signature,
     { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
     () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
+    verified,
   );
 }
 
@@ -162,6 +164,7 @@ async function fetchFromRemote(
  * (`signatureFileFor`) before the manifest, and keeps the previous build's. When the signature fetched beside the
  * manifest does not verify, that copy is fetched and returned if it verifies; otherwise (a 404 from an older build or
  * another server, any failure) the original signature is returned, so the checks report the original error.
+ * `verified` says which key verified the signature returned, so the checks do not verify it a second time.
  */
 async function signatureOfExactBytes(
   record: RemoteRecord,
@@ -169,11 +172,12 @@ async function signatureOfExactBytes(
   client: Fetcher,
   bytes: Uint8Array,
   signature: Uint8Array | undefined,
-): Promise<Uint8Array | undefined> {
+): Promise<{ signature: Uint8Array | undefined; verified?: VerifiedSignature }> {
   const details = { remote: remote.alias, url: remote.manifestUrl };
+  const keys = remote.publicKeys;
   try {
-    verifySignatureFile(bytes, signature, remote.publicKeys, details);
-    return signature;
+    const key = verifySignatureFile(bytes, signature, keys, details);
+    return { signature, verified: { bytes, signature, keys, key } };
   } catch (error) {
     if (!(error instanceof SignatureError)) throw error;
   }
@@ -186,10 +190,10 @@ async function signatureOfExactBytes(
       what: 'manifest signature',
       allowNotFound: true,
     });
-    if (copy.status === 404) return signature;
-    verifySignatureFile(bytes, copy.bytes, remote.publicKeys, details);
-    return copy.bytes;
+    if (copy.status === 404) return { signature };
+    const key = verifySignatureFile(bytes, copy.bytes, keys, details);
+    return { signature: copy.bytes, verified: { bytes, signature: copy.bytes, keys, key } };
   } catch {
-    return signature;
+    return { signature };
   }
 }
