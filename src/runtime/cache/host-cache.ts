@@ -81,9 +81,14 @@ export class HostCache {
   }
 
   /** Keeps verified bytes; a failed write is a warning. */
-  async store(integrity: string, bytes: Uint8Array): Promise<void> {
-    if (this.#closed) return;
-    await this.track(this.files.write(integrity, bytes)).catch((error: unknown) => {
+  store(integrity: string, bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#keep(this.files.write(integrity, bytes));
+  }
+
+  /** Tracks a write of verified bytes; its failure is a warning. */
+  async #keep(write: Promise<void>): Promise<void> {
+    await this.track(write).catch((error: unknown) => {
       this.#warn(
         'FERRY_CACHE_WRITE',
         `The host could not write a verified file to its cache ${this.dir} (${(error as Error).message}); ` +
@@ -105,19 +110,25 @@ export class HostCache {
     return { record, bytes, signature };
   }
 
-  /** Stores a manifest's bytes (and signature) by content and makes them the remote's record. */
+  /**
+   * Stores a manifest's bytes (and signature) by content and makes them the remote's record. `cached`: the bytes are
+   * the copy just read back from this cache (a 304), so their entries are only marked in use, not written again.
+   */
   async writeRecord(
     remote: ResolvedRemote,
     bytes: Uint8Array,
     signature: Uint8Array | undefined,
     etag: string | undefined,
+    cached = false,
   ): Promise<void> {
     if (this.#closed) return;
     const manifest = integrityOf(bytes);
     const signatureIntegrity = signature && integrityOf(signature);
+    const keep = (integrity: string, data: Uint8Array) =>
+      cached ? this.#keep(this.files.touch(integrity, data)) : this.store(integrity, data);
     await Promise.all([
-      this.store(manifest, bytes),
-      signature && signatureIntegrity ? this.store(signatureIntegrity, signature) : undefined,
+      keep(manifest, bytes),
+      signature && signatureIntegrity ? keep(signatureIntegrity, signature) : undefined,
     ]);
     const record: ManifestRecord = {
       formatVersion: 1,

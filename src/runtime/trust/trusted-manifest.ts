@@ -131,7 +131,7 @@ async function fetchFromRemote(
       cached.bytes,
       cached.signature,
       { source: 'network', fromCache: true, ...(channel ? { channel } : {}) },
-      () => cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag)),
+      () => cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag, true)),
     );
   }
   let signature: Uint8Array | undefined;
