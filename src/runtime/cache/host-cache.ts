@@ -111,25 +111,30 @@ export class HostCache {
   }
 
   /**
-   * Stores a manifest's bytes (and signature) by content and makes them the remote's record. `cached`: the bytes are
-   * the copy just read back from this cache (a 304), so their entries are only marked in use, not written again.
+   * Keeps a manifest's bytes (and signature) by content: written, or with `cached` (the copy just read back from this
+   * cache, confirmed by a 304) only marked in use. Resolves when that is done; a failure is a warning.
+   */
+  async storeCopy(bytes: Uint8Array, signature: Uint8Array | undefined, cached = false): Promise<void> {
+    const keep = (data: Uint8Array) =>
+      cached ? this.#keep(this.files.touch(integrityOf(data), data)) : this.store(integrityOf(data), data);
+    await Promise.all([keep(bytes), signature ? keep(signature) : undefined]);
+  }
+
+  /**
+   * Makes a manifest the remote's record, once its bytes are kept: `stored` is the {@link storeCopy} already started
+   * for them (when the manifest was accepted), else they are stored first.
    */
   async writeRecord(
     remote: ResolvedRemote,
     bytes: Uint8Array,
     signature: Uint8Array | undefined,
     etag: string | undefined,
-    cached = false,
+    stored?: Promise<void>,
   ): Promise<void> {
     if (this.#closed) return;
+    await (stored ?? this.storeCopy(bytes, signature));
     const manifest = integrityOf(bytes);
     const signatureIntegrity = signature && integrityOf(signature);
-    const keep = (integrity: string, data: Uint8Array) =>
-      cached ? this.#keep(this.files.touch(integrity, data)) : this.store(integrity, data);
-    await Promise.all([
-      keep(manifest, bytes),
-      signature && signatureIntegrity ? keep(signatureIntegrity, signature) : undefined,
-    ]);
     const record: ManifestRecord = {
       formatVersion: 1,
       url: remote.manifestUrl,

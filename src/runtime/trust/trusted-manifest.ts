@@ -131,7 +131,20 @@ async function fetchFromRemote(
       cached.bytes,
       cached.signature,
       { source: 'network', fromCache: true, ...(channel ? { channel } : {}) },
-      () => cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag, true)),
+      () => {
+        // The record on disk already names these very bytes (they were just read back through it), so the version is
+        // whole on disk as it is: refreshing the record's time and ETag does not hold its code back. Tracked, so
+        // host.close() waits for it; a host that exits first keeps the record as it was.
+        void cache.track(
+          cache.writeRecord(
+            remote,
+            cached.bytes,
+            cached.signature,
+            response.etag,
+            cache.storeCopy(cached.bytes, cached.signature, true),
+          ),
+        );
+      },
     );
   }
   let signature: Uint8Array | undefined;
@@ -146,15 +159,20 @@ async function fetchFromRemote(
       sig.status === 404 ? undefined : sig.bytes,
     ));
   }
-  return acceptManifest(
+  let stored: Promise<void> | undefined;
+  const trusted = acceptManifest(
     remote,
     context,
     response.bytes,
     signature,
     { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
-    () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
+    () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag, stored)),
     verified,
   );
+  // Accepted: its bytes go to the cache while the version's files are fetched, so that committing it (before its
+  // code runs) only has the record left to write. Unreferenced until then; pruning removes them if it never is.
+  stored = cache.storeCopy(response.bytes, signature);
+  return trusted;
 }
 
 /**
