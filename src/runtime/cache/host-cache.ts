@@ -115,6 +115,7 @@ export class HostCache {
    * cache, confirmed by a 304) only marked in use. Resolves when that is done; a failure is a warning.
    */
   async storeCopy(bytes: Uint8Array, signature: Uint8Array | undefined, cached = false): Promise<void> {
+    if (this.#closed) return;
     const keep = (data: Uint8Array) =>
       cached ? this.#keep(this.files.touch(integrityOf(data), data)) : this.store(integrityOf(data), data);
     await Promise.all([keep(bytes), signature ? keep(signature) : undefined]);
