@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createHost, IntegrityError } from '../src/index.ts';
 import { parseManifest } from '../src/manifest/index.ts';
+import { entryNameOf } from '../src/runtime/cache/file-cache.ts';
 import { createFerryServer } from '../src/server/index.ts';
 import { runFerry, runProcess } from './helpers/build-fixture.ts';
 import { npmPackage } from './helpers/npm-packages.ts';
@@ -106,6 +107,8 @@ test('ES module exposes: top-level await, import.meta, files beside the code, im
   for (const name of [...chunks, ...Object.values(exposes).map((expose) => expose.file)]) {
     assert.equal(files[name]?.type, 'esm', `${name} is a ferry module`);
   }
+  // Each expose says whether its source is CommonJS, so a host loads it without the container.
+  for (const [key, expose] of Object.entries(exposes)) assert.equal(expose.commonjs, key === './legacy', key);
 
   const server = await createFerryServer({ dir: outDir, port: 0 });
   try {
@@ -131,6 +134,11 @@ test('ES module exposes: top-level await, import.meta, files beside the code, im
     for (const id of seen.ids) assert.match(id, /^[\w-]{10}$/, 'nanoid 5 and p-limit 6 (ESM only) are bundled');
     assert.equal(seen.legacy.text, 'beside the code\n', '__dirname in a CommonJS expose');
     assert.ok(seen.legacy.file.startsWith(versionDir) && seen.legacy.file.endsWith('/src/legacy.cjs'));
+    // The exposes were loaded without the container: it was neither fetched (so never cached) nor run.
+    const container = entryNameOf(files[manifest.ferry.remoteEntry]!.integrity);
+    const cached = await readdir(join(cache, 'files'), { recursive: true });
+    assert.ok(!cached.some((name) => name.endsWith(container)), 'the container is not in the host cache');
+    assert.ok(cached.some((name) => name.endsWith(entryNameOf(files[exposes['./meta']!.file]!.integrity))));
   } finally {
     await server.close();
   }

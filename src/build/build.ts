@@ -244,6 +244,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
       ...typesOf(bundle.key),
       chunks: bundle.chunks,
       shared: bundle.shared,
+      commonjs: bundle.commonjs,
       exports: exports.get(bundle.key) ?? {},
     })),
     builtAt: new Date(),

@@ -36,6 +36,8 @@ export interface ManifestExpose {
   shared: string[];
   /** Its export names and kinds. */
   exports?: Record<string, ExportKind>;
+  /** Its source is CommonJS (the host gives `module.exports`); written so hosts can load it without the container. */
+  commonjs?: boolean;
 }
 
 const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, css: { sync: [], async: [] } });
@@ -94,7 +96,16 @@ export function createManifest(
     const types = expose.types === undefined ? {} : { types: expose.types };
     const chunks = expose.chunks?.length ? { chunks: [...expose.chunks] } : {};
     const api = expose.exports === undefined ? {} : { exports: expose.exports };
-    exposes[expose.key] = { file: expose.file, map: expose.map, ...types, ...chunks, shared: expose.shared, ...api };
+    const format = expose.commonjs === undefined ? {} : { commonjs: expose.commonjs };
+    exposes[expose.key] = {
+      file: expose.file,
+      map: expose.map,
+      ...types,
+      ...chunks,
+      shared: expose.shared,
+      ...api,
+      ...format,
+    };
   }
 
   return {

@@ -148,6 +148,7 @@ function parseExposes(obj: Json, where: Reader, files: Record<string, FileEntry>
     }
     if (entry.types !== undefined) expose.types = str(entry, 'types', entryAt, listed);
     if (entry.exports !== undefined) expose.exports = parseExports(entry, entryAt);
+    if (entry.commonjs !== undefined) expose.commonjs = bool(entry, 'commonjs', entryAt);
     exposes[key] = expose;
   }
   return exposes;

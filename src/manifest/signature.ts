@@ -124,13 +124,16 @@ export function signManifest(manifestBytes: Uint8Array, privateKey: KeyObject): 
 
 /**
  * Checks a detached signature over the exact manifest bytes against the pinned keys (any one may match, so keys
- * can be rotated). Returns the key string that verified; throws {@link SignatureError} otherwise.
+ * can be rotated). Returns the key string that verified; throws {@link SignatureError} otherwise. `keyOf` turns a
+ * pinned key into a KeyObject (default: {@link parsePublicKey}; a caller verifying often passes one that parses each
+ * key once).
  */
 export function verifyManifestSignature(
   manifestBytes: Uint8Array,
   signatureBytes: Uint8Array | undefined,
   pinnedKeys: readonly string[],
   details: { remote: string; url: string },
+  keyOf: (key: string) => KeyObject = parsePublicKey,
 ): string {
   const fail = (why: string, cause?: unknown): never => {
     throw new SignatureError(
@@ -155,7 +158,7 @@ export function verifyManifestSignature(
   }
   const signature = Buffer.from(parsed.signature, 'base64');
   for (const key of pinnedKeys) {
-    if (verify(null, manifestBytes, parsePublicKey(key), signature)) return key;
+    if (verify(null, manifestBytes, keyOf(key), signature)) return key;
   }
   const claimed = typeof parsed.publicKey === 'string' ? ` (it names key ${parsed.publicKey.slice(0, 60)})` : '';
   return fail(`has a signature that no pinned key verifies${claimed}`);

@@ -46,6 +46,13 @@ export interface ExposeEntry {
   /** Shared packages (names as declared in `shared`) the module requires; resolved before it is evaluated. */
   shared: string[];
   /**
+   * Whether the module's source is CommonJS: a host gives its `module.exports` (the namespace's `default`), as
+   * `require` would; otherwise its namespace. Written by every build from this field's release on, with `file` a ferry
+   * module: a ferry host then loads `file` directly, without fetching or running the container. Absent in older
+   * builds, whose exposes a host loads through the container (`get(key)`), which knows it.
+   */
+  commonjs?: boolean;
+  /**
    * The module's JavaScript-level API: each export name and its kind, as the build read it from the bundled source
    * (present from the contracts release of ferry on; the full API is the `types` file).
    */

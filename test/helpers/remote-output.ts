@@ -71,6 +71,11 @@ export async function writeRemoteOutput(
   }
   const format = spec.format ?? 'commonjs';
   contents['remoteEntry.js'] = spec.remoteEntry ?? container(spec.name, exposeFiles, format);
+  // As `ferry build` writes ferry modules: each expose says it is not CommonJS, so hosts load it without the container.
+  // A test that gives its own container wants it used, as it is for builds that did not write the field.
+  if (format === 'esm' && spec.remoteEntry === undefined) {
+    for (const expose of Object.values(exposes)) expose.commonjs = false;
+  }
   const modules = new Set(format === 'esm' ? Object.values(exposeFiles) : []);
   const files: Manifest['ferry']['files'] = {};
   for (const [file, text] of Object.entries(contents)) {

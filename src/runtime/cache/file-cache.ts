@@ -11,8 +11,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
 import { integrityOf } from '../../manifest/index.ts';
@@ -86,6 +86,8 @@ export class FileCache {
   readonly #options: FileCacheOptions;
   /** Record writes in progress, by path: each merges the history on disk, so writes of one record take turns. */
   readonly #recordWrites = new Map<string, Promise<unknown>>();
+  /** Folders this cache has made sure exist, so each is created once per process rather than probed at every write. */
+  readonly #folders = new Map<string, Promise<void>>();
 
   constructor(dir: string, warn: (code: WarningCode, message: string) => void, options: FileCacheOptions = {}) {
     this.dir = dir;
@@ -144,6 +146,20 @@ export class FileCache {
     if (!INTEGRITY.test(integrity)) return;
     // Rewritten even when present: the fresh mtime tells pruning that a host is using the entry right now.
     await this.#atomicWrite(this.pathOf(integrity), bytes);
+  }
+
+  /**
+   * Marks the entry under `integrity` as in use (a fresh mtime, which is what rewriting it would give pruning) when
+   * `bytes` were just read from it and found intact; writes them when the entry is gone (or cannot be touched).
+   */
+  async touch(integrity: string, bytes: Uint8Array): Promise<void> {
+    if (!INTEGRITY.test(integrity)) return;
+    const now = new Date();
+    try {
+      await utimes(this.pathOf(integrity), now, now);
+    } catch {
+      await this.write(integrity, bytes);
+    }
   }
 
   /** The record for a remote (keyed by its name and manifest URL), or undefined. */
@@ -215,9 +231,31 @@ export class FileCache {
     return join(this.recordsDir, `${remoteName}-${key}.json`);
   }
 
-  #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+  async #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
     // Private to the host's user; no fsync: every entry is hashed again when read, and a lost record only costs a
     // fetch.
-    return writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
+    const dir = dirname(path);
+    await this.#folder(dir);
+    try {
+      await writeFileAtomic(path, data, { mode: 0o600 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // The folder went away since it was made (someone emptied the cache folder): make it again.
+      this.#folders.delete(dir);
+      await writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
+    }
+  }
+
+  /** Creates `dir` (and its parents) once; concurrent writes into one folder share the creation. */
+  #folder(dir: string): Promise<void> {
+    let made = this.#folders.get(dir);
+    if (!made) {
+      made = mkdir(dir, { recursive: true, mode: 0o700 }).then(() => {});
+      this.#folders.set(dir, made);
+      made.catch(() => {
+        if (this.#folders.get(dir) === made) this.#folders.delete(dir);
+      });
+    }
+    return made;
   }
 }

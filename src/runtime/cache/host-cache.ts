@@ -81,9 +81,14 @@ export class HostCache {
   }
 
   /** Keeps verified bytes; a failed write is a warning. */
-  async store(integrity: string, bytes: Uint8Array): Promise<void> {
-    if (this.#closed) return;
-    await this.track(this.files.write(integrity, bytes)).catch((error: unknown) => {
+  store(integrity: string, bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#keep(this.files.write(integrity, bytes));
+  }
+
+  /** Tracks a write of verified bytes; its failure is a warning. */
+  async #keep(write: Promise<void>): Promise<void> {
+    await this.track(write).catch((error: unknown) => {
       this.#warn(
         'FERRY_CACHE_WRITE',
         `The host could not write a verified file to its cache ${this.dir} (${(error as Error).message}); ` +
@@ -105,20 +110,32 @@ export class HostCache {
     return { record, bytes, signature };
   }
 
-  /** Stores a manifest's bytes (and signature) by content and makes them the remote's record. */
+  /**
+   * Keeps a manifest's bytes (and signature) by content: written, or with `cached` (the copy just read back from this
+   * cache, confirmed by a 304) only marked in use. Resolves when that is done; a failure is a warning.
+   */
+  async storeCopy(bytes: Uint8Array, signature: Uint8Array | undefined, cached = false): Promise<void> {
+    if (this.#closed) return;
+    const keep = (data: Uint8Array) =>
+      cached ? this.#keep(this.files.touch(integrityOf(data), data)) : this.store(integrityOf(data), data);
+    await Promise.all([keep(bytes), signature ? keep(signature) : undefined]);
+  }
+
+  /**
+   * Makes a manifest the remote's record, once its bytes are kept: `stored` is the {@link storeCopy} already started
+   * for them (when the manifest was accepted), else they are stored first.
+   */
   async writeRecord(
     remote: ResolvedRemote,
     bytes: Uint8Array,
     signature: Uint8Array | undefined,
     etag: string | undefined,
+    stored?: Promise<void>,
   ): Promise<void> {
     if (this.#closed) return;
+    await (stored ?? this.storeCopy(bytes, signature));
     const manifest = integrityOf(bytes);
     const signatureIntegrity = signature && integrityOf(signature);
-    await Promise.all([
-      this.store(manifest, bytes),
-      signature && signatureIntegrity ? this.store(signatureIntegrity, signature) : undefined,
-    ]);
     const record: ManifestRecord = {
       formatVersion: 1,
       url: remote.manifestUrl,

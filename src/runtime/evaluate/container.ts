@@ -120,6 +120,21 @@ export class ModuleEvaluator {
     });
   }
 
+  /**
+   * Runs an expose without its container: its ferry module `file`, evaluated once, after the version is `ready`, given
+   * as the container's `get(exposeKey)` would give it (`module.exports` for a CommonJS source, else the namespace). For
+   * manifests that say which (`commonjs`): the container only maps keys to those files, so a ferry host need not
+   * fetch, compile and run it. Its `init(shareScope)` only stored the scope, which ferry modules never read (their
+   * shared packages come through the `require` the host gives them).
+   */
+  module(exposeKey: string, file: string, commonjs: boolean): Promise<unknown> {
+    return this.#evaluating(exposeKey, async () => {
+      await this.#source.ready();
+      const namespace = await this.#source.within(this.#importModule(file), `evaluating ${exposeKey}`);
+      return commonjs ? (namespace as { default?: unknown }).default : namespace;
+    });
+  }
+
   /** Clears what the code left running, forgets its source maps and drops its module records. */
   dispose(): void {
     this.housekeeping.dispose();

@@ -143,7 +143,10 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       return { status: response.status, bytes, etag: response.header('etag'), url: current.href };
     }
   } catch (error) {
-    if (controller.signal.aborted && phase !== undefined) {
+    // Nothing of a failed request stays open. A request that succeeded needs no abort: its body was read to the end
+    // (or cancelled), and an abort would only build an AbortError (a stack capture) and run listeners, per request.
+    controller.abort();
+    if (phase !== undefined) {
       const which = phase === 'request' ? '' : `${phase} `;
       const limit =
         phase === 'headers'
@@ -179,8 +182,6 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
     clearTimeout(total);
     clearTimeout(headersTimer);
     clearTimeout(bodyTimer);
-    // Whatever happened, nothing of this request stays open (a no-op once the body was read to the end).
-    controller.abort();
   }
 }
 

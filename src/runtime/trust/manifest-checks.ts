@@ -35,6 +35,14 @@ export interface TrustedManifest {
   commit(): Promise<void>;
 }
 
+/** A signature file that verifySignatureFile accepted over `bytes` with one of `keys`: `key`. */
+export interface VerifiedSignature {
+  bytes: Uint8Array;
+  signature: Uint8Array | undefined;
+  keys: readonly string[];
+  key: string;
+}
+
 /** What the checks need of the host. */
 export interface CheckContext {
   releases: ReleaseStore;
@@ -50,11 +58,20 @@ export function acceptManifest(
   signature: Uint8Array | undefined,
   how: Pick<TrustedManifest, 'source' | 'fromCache' | 'channel'>,
   writeCacheRecord: () => unknown,
+  verified?: VerifiedSignature,
 ): TrustedManifest {
   const details = { remote: remote.alias, url: remote.manifestUrl };
   let signedBy: string | undefined;
   if (remote.publicKeys.length > 0) {
-    signedBy = verifySignatureFile(bytes, signature, remote.publicKeys, details);
+    // Verified once: the caller that has just verified these very bytes with this very signature file says by which
+    // key; anything else (other objects, other keys) is verified here.
+    signedBy =
+      verified !== undefined &&
+      verified.bytes === bytes &&
+      verified.signature === signature &&
+      verified.keys === remote.publicKeys
+        ? verified.key
+        : verifySignatureFile(bytes, signature, remote.publicKeys, details);
   } else {
     context.warn(
       'FERRY_UNSIGNED_REMOTE',

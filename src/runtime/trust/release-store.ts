@@ -85,7 +85,10 @@ export class ReleaseStore {
   readonly #unsaved = new Set<string>();
   /** What the host has to write: signed acceptances since start. */
   readonly #persisted = new Map<string, ReleaseRecord>();
+  /** The write in progress (settled: never rejects), after which the next one may start. */
   #writing: Promise<void> = Promise.resolve();
+  /** The write that starts when the one in progress ends, shared by every acceptance made meanwhile. */
+  #next: Promise<void> | undefined;
   #closed = false;
 
   /**
@@ -186,10 +189,7 @@ export class ReleaseStore {
     this.#unsaved.delete(key);
     this.#persisted.set(key, higher(this.#persisted.get(key), record));
     if (this.#closed) return;
-    // Writes are chained, so the file is only ever replaced by one writer of this host at a time.
-    const write = this.#writing.then(() => this.#write());
-    this.#writing = write.catch(() => {});
-    await write.catch((error: unknown) => {
+    await this.#scheduleWrite().catch((error: unknown) => {
       this.#warn(
         'FERRY_CACHE_WRITE',
         `The host could not record release ${release} of ${key} in ${this.file} (${(error as Error).message}); ` +
@@ -202,6 +202,23 @@ export class ReleaseStore {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#writing;
+  }
+
+  /**
+   * A write that includes every record persisted so far. Writes are chained, so the file is only ever replaced by one
+   * writer of this host at a time, and acceptances made while one is running share the next one: a host accepting 50
+   * remotes at start writes (and flushes) the file a few times, not 50 times in a row. The next write takes what is
+   * to be persisted when it starts, so every acceptance that joined it is in it.
+   */
+  #scheduleWrite(): Promise<void> {
+    if (this.#next) return this.#next;
+    const next = this.#writing.then(() => {
+      this.#next = undefined;
+      return this.#write();
+    });
+    this.#next = next;
+    this.#writing = next.catch(() => {});
+    return next;
   }
 
   async #write(): Promise<void> {

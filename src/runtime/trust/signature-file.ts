@@ -5,8 +5,33 @@
  * `publicKey` it names (which must be the key that verified), its whitespace, and base64 text that decodes to the
  * same bytes in several spellings. So any change to the file, however harmless it looks, is refused.
  */
+import type { KeyObject } from 'node:crypto';
 import { SignatureError } from '../../common/errors.ts';
-import { verifyManifestSignature } from '../../manifest/index.ts';
+import { parsePublicKey, verifyManifestSignature } from '../../manifest/index.ts';
+
+/**
+ * The pinned keys parsed, per list of pinned keys (a remote's resolved options hold one frozen list): parsing a key
+ * (node:crypto `createPublicKey`) cost more than verifying with it, at every manifest check. Weak: a list that is no
+ * longer used (a remote re-pointed or removed) takes its parsed keys with it.
+ */
+const parsedKeys = new WeakMap<readonly string[], Map<string, KeyObject>>();
+
+function keyOfList(pinnedKeys: readonly string[]): (key: string) => KeyObject {
+  let parsed = parsedKeys.get(pinnedKeys);
+  if (!parsed) {
+    parsed = new Map();
+    parsedKeys.set(pinnedKeys, parsed);
+  }
+  const keys = parsed;
+  return (key) => {
+    let object = keys.get(key);
+    if (!object) {
+      object = parsePublicKey(key);
+      keys.set(key, object);
+    }
+    return object;
+  };
+}
 
 /**
  * Verifies `signatureBytes` (undefined when the remote has no signature file) over `manifestBytes` against the pinned
@@ -18,7 +43,7 @@ export function verifySignatureFile(
   pinnedKeys: readonly string[],
   details: { remote: string; url: string },
 ): string {
-  const key = verifyManifestSignature(manifestBytes, signatureBytes, pinnedKeys, details);
+  const key = verifyManifestSignature(manifestBytes, signatureBytes, pinnedKeys, details, keyOfList(pinnedKeys));
   // verifyManifestSignature has read the file as JSON with a well-formed `signature` string; the exact bytes are
   // compared with what the build writes for it (a byte-order mark, other white space or another key all differ).
   let signature: string;

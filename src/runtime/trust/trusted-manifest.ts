@@ -15,7 +15,7 @@ import type { Fetcher } from '../net/remote-client.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { RemoteRecord } from '../remotes.ts';
 import { type ChannelContext, resolveChannel } from './channel.ts';
-import { acceptManifest, type CheckContext, type TrustedManifest } from './manifest-checks.ts';
+import { acceptManifest, type CheckContext, type TrustedManifest, type VerifiedSignature } from './manifest-checks.ts';
 import { verifySignatureFile } from './signature-file.ts';
 
 export type { TrustedManifest } from './manifest-checks.ts';
@@ -134,28 +134,48 @@ async function fetchFromRemote(
       cached.bytes,
       cached.signature,
       { source: 'network', fromCache: true, ...(channel ? { channel } : {}) },
-      () => cache.track(cache.writeRecord(remote, cached.bytes, cached.signature, response.etag)),
+      () => {
+        // The record on disk already names these very bytes (they were just read back through it), so the version is
+        // whole on disk as it is: refreshing the record's time and ETag does not hold its code back. Tracked, so
+        // host.close() waits for it; a host that exits first keeps the record as it was.
+        void cache.track(
+          cache.writeRecord(
+            remote,
+            cached.bytes,
+            cached.signature,
+            response.etag,
+            cache.storeCopy(cached.bytes, cached.signature, true),
+          ),
+        );
+      },
     );
   }
   let signature: Uint8Array | undefined;
+  let verified: VerifiedSignature | undefined;
   if (signed) {
     const sig = await (early ?? fetchSignature());
-    signature = await signatureOfExactBytes(
+    ({ signature, verified } = await signatureOfExactBytes(
       record,
       remote,
       client,
       response.bytes,
       sig.status === 404 ? undefined : sig.bytes,
-    );
+    ));
   }
-  return acceptManifest(
+  let stored: Promise<void> | undefined;
+  const trusted = acceptManifest(
     remote,
     context,
     response.bytes,
     signature,
     { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
-    () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag)),
+    () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag, stored)),
+    verified,
   );
+  // Accepted: its bytes go to the cache while the version's files are fetched, so that committing it (before its
+  // code runs) only has the record left to write. Unreferenced until then; pruning removes them if it never is.
+  stored = cache.storeCopy(response.bytes, signature);
+  return trusted;
 }
 
 /**
@@ -165,6 +185,7 @@ async function fetchFromRemote(
  * (`signatureFileFor`) before the manifest, and keeps the previous build's. When the signature fetched beside the
  * manifest does not verify, that copy is fetched and returned if it verifies; otherwise (a 404 from an older build or
  * another server, any failure) the original signature is returned, so the checks report the original error.
+ * `verified` says which key verified the signature returned, so the checks do not verify it a second time.
  */
 async function signatureOfExactBytes(
   record: RemoteRecord,
@@ -172,11 +193,12 @@ async function signatureOfExactBytes(
   client: Fetcher,
   bytes: Uint8Array,
   signature: Uint8Array | undefined,
-): Promise<Uint8Array | undefined> {
+): Promise<{ signature: Uint8Array | undefined; verified?: VerifiedSignature }> {
   const details = { remote: remote.alias, url: remote.manifestUrl };
+  const keys = remote.publicKeys;
   try {
-    verifySignatureFile(bytes, signature, remote.publicKeys, details);
-    return signature;
+    const key = verifySignatureFile(bytes, signature, keys, details);
+    return { signature, verified: { bytes, signature, keys, key } };
   } catch (error) {
     if (!(error instanceof SignatureError)) throw error;
   }
@@ -189,10 +211,10 @@ async function signatureOfExactBytes(
       what: 'manifest signature',
       allowNotFound: true,
     });
-    if (copy.status === 404) return signature;
-    verifySignatureFile(bytes, copy.bytes, remote.publicKeys, details);
-    return copy.bytes;
+    if (copy.status === 404) return { signature };
+    const key = verifySignatureFile(bytes, copy.bytes, keys, details);
+    return { signature: copy.bytes, verified: { bytes, signature: copy.bytes, keys, key } };
   } catch {
-    return signature;
+    return { signature };
   }
 }

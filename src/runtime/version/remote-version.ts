@@ -5,7 +5,7 @@
  * import of an expose runs the last three stages of the pipeline in order: files -> shared -> evaluate.
  */
 import { TimeoutError, UnknownExposeError } from '../../common/errors.ts';
-import type { Manifest } from '../../manifest/index.ts';
+import type { ExposeEntry, Manifest } from '../../manifest/index.ts';
 import { type CopySource, copySourceOf } from '../channels.ts';
 import { ModuleEvaluator } from '../evaluate/container.ts';
 import type { Housekeeping } from '../evaluate/housekeeping.ts';
@@ -105,11 +105,7 @@ export class RemoteVersion {
       importRemote: (key, specifier) => context.importRemote(this, key, specifier),
       shared: this.#shared,
       scope: context.scope,
-      // Before the version's code first runs: its assets are on disk, then its record (so it is whole when committed).
-      ready: () => {
-        this.#committed ??= this.#layOutAssets().then(() => context.commit?.());
-        return this.#committed;
-      },
+      ready: () => this.#ready(),
       within: (work, what) => (mf ? mf.contain(() => within(work, what), what) : within(work, what)),
       warn: (code, message) => context.warn(code, message, remote.alias),
       ...(mf ? { container: mf.container } : {}),
@@ -168,8 +164,16 @@ export class RemoteVersion {
     return [...this.#exposes.keys()];
   }
 
-  /** Loads and initialises the container (MF `init(shareScope)`) without loading an expose. */
+  /**
+   * Makes the version ready to run without loading an expose: its assets and record on disk, and, for a build whose
+   * exposes need it (builds that do not say whether an expose is CommonJS), its container loaded and initialised (MF
+   * `init(shareScope)`).
+   */
   async initialise(): Promise<void> {
+    if (Object.values(this.manifest.ferry.exposes).every((entry) => this.#direct(entry))) {
+      await this.#ready();
+      return;
+    }
     await this.#files.fetch(this.manifest.ferry.remoteEntry);
     await this.#evaluator.container();
   }
@@ -227,12 +231,14 @@ export class RemoteVersion {
         { remote: alias, url: manifestUrl, expose: exposeKey },
       );
     }
-    // Files: the container, the expose's bundle, the chunks it imports and the source maps, in parallel.
+    // Files: the container (unless the expose is loaded without it), the expose's bundle, the chunks it imports and
+    // the source maps, in parallel.
+    const direct = this.#direct(entry);
     const maps = [entry.map, ...(entry.chunks ?? []).map((chunk) => `${chunk}.map`)].filter(
       (name): name is string => name !== undefined && Object.hasOwn(ferry.files, name),
     );
     const files = Promise.all([
-      this.#files.fetch(ferry.remoteEntry),
+      direct ? undefined : this.#files.fetch(ferry.remoteEntry),
       this.#files.fetch(entry.file),
       ...(entry.chunks ?? []).map((chunk) => this.#files.fetch(chunk)),
       ...maps.map((map) => this.#files.fetch(map)),
@@ -248,8 +254,23 @@ export class RemoteVersion {
     await files;
     for (const map of maps) this.#evaluator.registerMap(map.slice(0, -'.map'.length), map, this.#files.verified(map)!);
     await shared;
-    // Evaluate: the container (once), then the expose's factory.
+    // Evaluate: the expose's module; or through the container (once), then the expose's factory.
+    if (direct) return this.#evaluator.module(exposeKey, entry.file, entry.commonjs === true);
     return this.#evaluator.expose(exposeKey);
+  }
+
+  /** Before the version's code first runs: its assets are on disk, then its record (so it is whole when committed). */
+  #ready(): Promise<void> {
+    this.#committed ??= this.#layOutAssets().then(() => this.#context.commit?.());
+    return this.#committed;
+  }
+
+  /**
+   * Whether an expose is loaded without the container: its manifest entry says whether its source is CommonJS (what
+   * the container's `get` knew) and its file is a ferry module. Builds before that field load through the container.
+   */
+  #direct(entry: ExposeEntry): boolean {
+    return typeof entry.commonjs === 'boolean' && this.manifest.ferry.files[entry.file]?.type === 'esm';
   }
 
   #evaluationTimeout(what: string, ms: number): TimeoutError {

@@ -1,0 +1,112 @@
+/**
+ * What the scale fixes of issue 21 changed in the host's writes keeps its guarantees: acceptances that share one
+ * write of releases.json each resolve only once their own record is on disk; the content store makes each folder once
+ * and still writes when a folder went away; a 304 marks the cached manifest in use (its mtime, for pruning) without
+ * rewriting it.
+ */
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { readFile, rm, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHost } from '../src/index.ts';
+import { integrityOf } from '../src/manifest/index.ts';
+import { FileCache } from '../src/runtime/cache/file-cache.ts';
+import { ReleaseStore } from '../src/runtime/trust/release-store.ts';
+import { createFerryServer } from '../src/server/index.ts';
+import { writeRemoteOutput } from './helpers/remote-output.ts';
+import { createTempProject } from './helpers/temp-project.ts';
+
+test('acceptances made while releases.json is written share writes, and each resolves only once it is on disk', async () => {
+  await using project = await createTempProject({});
+  const warnings: string[] = [];
+  const store = ReleaseStore.open(project.dir, (code) => warnings.push(code));
+  const keys = Array.from({ length: 30 }, (_, i) => `remote${i}@http://127.0.0.1:${4000 + i}`);
+  const onDisk = async () =>
+    (JSON.parse(await readFile(join(project.dir, 'releases.json'), 'utf8')) as { remotes: Record<string, unknown> })
+      .remotes;
+  // Issued a little apart, so that some arrive while a write is reading, merging or flushing the file.
+  const pending: Array<Promise<boolean>> = [];
+  for (const [i, key] of keys.entries()) {
+    pending.push(
+      store.accept(key, 100 + i, `sha384-${'A'.repeat(63)}${i % 10}`, true).then(async () => {
+        // Resolved: the record is in the file as it is on disk now.
+        return Object.hasOwn(await onDisk(), key);
+      }),
+    );
+    await sleep(i % 3 === 0 ? 1 : 0);
+  }
+  const seen = await Promise.all(pending);
+  assert.deepEqual(
+    seen,
+    keys.map(() => true),
+  );
+  const remotes = await onDisk();
+  for (const [i, key] of keys.entries()) assert.equal((remotes[key] as { release: number }).release, 100 + i);
+  assert.deepEqual(warnings, []);
+  // A new store reads them back: the floor survives a restart.
+  assert.throws(() =>
+    ReleaseStore.open(project.dir, () => {}).check(keys[3]!, 50, 'sha384-x', { remote: 'r', url: 'u' }),
+  );
+  await store.close();
+});
+
+test('the content store makes each folder once, and writes again into a folder that was removed meanwhile', async () => {
+  await using project = await createTempProject({});
+  const cache = new FileCache(project.dir, () => {});
+  const bytes = Buffer.from('verified bytes\n');
+  const integrity = integrityOf(bytes);
+  await cache.write(integrity, bytes);
+  assert.deepEqual(await cache.read(integrity, bytes.byteLength), bytes);
+  // Someone empties the cache folder while the host runs: the next write makes the folder again.
+  await rm(join(project.dir, 'files'), { recursive: true, force: true });
+  await cache.write(integrity, bytes);
+  assert.deepEqual(await cache.read(integrity, bytes.byteLength), bytes);
+  const mode = (await stat(join(project.dir, 'files'))).mode & 0o777;
+  assert.equal(mode, 0o700, 'the folder is private to the host, as before');
+});
+
+test('a restart answered 304 marks the cached manifest in use (a fresh mtime) and keeps the cache record', async (t) => {
+  await using project = await createTempProject({});
+  const dir = project.path('remote');
+  const { bytes } = await writeRemoteOutput(dir, {
+    name: 'authService',
+    format: 'esm',
+    exposes: { './x': { code: 'const answer = () => 42;\nreturn __ferryNamespace({ answer: () => answer });\n' } },
+  });
+  const server = await createFerryServer({ dir, port: 0 });
+  const statuses: number[] = [];
+  const onFetch = (message: unknown) => statuses.push((message as { status: number }).status);
+  subscribe('ferry:fetch', onFetch);
+  t.after(async () => {
+    unsubscribe('ferry:fetch', onFetch);
+    await server.close();
+  });
+  const options = {
+    name: 'h',
+    remotes: { authService: `${server.url}mf-manifest.json` },
+    cache: { dir: project.path('cache') },
+    onWarning: () => {},
+  };
+  const first = createHost(options);
+  assert.equal(((await first.import('authService/x')) as { answer(): number }).answer(), 42);
+  await first.close();
+
+  const name = integrityOf(bytes).slice(7).replaceAll('+', '-').replaceAll('/', '_');
+  const entry = join(project.path('cache'), 'files', name.slice(0, 2), name);
+  const old = new Date(Date.now() - 3_600_000);
+  await utimes(entry, old, old);
+  const second = createHost(options);
+  assert.equal(((await second.import('authService/x')) as { answer(): number }).answer(), 42);
+  await second.close();
+  assert.ok((await stat(entry)).mtimeMs > old.getTime() + 60_000, 'the 304 refreshed the entry for pruning');
+  assert.deepEqual(await readFile(entry), bytes, 'the entry still holds the manifest');
+  assert.ok(statuses.includes(304), `the restart was answered 304 (${statuses.join(', ')})`);
+
+  // Started again with the remote gone, the host starts from that record.
+  await server.close();
+  const third = createHost(options);
+  assert.equal(((await third.import('authService/x')) as { answer(): number }).answer(), 42);
+  await third.close();
+});
