@@ -4,9 +4,10 @@
  *
  * A ferry module (src/build/ferry-module.ts) is the body of an async function and gets the parameters ferry's host
  * gives it (src/runtime/evaluate/ferry-module.ts): `require`, `__ferryImport`/`__fImp`, `__ferryNamespace`,
- * `__ferryModuleMeta`, `__ferryMeta`, `__filename`, `__dirname`. The namespace helpers below follow the same ESM
- * semantics as the host runtime's (which this layer may not import).
+ * `__ferryModuleMeta`, `__ferryMeta`, `__filename`, `__dirname`. The calling convention and the namespace helpers are
+ * the host runtime's own (src/common/module-namespace.ts).
  */
+import { commonJsNamespace, createNamespace, FERRY_MODULE_PARAMETERS } from '../common/module-namespace.ts';
 import { builtin } from './builtins.ts';
 
 /** `import.meta` as a module of the remote sees it. */
@@ -25,34 +26,7 @@ export interface FerryModuleContext {
   meta: ModuleMeta;
 }
 
-const FERRY_MODULE_PARAMETERS = [
-  'require',
-  '__ferryImport',
-  '__fImp',
-  '__ferryNamespace',
-  '__ferryModuleMeta',
-  '__ferryMeta',
-  '__filename',
-  '__dirname',
-];
 const COMMONJS_PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname'];
-
-/** A module namespace: read-only live getters, then the names of `export *` namespaces it does not export itself. */
-export function createNamespace(exports: Record<string, () => unknown>, stars: readonly unknown[] = []): object {
-  const namespace = Object.create(null) as Record<string | symbol, unknown>;
-  for (const [name, read] of Object.entries(exports)) {
-    Object.defineProperty(namespace, name, { enumerable: true, get: read });
-  }
-  for (const star of stars) {
-    if (typeof star !== 'object' || star === null) continue;
-    for (const name of Object.keys(star)) {
-      if (name === 'default' || Object.hasOwn(namespace, name)) continue;
-      Object.defineProperty(namespace, name, { enumerable: true, get: () => (star as Record<string, unknown>)[name] });
-    }
-  }
-  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
-  return Object.preventExtensions(namespace);
-}
 
 /** What `import` gives for a value: a module namespace as it is, anything else as Node imports CommonJS. */
 export function namespaceOf(value: unknown): object {
@@ -63,14 +37,7 @@ export function namespaceOf(value: unknown): object {
   ) {
     return value;
   }
-  const names: Record<string, () => unknown> = {};
-  if ((typeof value === 'object' || typeof value === 'function') && value !== null) {
-    for (const name of Object.keys(value)) {
-      if (name !== 'default') names[name] = () => (value as Record<string, unknown>)[name];
-    }
-  }
-  names['default'] = () => value;
-  return createNamespace(names);
+  return commonJsNamespace(value);
 }
 
 function compile(source: string, parameters: string[], filename: string) {
@@ -80,7 +47,7 @@ function compile(source: string, parameters: string[], filename: string) {
 
 /** Compiles and runs a verified ferry module; resolves to its namespace once its body (top-level await too) ran. */
 export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
-  const fn = compile(source, FERRY_MODULE_PARAMETERS, filename);
+  const fn = compile(source, [...FERRY_MODULE_PARAMETERS], filename);
   return fn.call(
     undefined,
     context.require,

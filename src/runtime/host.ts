@@ -13,6 +13,7 @@
  */
 import { join } from 'node:path';
 import { HostClosedError, InvalidOptionError, RemoteCycleError, UnknownRemoteError } from '../common/errors.ts';
+import { commonJsNamespace } from '../common/module-namespace.ts';
 import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
@@ -24,7 +25,6 @@ import {
   tracing,
   type UpdateMessage,
 } from './channels.ts';
-import { commonJsNamespace } from './evaluate/ferry-module.ts';
 import { createLiveBinding } from './live/live-binding.ts';
 import { LiveUpdates, type UpdateOutcome } from './live/live-updates.ts';
 import { importFallback } from './local-fallback.ts';

@@ -9,11 +9,12 @@ import { createRequire, isBuiltin, type SourceMapPayload } from 'node:module';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EvaluationError, FerryError, UndeclaredDependencyError } from '../../common/errors.ts';
+import { commonJsNamespace } from '../../common/module-namespace.ts';
 import type { Manifest } from '../../manifest/index.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ResolvedSharedModule } from '../sharing/sharing.ts';
 import { evaluateCommonJs, type ModuleRecord } from './commonjs.ts';
-import { commonJsNamespace, evaluateFerryModule, type ModuleMeta } from './ferry-module.ts';
+import { evaluateFerryModule, type ModuleMeta } from './ferry-module.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { type RegisteredSourceMap, registerSourceMap, unregisterSourceMap } from './source-maps.ts';
 

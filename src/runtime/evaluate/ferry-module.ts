@@ -7,6 +7,7 @@
  * bundle's own `import.meta`, `require` and `__filename`/`__dirname` for bundled CommonJS code, and the version's
  * tracked timers and `process`. It resolves to the module's namespace once its body (top-level await included) ran.
  */
+import { createNamespace, FERRY_MODULE_PARAMETERS } from '../../common/module-namespace.ts';
 import type { ScopedRequire } from './commonjs.ts';
 import { compileUncached } from './compile-uncached.ts';
 import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
@@ -31,58 +32,19 @@ export interface FerryModuleContext {
   housekeeping?: Housekeeping;
 }
 
-const PARAMETERS = [
-  'require',
-  '__ferryImport',
-  '__fImp',
-  '__ferryNamespace',
-  '__ferryModuleMeta',
-  '__ferryMeta',
-  '__filename',
-  '__dirname',
-];
-
-/**
- * A module namespace: its exports as read-only live getters (`exports`: name -> a function reading the binding),
- * then the names of `export *` namespaces that it does not export itself (never their `default`), as in ESM.
- */
-export function createNamespace(exports: Record<string, () => unknown>, stars: readonly unknown[] = []): object {
-  const namespace = Object.create(null) as Record<string | symbol, unknown>;
-  for (const [name, read] of Object.entries(exports)) {
-    Object.defineProperty(namespace, name, { enumerable: true, get: read });
-  }
-  for (const star of stars) {
-    if (typeof star !== 'object' || star === null) continue;
-    for (const name of Object.keys(star)) {
-      if (name === 'default' || Object.hasOwn(namespace, name)) continue;
-      Object.defineProperty(namespace, name, { enumerable: true, get: () => (star as Record<string, unknown>)[name] });
-    }
-  }
-  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
-  return Object.preventExtensions(namespace);
-}
-
-/** The namespace `import` gives for a CommonJS module: its own names, and `default`: `module.exports`, as in Node. */
-export function commonJsNamespace(exports: unknown): object {
-  const names: Record<string, () => unknown> = {};
-  if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
-    for (const name of Object.keys(exports)) {
-      if (name !== 'default') names[name] = () => (exports as Record<string, unknown>)[name];
-    }
-  }
-  names['default'] = () => exports;
-  return createNamespace(names);
-}
-
 /**
  * Compiles and runs one ferry module; resolves to its namespace. `source` must be exactly the verified bytes, decoded;
  * `filename` (`ferry://authService@1.0.0/x.js`) names it in stack traces.
  */
 export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
   const { housekeeping } = context;
-  const fn = compileUncached(source, housekeeping ? [...PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : PARAMETERS, {
-    filename,
-  });
+  const fn = compileUncached(
+    source,
+    housekeeping ? [...FERRY_MODULE_PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : [...FERRY_MODULE_PARAMETERS],
+    {
+      filename,
+    },
+  );
   return fn.call(
     undefined,
     context.require,

@@ -1,0 +1,54 @@
+/**
+ * The calling convention of a ferry module and ES module namespaces, shared by the two places that evaluate ferry
+ * modules: ferry's host runtime (src/runtime/evaluate/ferry-module.ts) and the container runtime that runs in Module
+ * Federation hosts (src/container/evaluate.ts). Imports nothing, so the container may bundle it.
+ */
+
+/**
+ * The parameters of a ferry module's function body, in order (src/build/ferry-module.ts writes code that uses them):
+ * `require` and `__filename`/`__dirname` for bundled CommonJS code, its imports (`__ferryImport`, and `__fImp` for
+ * `import()`, the same function under a name as long as `import`), the namespace builder, the per-module
+ * `import.meta` and the bundle's own `import.meta`.
+ */
+export const FERRY_MODULE_PARAMETERS: readonly string[] = [
+  'require',
+  '__ferryImport',
+  '__fImp',
+  '__ferryNamespace',
+  '__ferryModuleMeta',
+  '__ferryMeta',
+  '__filename',
+  '__dirname',
+];
+
+/**
+ * A module namespace: its exports as read-only live getters (`exports`: name -> a function reading the binding),
+ * then the names of `export *` namespaces that it does not export itself (never their `default`), as in ESM.
+ */
+export function createNamespace(exports: Record<string, () => unknown>, stars: readonly unknown[] = []): object {
+  const namespace = Object.create(null) as Record<string | symbol, unknown>;
+  for (const [name, read] of Object.entries(exports)) {
+    Object.defineProperty(namespace, name, { enumerable: true, get: read });
+  }
+  for (const star of stars) {
+    if (typeof star !== 'object' || star === null) continue;
+    for (const name of Object.keys(star)) {
+      if (name === 'default' || Object.hasOwn(namespace, name)) continue;
+      Object.defineProperty(namespace, name, { enumerable: true, get: () => (star as Record<string, unknown>)[name] });
+    }
+  }
+  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
+  return Object.preventExtensions(namespace);
+}
+
+/** The namespace `import` gives for a CommonJS module: its own names, and `default`: `module.exports`, as in Node. */
+export function commonJsNamespace(exports: unknown): object {
+  const names: Record<string, () => unknown> = {};
+  if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
+    for (const name of Object.keys(exports)) {
+      if (name !== 'default') names[name] = () => (exports as Record<string, unknown>)[name];
+    }
+  }
+  names['default'] = () => exports;
+  return createNamespace(names);
+}
