@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import jwt from 'jsonwebtoken';
@@ -437,5 +440,99 @@ report({ refusals });
   for (const refusal of run.result!['refusals'] as Array<{ code: string; message: string }>) {
     assert.equal(refusal?.code, 'ERR_FERRY_CONTAINER');
     assert.match(refusal.message, /written without ferry's container runtime .* only a ferry host can load it/);
+  }
+});
+
+/**
+ * The build output served by a plain node:http server, except `name`, which `misbehave` answers: for the limits the
+ * container puts on its own fetches.
+ */
+async function misbehavingServer(
+  name: string,
+  misbehave: (response: ServerResponse) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const dist = project.path('dist');
+  const sockets = new Set<Socket>();
+  const httpServer = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname).slice(1);
+    if (path === name) {
+      misbehave(response);
+      return;
+    }
+    readFile(join(dist, path)).then(
+      (bytes) => response.writeHead(200, { 'content-type': 'text/javascript' }).end(bytes),
+      () => response.writeHead(404).end(),
+    );
+  });
+  httpServer.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const { port } = httpServer.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        httpServer.close(() => resolve());
+      }),
+  };
+}
+
+test('in an @module-federation/runtime host, a chunk far larger than the build says is refused unread (ERR_FERRY_RESPONSE_TOO_LARGE)', async () => {
+  const [chunk] = manifest.ferry.exposes['./counter']!.chunks ?? [];
+  const size = manifest.ferry.files[chunk!]!.size;
+  let sent = 0;
+  const copy = await misbehavingServer(chunk!, (response) => {
+    // No content-length: the cap must hold while the body streams. Stops on its own after 64 MiB.
+    response.writeHead(200, { 'content-type': 'text/javascript' });
+    const block = Buffer.alloc(64 * 1024, 0x20);
+    const write = () => {
+      while (sent < 64 * 1024 * 1024 && !response.destroyed) {
+        sent += block.byteLength;
+        if (!response.write(block)) return void response.once('drain', write);
+      }
+      response.end();
+    };
+    write();
+  });
+  try {
+    const run = await runMfHost(refusalHost(copy.url, 'counter', JWT_SHARED), {
+      link: ['@module-federation/runtime', 'jsonwebtoken'],
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const result = run.result!;
+    assert.deepEqual(result['ran'], [], 'nothing of the expose ran');
+    const error = result['error'] as { code?: string; message: string };
+    assert.equal(error?.code, 'ERR_FERRY_RESPONSE_TOO_LARGE', JSON.stringify(error));
+    assert.ok(error.message.includes(chunk!) && error.message.includes(`the build says ${size}`), error.message);
+    assert.ok(sent < 16 * 1024 * 1024, `the host stopped reading early (the server wrote ${sent} bytes)`);
+  } finally {
+    await copy.close();
+  }
+});
+
+test('in an @module-federation/runtime host, a chunk whose server never answers fails at the 10 s deadline (ERR_FERRY_TIMEOUT), not a hang', async () => {
+  const [chunk] = manifest.ferry.exposes['./counter']!.chunks ?? [];
+  const copy = await misbehavingServer(chunk!, () => {
+    // Accepts the request and never answers.
+  });
+  try {
+    const started = performance.now();
+    const run = await runMfHost(refusalHost(copy.url, 'counter', JWT_SHARED), {
+      link: ['@module-federation/runtime', 'jsonwebtoken'],
+    });
+    const elapsed = performance.now() - started;
+    assert.equal(run.code, 0, run.stderr);
+    const result = run.result!;
+    assert.deepEqual(result['ran'], [], 'nothing of the expose ran');
+    const error = result['error'] as { code?: string; message: string };
+    assert.equal(error?.code, 'ERR_FERRY_TIMEOUT', JSON.stringify(error));
+    assert.ok(error.message.includes(chunk!) && error.message.includes('10000 ms'), error.message);
+    // Not a timed assertion of speed: only that the deadline, not the test runner, ended the wait.
+    assert.ok(elapsed >= 10_000 && elapsed < 100_000, `ended after ${Math.round(elapsed)} ms`);
+  } finally {
+    await copy.close();
   }
 });
