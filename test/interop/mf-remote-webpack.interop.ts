@@ -6,7 +6,7 @@
  * loopback servers, the real CLI and real child processes. The builds run once, in `before`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -451,6 +451,43 @@ test('a redeployed MF remote goes live without a restart once `ferry lock` pins 
   assert.equal(host.remotes()['authServiceRemote']?.url, url);
 });
 
+/**
+ * The article's User Service answers, from a started `child` that prints `listening <port>`: no header 401, no token
+ * 401, a token signed with another secret 403 naming the error, a good token 200 welcoming its user. Stops the child.
+ */
+async function assertArticleAnswers(child: ChildProcess): Promise<void> {
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk));
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk;
+        const match = /listening (\d+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`user service exited ${code}: ${output}`)));
+    });
+    const get = (authorization?: string) =>
+      fetch(`http://127.0.0.1:${port}/profile`, authorization === undefined ? {} : { headers: { authorization } });
+    const none = await get();
+    assert.equal(none.status, 401);
+    assert.deepEqual(await none.json(), { message: 'No authorization header' });
+    const noToken = await get('Bearer');
+    assert.equal(noToken.status, 401);
+    assert.deepEqual(await noToken.json(), { message: 'Token not provided' });
+    const bad = await get(`Bearer ${token('another secret')}`);
+    assert.equal(bad.status, 403);
+    assert.deepEqual(await bad.json(), { message: 'Invalid token: invalid signature' });
+    const ok = await get(`Bearer ${token()}`);
+    assert.equal(ok.status, 200, output);
+    const body = (await ok.json()) as { message: string; user: { username: string } };
+    assert.equal(body.message, 'Welcome alice! This is your profile.');
+    assert.equal(body.user.username, 'alice');
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 test('a ferry User Service (express, createHost) against the article webpack-built Auth Service answers 401 / 401 / 403 / 200', async () => {
   await using server = await startLoopback(article);
   const url = `${server.url}mf-manifest.json`;
@@ -491,37 +528,7 @@ test('a ferry User Service (express, createHost) against the article webpack-bui
     AUTH_URL: url,
   };
   delete env['JWT_SECRET'];
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, env });
-  let output = '';
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  try {
-    const port = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk;
-        const match = /listening (\d+)/.exec(output);
-        if (match) resolve(match[1]!);
-      });
-      child.on('exit', (code) => reject(new Error(`user service exited ${code}: ${output}`)));
-    });
-    const get = (authorization?: string) =>
-      fetch(`http://127.0.0.1:${port}/profile`, authorization === undefined ? {} : { headers: { authorization } });
-    const none = await get();
-    assert.equal(none.status, 401);
-    assert.deepEqual(await none.json(), { message: 'No authorization header' });
-    const noToken = await get('Bearer');
-    assert.equal(noToken.status, 401);
-    assert.deepEqual(await noToken.json(), { message: 'Token not provided' });
-    const bad = await get(`Bearer ${token('another secret')}`);
-    assert.equal(bad.status, 403);
-    assert.deepEqual(await bad.json(), { message: 'Invalid token: invalid signature' });
-    const ok = await get(`Bearer ${token()}`);
-    assert.equal(ok.status, 200, output);
-    const body = (await ok.json()) as { message: string; user: { username: string } };
-    assert.equal(body.message, 'Welcome alice! This is your profile.');
-    assert.equal(body.user.username, 'alice');
-  } finally {
-    child.kill('SIGTERM');
-  }
+  await assertArticleAnswers(spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, env }));
 });
 
 test('ferry lock with a host config pins exactly its Module Federation remotes', async () => {
@@ -627,31 +634,7 @@ test('the article User Service entry (CommonJS, a synchronous require of the rem
   assert.equal(locked.code, 0, locked.stderr);
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['JWT_SECRET'];
-  const child = spawn(process.execPath, ['--import', 'ferry/register', 'server.js'], { cwd: dir, env });
-  let output = '';
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  try {
-    const port = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk;
-        const match = /listening (\d+)/.exec(output);
-        if (match) resolve(match[1]!);
-      });
-      child.on('exit', (code) => reject(new Error(`user service exited ${code}: ${output}`)));
-    });
-    const get = (authorization?: string) =>
-      fetch(`http://127.0.0.1:${port}/profile`, authorization === undefined ? {} : { headers: { authorization } });
-    assert.equal((await get()).status, 401);
-    assert.equal((await get('Bearer')).status, 401);
-    const bad = await get(`Bearer ${token('wrong')}`);
-    assert.equal(bad.status, 403);
-    assert.deepEqual(await bad.json(), { message: 'Invalid token: invalid signature' });
-    const ok = await get(`Bearer ${token()}`);
-    assert.equal(ok.status, 200, output);
-    assert.equal(((await ok.json()) as { message: string }).message, 'Welcome alice! This is your profile.');
-  } finally {
-    child.kill('SIGTERM');
-  }
+  await assertArticleAnswers(spawn(process.execPath, ['--import', 'ferry/register', 'server.js'], { cwd: dir, env }));
 });
 
 /** Runs node with `args` in `dir` until it exits (or 20 s): its exit code and output. */
