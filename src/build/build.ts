@@ -28,7 +28,7 @@ import { bundleExposes } from './bundle.ts';
 import { configRoot, loadConfig } from './config.ts';
 import { containerRuntime } from './container-runtime.ts';
 import { type ContractReport, compareApi, compareTypes, enforceContract, formatContractSummary } from './contract.ts';
-import { createManifest, type OutputFile } from './create-manifest.ts';
+import { createManifest, type OutputFile, sharedEntryOf } from './create-manifest.ts';
 import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
 import { keepRelease, keptFiles } from './release.ts';
 import { createRemoteEntry } from './remote-entry.ts';
@@ -199,15 +199,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   const containerShared: ContainerData['shared'] = {};
   for (const { key, options: entry, fallback } of shared) {
     if (fallback) containerFiles[fallback.file] = integrityOfFile(fallback.file);
-    containerShared[key] = {
-      version: entry.version,
-      requiredVersion: entry.requiredVersion,
-      singleton: entry.singleton,
-      strictVersion: entry.strictVersion,
-      eager: entry.eager,
-      shareScope: entry.shareScope,
-      fallback: fallback?.file ?? false,
-    };
+    containerShared[key] = sharedEntryOf(entry, fallback);
   }
   const containerData: ContainerData = {
     name: config.name,

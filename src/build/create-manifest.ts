@@ -43,6 +43,26 @@ export interface ManifestExpose {
 const noAssets = () => ({ js: { sync: [] as string[], async: [] as string[] }, css: { sync: [], async: [] } });
 
 /**
+ * A shared module's entry as the manifest's `ferry.shared` and the container (src/container) both carry it: its
+ * Module Federation options and its fallback file.
+ */
+export function sharedEntryOf(
+  options: Pick<SharedEntry, 'version' | 'requiredVersion' | 'singleton' | 'strictVersion' | 'eager' | 'shareScope'>,
+  fallback: { file: string } | undefined,
+): SharedEntry {
+  return {
+    version: options.version,
+    requiredVersion: options.requiredVersion,
+    singleton: options.singleton,
+    strictVersion: options.strictVersion,
+    eager: options.eager,
+    shareScope: options.shareScope,
+    // The remote's own copy, fetched by a host only if the share scope chooses it; none with `import: false`.
+    fallback: fallback?.file ?? false,
+  };
+}
+
+/**
  * The manifest for a build. `files` are every output file except the manifest, its signature (and its copy) and the
  * container under its configured name, which MF tooling loads and hosts never do (they load `remoteEntry`).
  *
@@ -80,16 +100,7 @@ export function createManifest(
   const modules: readonly Pick<SharedModule, 'key' | 'options' | 'fallback'>[] =
     build.shared ?? Object.entries(config.shared).map(([key, options]) => ({ key, options }));
   for (const { key: pkg, options: entry, fallback } of modules) {
-    shared[pkg] = {
-      version: entry.version,
-      requiredVersion: entry.requiredVersion,
-      singleton: entry.singleton,
-      strictVersion: entry.strictVersion,
-      eager: entry.eager,
-      shareScope: entry.shareScope,
-      // The remote's own copy, fetched by a host only if the share scope chooses it; none with `import: false`.
-      fallback: fallback?.file ?? false,
-    };
+    shared[pkg] = sharedEntryOf(entry, fallback);
   }
   const exposes: Manifest['ferry']['exposes'] = {};
   for (const expose of build.exposes) {
