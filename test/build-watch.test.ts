@@ -1,6 +1,7 @@
 /**
  * `ferry build --watch` (the real CLI in a child process): builds, rebuilds after a source change, keeps the last
- * good output through a syntax error and builds again once it is fixed, and stops on SIGINT.
+ * good output through a syntax error and builds again once it is fixed, and stops on SIGINT; its own output never
+ * starts a build.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -48,6 +49,10 @@ test('ferry build --watch rebuilds on change, survives a failing build, and stop
     await waitFor(/built in \d+ ms/, 1);
     assert.match(await exposed(), /answer = 42/);
     const first = await manifest();
+    // The build's own writes (bundles, the release record in releases/) never start another build: once a quiet
+    // moment has passed, still one build.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal((stdout.match(/building/g) ?? []).length, 1, stdout);
 
     await project.write('src/other.ts', 'export const answer: number = 43;\n');
     await waitFor(/built in \d+ ms/, 2);
@@ -71,4 +76,5 @@ test('ferry build --watch rebuilds on change, survives a failing build, and stop
   }
   assert.equal(await exited, 0, stderr);
   assert.match(stdout, /ferry build --watch: stopped/);
+  assert.doesNotMatch(stdout, /changed: dist\//, 'a change in the output folder never starts a build');
 });

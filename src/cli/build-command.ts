@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BuildOptions, buildRemote, formatBuildSummary } from '../build/index.ts';
+import { type BuildOptions, buildRemote, formatBuildSummary, loadConfig } from '../build/index.ts';
 import { reportError } from './main.ts';
 import { watchBuild } from './watch-build.ts';
 
@@ -88,13 +88,23 @@ export async function runBuild(args: string[]): Promise<number> {
     await build();
     return 0;
   }
-  let outDir: string | undefined;
+  // The output folder is known before the first build, so that its own writes (bundles, the release record) never
+  // count as changes: they would start another build. A config that does not load yet fails the first build instead.
+  const root = options.root ?? (options.configFile !== undefined ? dirname(options.configFile) : process.cwd());
+  let outDir: string | undefined = await loadConfig({
+    root,
+    ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
+    ...(options.outDir !== undefined ? { outDir: options.outDir } : {}),
+  }).then(
+    (config) => config.outDir,
+    () => options.outDir,
+  );
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await watchBuild({
-    root: options.root ?? (options.configFile !== undefined ? dirname(options.configFile) : process.cwd()),
+    root,
     outDir: () => outDir,
     build: async () => {
       outDir = (await build()).outDir;

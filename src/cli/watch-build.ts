@@ -32,7 +32,13 @@ export interface WatchBuildOptions {
 /** Whether a change to `file` (relative to the root) should start a build. */
 function relevant(file: string, outDir: string | undefined): boolean {
   if (file === '') return false;
-  if (outDir !== undefined && (file === outDir || file.startsWith(`${outDir}${sep}`))) return false;
+  // The output folder, what is in it, and the folders it is in (the build creates `dist` for `dist/federation`).
+  if (
+    outDir !== undefined &&
+    (file === outDir || file.startsWith(`${outDir}${sep}`) || outDir.startsWith(`${file}${sep}`))
+  ) {
+    return false;
+  }
   // node_modules, .git, the config loader's temporary `.ferry.config.ts.<pid>-<hex>.mjs`, editors' swap files.
   return !file.split(sep).some((part) => part === 'node_modules' || part.startsWith('.') || part.endsWith('~'));
 }
