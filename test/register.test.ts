@@ -218,7 +218,7 @@ console.log('listening on http://x');`,
   });
 
   test('defer: a remote that comes up after the app started is loaded in the background, and later imports get it', async () => {
-    // The remote's port, free now: the remote is down when the app starts and comes up 1.2 s later.
+    // The remote's port, free now: the remote is down when the app starts and comes up once the app saw it down.
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
@@ -238,7 +238,13 @@ console.log('listening on http://x');`,
         output += chunk;
       });
       const exited = new Promise<number | null>((resolve) => app.on('exit', resolve));
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // Up once the app has seen it down (a fixed delay raced a slow start-up on a loaded machine), and a little later.
+      const deadline = Date.now() + 20_000;
+      while (!/import failed: ERR_FERRY_NETWORK/.test(output)) {
+        assert.ok(Date.now() < deadline, `the app never reported the remote down:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
       late = await createFerryServer({ dir: outDir, port, host: '127.0.0.1' });
       assert.equal(await exited, 0, output);
       const result = JSON.parse(/^\{.*\}$/m.exec(output)?.[0] ?? '{}');
@@ -280,6 +286,7 @@ for (;;) {
     console.log(JSON.stringify({ ok: true, ms: Date.now() - started, errors: [...errors], types, badToken, afterWait }));
     process.exit(0);
   } catch (error) {
+    if (!errors.has(error.code)) console.log('import failed: ' + error.code);
     errors.add(error.code);
     if (Date.now() - started > 15_000) {
       console.log(JSON.stringify({ ok: false, errors: [...errors], last: String(error) }));
