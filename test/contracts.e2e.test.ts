@@ -7,7 +7,7 @@
  * (ferry.config.mjs).
  */
 import assert from 'node:assert/strict';
-import { readFile, symlink } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { createHost, type UpdateMessage } from '../src/index.ts';
 import { MANIFEST_FILE, parseManifest } from '../src/manifest/index.ts';
@@ -111,6 +111,21 @@ test('a breaking change: refused as a patch, released as a major, kept out of a 
   const first = await runFerry(checkArgs, { cwd: hostProject.dir });
   assert.equal(first.code, 0, `${first.stdout}${first.stderr}`);
   assert.match(first.stdout, /compiles against the current API of 1 remote/);
+  // A host config with a Module Federation remote as well: that one has no ferry declarations and is said to be
+  // unchecked, not counted as checked (its URL is never fetched here).
+  await writeFile(
+    hostProject.path('ferry.mixed.config.mjs'),
+    `export const host = { name: 'userService', remotes: {
+      authService: ${JSON.stringify(url)},
+      legacyAuth: { url: 'http://127.0.0.1:9/mf-manifest.json', type: 'module-federation' },
+    } };\n`,
+  );
+  const mixed = await runFerry(['check', '--config', 'ferry.mixed.config.mjs'], { cwd: hostProject.dir });
+  assert.equal(mixed.code, 0, `${mixed.stdout}${mixed.stderr}`);
+  assert.match(
+    mixed.stdout,
+    /compiles against the current API of 1 remote\(s\) .*; 1 Module Federation remote\(s\) not checked/,
+  );
 
   // v2 adds a required parameter. As a patch release it is refused, and nothing is written.
   await remote.write('src/tokenValidator.ts', V2);
