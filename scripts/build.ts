@@ -6,7 +6,10 @@
  *   code splitting: what several entries use (the runtime, the errors) is one shared chunk under dist/chunks/, so
  *   `ferry` and `ferry/register` share one runtime and one set of error classes, and `instanceof FerryError` holds
  *   across them.
- *   Packages (esbuild, semver, oxc-transform) stay imports, resolved from node_modules as before.
+ *   Packages (esbuild, oxc-transform, TypeScript) stay imports, resolved from node_modules as before. semver is the
+ *   exception: its four functions are bundled into the runtime's chunk (its licence in dist/THIRD-PARTY-NOTICES), since
+ *   as a package its ~15 CommonJS files were resolved, read and wrapped one by one at every host's start (~10 ms of
+ *   a first import where nothing else had loaded semver; bench/README.md).
  *   Why bundle at all: a host loads ferry at start-up, and resolving and linking its ~40 small modules one by one
  *   took about as long as running them (`import 'ferry'`: ~32 → ~15 ms on the bench machine, bench/README.md).
  * - Declarations: tsc, `emitDeclarationOnly`, one .d.ts per source file as before (the `exports` types point there).
@@ -23,12 +26,24 @@
  * ```
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { bundleContainerRuntime } from '../src/build/container-runtime.ts';
 
 const root = join(import.meta.dirname, '..');
+
+/** Every bare import (a package) stays an import, except those `bundled` matches. */
+function externalPackagesBut(bundled: RegExp): Plugin {
+  return {
+    name: 'external-packages',
+    setup(plugin) {
+      plugin.onResolve({ filter: /^[^./]/ }, (args) =>
+        bundled.test(args.path) || args.path.startsWith('node:') ? undefined : { path: args.path, external: true },
+      );
+    },
+  };
+}
 const dist = join(root, 'dist');
 
 /** The package entries, by the path under dist/ that package.json's `exports` (and bin/ferry.js) name. */
@@ -66,7 +81,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node22',
-  packages: 'external',
+  // Packages stay imports, except semver (see above).
+  plugins: [externalPackagesBut(/^semver(\/|$)/)],
   // Error classes set `name` from their class name; bundling must not rename them when two files use one name.
   keepNames: true,
   sourcemap: 'linked',
@@ -74,6 +90,13 @@ await build({
   logLevel: 'warning',
 });
 
+await writeFile(
+  join(dist, 'THIRD-PARTY-NOTICES'),
+  `dist/ includes semver (https://github.com/npm/node-semver), under this licence:\n\n${await readFile(
+    join(root, 'node_modules', 'semver', 'LICENSE'),
+    'utf8',
+  )}`,
+);
 await mkdir(join(dist, 'container'), { recursive: true });
 await writeFile(
   join(dist, 'container', 'runtime.js'),
