@@ -73,6 +73,16 @@ function run(compiler: Compiler): Promise<void> {
 }
 
 const exposesOf = (options: MfBuildOptions) => options.exposes ?? { './tokenValidator': './src/tokenValidator.js' };
+
+/** The federation options every build of the article's Auth Service takes: its name, container, exposes, shared. */
+const federationOptions = (options: MfBuildOptions) => ({
+  name: 'authServiceRemote',
+  filename: 'remoteEntry.js',
+  library: { type: 'commonjs-module' },
+  exposes: exposesOf(options),
+  shared: SHARED,
+  manifest: true,
+});
 const resolveFromRepo = { modules: ['node_modules', join(REPO_ROOT, 'node_modules')] };
 
 /**
@@ -106,12 +116,8 @@ export async function buildArticleRemote(project: TempProject, options: MfBuildO
       plugins: [
         new UniversalFederationPlugin(
           {
-            name: 'authServiceRemote',
-            filename: 'remoteEntry.js',
+            ...federationOptions(options),
             isServer: true,
-            library: { type: 'commonjs-module' },
-            exposes: exposesOf(options),
-            shared: SHARED,
             manifest: options.manifest ?? true,
           },
           {},
@@ -138,16 +144,7 @@ export async function buildEnhancedRemote(project: TempProject, options: MfBuild
       output: { path: out, publicPath: 'auto' },
       resolve: resolveFromRepo,
       resolveLoader: resolveFromRepo,
-      plugins: [
-        new ModuleFederationPlugin({
-          name: 'authServiceRemote',
-          filename: 'remoteEntry.js',
-          library: { type: 'commonjs-module' },
-          exposes: exposesOf(options),
-          shared: SHARED,
-          manifest: true,
-        }),
-      ],
+      plugins: [new ModuleFederationPlugin(federationOptions(options))],
     }) as Compiler,
   );
   return out;
@@ -173,16 +170,7 @@ export async function buildRspackRemote(
       entry: './src/index.js',
       output: { path: out, publicPath: 'auto' },
       resolve: resolveFromRepo,
-      plugins: [
-        new ModuleFederationPlugin({
-          name: 'authServiceRemote',
-          filename: 'remoteEntry.js',
-          library: { type: 'commonjs-module' },
-          exposes: exposesOf(options),
-          shared: SHARED,
-          manifest: true,
-        }),
-      ],
+      plugins: [new ModuleFederationPlugin(federationOptions(options))],
     }),
   );
   return out;

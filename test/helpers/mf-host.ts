@@ -13,13 +13,10 @@
  * `, { link: ['@module-federation/runtime'], env: { ENTRY: `${server.url}remoteEntry.js` } });
  * ```
  */
-import { spawn } from 'node:child_process';
+import { type CliResult, runProcess } from './build-fixture.ts';
 import { createTempProject } from './temp-project.ts';
 
-export interface MfHostRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+export interface MfHostRun extends CliResult {
   /** The JSON the script passed to `report()` (its last stdout line), or undefined. */
   result: Record<string, unknown> | undefined;
 }
@@ -42,29 +39,14 @@ export async function runMfHost(
   options: { link: string[]; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<MfHostRun> {
   await using project = await createTempProject({ 'host.mjs': PRELUDE + script }, { link: options.link });
-  return await new Promise<MfHostRun>((resolve, reject) => {
-    const child = spawn(process.execPath, ['host.mjs'], {
-      cwd: project.dir,
-      env: { PATH: process.env['PATH'] ?? '', ...options.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout
-        .split('\n')
-        .reverse()
-        .find((candidate) => candidate.startsWith('RESULT '));
-      const result = line === undefined ? undefined : (JSON.parse(line.slice(7)) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, result });
-    });
+  const run = await runProcess(process.execPath, ['host.mjs'], {
+    cwd: project.dir,
+    env: { PATH: process.env['PATH'] ?? '', ...options.env },
+    timeoutMs: options.timeoutMs ?? 30_000,
   });
+  const line = run.stdout
+    .split('\n')
+    .reverse()
+    .find((candidate) => candidate.startsWith('RESULT '));
+  return { ...run, result: line === undefined ? undefined : (JSON.parse(line.slice(7)) as Record<string, unknown>) };
 }

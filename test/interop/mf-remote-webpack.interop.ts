@@ -24,7 +24,7 @@ import {
 import { emptyLock, readLock, writeLock } from '../../src/runtime/mf/lock-file.ts';
 import { lockRemote } from '../../src/runtime/mf/lock-remote.ts';
 import { resolveHostOptions } from '../../src/runtime/options/host-options.ts';
-import { runFerry } from '../helpers/build-fixture.ts';
+import { runFerry, runProcess } from '../helpers/build-fixture.ts';
 import { startLoopback } from '../helpers/loopback.ts';
 import {
   buildArticleRemote,
@@ -638,18 +638,9 @@ test('the article User Service entry (CommonJS, a synchronous require of the rem
 });
 
 /** Runs node with `args` in `dir` until it exits (or 20 s): its exit code and output. */
-function runChildScript(dir: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: dir, env: process.env });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+async function runChildScript(dir: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runProcess(process.execPath, args, { cwd: dir, timeoutMs: 20_000 });
+  return { code, output: stdout + stderr };
 }
 
 test("a build ferry cannot lock (webpack's own ModuleFederationPlugin: no mf-manifest.json) is refused with the settings that work", async () => {
