@@ -21,6 +21,31 @@ export const FERRY_MODULE_PARAMETERS: readonly string[] = [
   '__dirname',
 ];
 
+/** What a ferry module is called with, by whoever evaluates it (the host runtime, or the container runtime). */
+export interface FerryModuleCall {
+  require(id: string): unknown;
+  /** Imports a module (static or dynamic) and resolves to its namespace. */
+  import(specifier: string): Promise<unknown>;
+  /** `import.meta` of the project module at `path`. */
+  moduleMeta(path: string): unknown;
+  /** `import.meta` of the bundle file itself (and its `__filename`, `__dirname`). */
+  meta: { filename?: string | undefined; dirname?: string | undefined };
+}
+
+/** The arguments for {@link FERRY_MODULE_PARAMETERS}, in their order. */
+export function ferryModuleArguments(call: FerryModuleCall): unknown[] {
+  return [
+    call.require,
+    call.import,
+    call.import,
+    createNamespace,
+    call.moduleMeta,
+    call.meta,
+    call.meta.filename,
+    call.meta.dirname,
+  ];
+}
+
 /**
  * A module namespace: its exports as read-only live getters (`exports`: name -> a function reading the binding),
  * then the names of `export *` namespaces that it does not export itself (never their `default`), as in ESM.

@@ -7,7 +7,7 @@
  * `__ferryModuleMeta`, `__ferryMeta`, `__filename`, `__dirname`. The calling convention and the namespace helpers are
  * the host runtime's own (src/common/module-namespace.ts).
  */
-import { commonJsNamespace, createNamespace, FERRY_MODULE_PARAMETERS } from '../common/module-namespace.ts';
+import { commonJsNamespace, FERRY_MODULE_PARAMETERS, ferryModuleArguments } from '../common/module-namespace.ts';
 import { builtin } from './builtins.ts';
 
 /** `import.meta` as a module of the remote sees it. */
@@ -48,17 +48,7 @@ function compile(source: string, parameters: string[], filename: string) {
 /** Compiles and runs a verified ferry module; resolves to its namespace once its body (top-level await too) ran. */
 export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
   const fn = compile(source, [...FERRY_MODULE_PARAMETERS], filename);
-  return fn.call(
-    undefined,
-    context.require,
-    context.import,
-    context.import,
-    createNamespace,
-    context.moduleMeta,
-    context.meta,
-    context.meta.filename,
-    context.meta.dirname,
-  ) as Promise<object>;
+  return fn.call(undefined, ...ferryModuleArguments(context)) as Promise<object>;
 }
 
 /** Compiles and runs a verified CommonJS file (a shared package's fallback copy); returns its `module.exports`. */

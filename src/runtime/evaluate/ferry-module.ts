@@ -7,7 +7,7 @@
  * bundle's own `import.meta`, `require` and `__filename`/`__dirname` for bundled CommonJS code, and the version's
  * tracked timers and `process`. It resolves to the module's namespace once its body (top-level await included) ran.
  */
-import { createNamespace, FERRY_MODULE_PARAMETERS } from '../../common/module-namespace.ts';
+import { FERRY_MODULE_PARAMETERS, ferryModuleArguments } from '../../common/module-namespace.ts';
 import type { ScopedRequire } from './commonjs.ts';
 import { compileUncached } from './compile-uncached.ts';
 import { HOUSEKEEPING_PARAMETERS, type Housekeeping } from './housekeeping.ts';
@@ -45,16 +45,5 @@ export function evaluateFerryModule(source: string, filename: string, context: F
       filename,
     },
   );
-  return fn.call(
-    undefined,
-    context.require,
-    context.import,
-    context.import,
-    createNamespace,
-    context.moduleMeta,
-    context.meta,
-    context.meta.filename,
-    context.meta.dirname,
-    ...(housekeeping?.values() ?? []),
-  ) as Promise<object>;
+  return fn.call(undefined, ...ferryModuleArguments(context), ...(housekeeping?.values() ?? [])) as Promise<object>;
 }
