@@ -2,6 +2,7 @@
 export * from './channel.ts';
 export * from './file-names.ts';
 export * from './integrity.ts';
+export * from './manifest-event.ts';
 export * from './parse.ts';
 export * from './signature.ts';
 export * from './types.ts';

@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { HostClosedError, InvalidOptionError, RemoteCycleError, UnknownRemoteError } from '../common/errors.ts';
 import { commonJsNamespace } from '../common/module-namespace.ts';
+import type { PushedManifest } from '../manifest/index.ts';
 import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
@@ -231,12 +232,12 @@ export function createHost(options: HostOptions): Host {
   let closed = false;
 
   /** Stage 2: the remote's manifest, fetched and accepted, announced on `ferry:manifest`. */
-  async function fetchManifest(record: RemoteRecord, remote: ResolvedRemote = record.options) {
+  async function fetchManifest(record: RemoteRecord, remote: ResolvedRemote = record.options, pushed?: PushedManifest) {
     let trace: ManifestTraceContext | undefined;
     if (tracing.manifest.hasSubscribers) trace = { host: hostName, remote: remote.alias, url: remote.manifestUrl };
     const trusted = await (trace
       ? tracing.manifest.tracePromise(async () => {
-          const accepted = await fetchTrustedManifest(record, trust, remote);
+          const accepted = await fetchTrustedManifest(record, trust, remote, pushed);
           Object.assign(trace, {
             version: accepted.manifest.ferry.version,
             release: accepted.manifest.ferry.release,
@@ -245,7 +246,7 @@ export function createHost(options: HostOptions): Host {
           });
           return accepted;
         }, trace)
-      : fetchTrustedManifest(record, trust, remote));
+      : fetchTrustedManifest(record, trust, remote, pushed));
     const { manifest, signedBy } = trusted;
     channels.manifest.publish({
       host: hostName,

@@ -3,10 +3,12 @@
  * output folder, so hosts pick up a deployment within moments instead of at their next poll. The folder is watched
  * with fs.watch, and its manifest is also stat-polled every second (fs.watch misses changes on some file systems:
  * network mounts, some containers). Changes are debounced, and an event is only sent when the manifest's bytes
- * changed: `event: manifest` with `{ integrity, version, release }`. A new subscriber gets the current one at once.
+ * changed: `event: manifest` with `{ integrity, version, release }` and, for a small manifest, its bytes and its
+ * signature's (src/manifest/manifest-event.ts), so a host needs one request for a new build instead of three. A new
+ * subscriber gets the current one at once.
  *
- * The event carries no authority: a host fetches and verifies the manifest itself. Nothing is watched while nobody
- * subscribes.
+ * The event carries no authority: a host verifies the bytes it carries as it verifies a fetched manifest, and fetches
+ * the manifest itself when they do not verify. Nothing is watched while nobody subscribes.
  *
  * A manifest that changed but cannot be read (out of descriptors, a half-written copy by another deploy tool) is read
  * again with backoff (0.1 s doubling to 5 s, 20 attempts, about a minute and a half), so the change is still
@@ -22,7 +24,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { integrityOf, MANIFEST_FILE, SIGNATURE_FILE } from '../manifest/index.ts';
+import { MANIFEST_FILE, manifestEventData, SIGNATURE_FILE, signatureFileFor } from '../manifest/index.ts';
 
 /** The name hosts ask for, beside `mf-manifest.json`. */
 export const EVENTS_FILE = 'mf-manifest.events';
@@ -76,17 +78,44 @@ export function createManifestEvents(
   let debounce: NodeJS.Timeout | undefined;
   let lastStat = '';
 
-  /** The event data, `missing` when there is no manifest, `failed` when it could not be read or parsed now. */
-  const read = async (): Promise<string | 'missing' | 'failed'> => {
+  /**
+   * The current manifest's event data for a new subscriber: reads in flight are shared, so a thousand hosts
+   * subscribing at once cost one read. (An announcement after a change reads afresh, never joining an older read.)
+   */
+  let reading: Promise<string | 'missing' | 'failed'> | undefined;
+  const read = (): Promise<string | 'missing' | 'failed'> => {
+    reading ??= readData().finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
+  /** The event data, `missing` when there is no manifest, `failed` when it could not be read now. */
+  const readData = async (): Promise<string | 'missing' | 'failed'> => {
+    let bytes: Buffer;
     try {
-      const bytes = await readFile(join(dir, MANIFEST_FILE));
-      const { ferry } = JSON.parse(bytes.toString('utf8')) as { ferry?: { version?: unknown; release?: unknown } };
-      return JSON.stringify({ integrity: integrityOf(bytes), version: ferry?.version, release: ferry?.release });
+      bytes = await readFile(join(dir, MANIFEST_FILE));
     } catch (error) {
-      // Not a ferry folder (yet): its manifest appearing is a change of its own. Anything else (EMFILE, a copy
-      // written in place and read half-way) may pass: read again.
+      // Not a ferry folder (yet): its manifest appearing is a change of its own. Anything else (EMFILE) may pass:
+      // read again.
       return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'failed';
     }
+    // Not JSON: a copy written in place and read half-way; read again.
+    return manifestEventData(bytes, await signatureOf(bytes)) ?? 'failed';
+  };
+  /**
+   * The signature of exactly `bytes`: the copy `ferry build` writes under a name made from them (before the
+   * manifest), else `mf-manifest.json.sig` (which a build in progress may already have replaced: hosts verify what
+   * they are sent, and fetch when it does not verify). Undefined when neither can be read.
+   */
+  const signatureOf = async (bytes: Uint8Array): Promise<Buffer | undefined> => {
+    for (const name of [signatureFileFor(bytes), SIGNATURE_FILE]) {
+      try {
+        return await readFile(join(dir, name));
+      } catch {
+        // the next name, or none
+      }
+    }
+    return undefined;
   };
   // Writes unless the client stopped reading; such a client is dropped (its close handler forgets it).
   const write = (res: ServerResponse, text: string) => {
@@ -95,7 +124,7 @@ export function createManifestEvents(
   };
   const send = (res: ServerResponse, data: string) => write(res, `event: manifest\ndata: ${data}\n\n`);
   const announce = async (attempt: number) => {
-    const data = await read();
+    const data = await readData();
     if (data === 'failed') {
       // Only while someone listens; a newer change (changed() clears the timer) starts over.
       if (attempt + 1 < RETRY_ATTEMPTS && clients.size > 0) {

@@ -10,6 +10,7 @@
  * the cache comes back with another manifest.
  */
 import { FerryError, HttpStatusError, IntegrityError, TimeoutError, UpdateRefusedError } from '../../common/errors.ts';
+import type { PushedManifest } from '../../manifest/index.ts';
 import { channels, tracing, type UpdateMessage, type UpdateTraceContext } from '../channels.ts';
 import type { Deadlines } from '../net/deadline.ts';
 import { isUnavailable } from '../net/failures.ts';
@@ -53,7 +54,8 @@ export interface LiveUpdateDeps {
   fetch: Parameters<typeof watchRemote>[0]['fetch'];
   /** Bounds the health check like the candidate's own initialisation. */
   deadlines: Deadlines;
-  fetchManifest(record: RemoteRecord, remote: ResolvedRemote): Promise<TrustedManifest>;
+  /** `pushed`: the manifest's bytes as a push event delivered them (verified like fetched ones, or fetched instead). */
+  fetchManifest(record: RemoteRecord, remote: ResolvedRemote, pushed?: PushedManifest): Promise<TrustedManifest>;
   createVersion(record: RemoteRecord, remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
   scopeOf(name: string): ShareScope;
 }
@@ -125,7 +127,7 @@ export class LiveUpdates {
       // The push channel goes through the host's own transport and origin policy, as every other request does.
       fetch: this.#deps.fetch,
       origins: this.#deps.origins,
-      check: (trigger, integrity) => this.check(record, trigger, integrity),
+      check: (trigger, integrity, pushed) => this.check(record, trigger, integrity, undefined, pushed),
       current: () => record.current?.integrity,
     });
   }
@@ -141,13 +143,15 @@ export class LiveUpdates {
    * Checks one remote for a new version and activates it if it passes. A request that arrives during a run gets one
    * more run after it, shared with the others that arrived meanwhile (a push may announce a build mid-check, a caller
    * of `host.update()` may have just deployed one).
-   * `remote` overrides the record's options (pointing an alias at a new URL).
+   * `remote` overrides the record's options (pointing an alias at a new URL); `pushed` is the announced manifest's
+   * bytes from the push event, if it carried them (a follow-up run fetches).
    */
   check(
     record: RemoteRecord,
     trigger: UpdateTrigger,
     announced?: string,
     remote?: ResolvedRemote,
+    pushed?: PushedManifest,
   ): Promise<UpdateOutcome> {
     const { updates } = record;
     const running = updates.running;
@@ -166,7 +170,7 @@ export class LiveUpdates {
       );
       return updates.next;
     }
-    const run = this.#traced(record, trigger, announced, remote).finally(() => {
+    const run = this.#traced(record, trigger, announced, remote, pushed).finally(() => {
       if (updates.running === run) updates.running = undefined;
     });
     updates.running = run;
@@ -179,11 +183,12 @@ export class LiveUpdates {
     trigger: UpdateTrigger,
     announced: string | undefined,
     override: ResolvedRemote | undefined,
+    pushed: PushedManifest | undefined,
   ): Promise<UpdateOutcome> {
-    if (!tracing.update.hasSubscribers) return this.#check(record, trigger, announced, override);
+    if (!tracing.update.hasSubscribers) return this.#check(record, trigger, announced, override, pushed);
     const trace: UpdateTraceContext = { host: this.#deps.hostName, remote: record.alias, trigger };
     return tracing.update.tracePromise(async () => {
-      const outcome = await this.#check(record, trigger, announced, override);
+      const outcome = await this.#check(record, trigger, announced, override, pushed);
       const { status, version, previous, reason } = outcome;
       Object.assign(trace, { status, version, previous, reason });
       return outcome;
@@ -195,6 +200,7 @@ export class LiveUpdates {
     trigger: UpdateTrigger,
     announced: string | undefined,
     override: ResolvedRemote | undefined,
+    pushed: PushedManifest | undefined,
   ): Promise<UpdateOutcome> {
     const { alias } = record;
     const remote = override ?? record.options;
@@ -208,7 +214,7 @@ export class LiveUpdates {
     this.emit({ type: 'check', remote: alias, version: current.version, trigger });
     let trusted: TrustedManifest;
     try {
-      trusted = await this.#deps.fetchManifest(record, remote);
+      trusted = await this.#deps.fetchManifest(record, remote, pushed);
     } catch (error) {
       if (isUnavailable(error) || !(error instanceof FerryError)) {
         return { ...base, status: 'failed', error: error as Error };

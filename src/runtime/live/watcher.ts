@@ -2,7 +2,8 @@
  * Detection of new versions of one remote: a subscription to the remote's server-sent events (`mf-manifest.events`
  * beside its manifest, offered by `ferry serve` and `ferry/server`), and polling with conditional requests while that
  * push channel is unavailable (an older server, a proxy that buffers, a dropped connection). Either way the watcher
- * only says "check now"; the host fetches and verifies the manifest itself, so an event can never inject anything.
+ * only says "check now", passing on the manifest bytes an event carried (src/manifest/manifest-event.ts): the host
+ * verifies those as a fetched manifest and fetches it when they fail, so an event can never inject anything.
  *
  * The stream is opened with node:http/https, or with the host's custom `fetch` when it has one (a proxy, mTLS, headers
  * the remote requires): the same origin check, the same parser (event-stream.ts), the same idle deadline and backoff
@@ -12,6 +13,7 @@
  * custom fetch's connection cannot be unref'd (fetch has no such API); `host.close()` aborts it.
  */
 import type { IncomingMessage } from 'node:http';
+import { type ManifestAnnouncement, type PushedManifest, parseManifestEvent } from '../../manifest/index.ts';
 import { Backoff } from '../net/backoff.ts';
 import type { FetchLike } from '../net/fetch-bytes.ts';
 import { requestFor } from '../net/http-client.ts';
@@ -20,8 +22,11 @@ import { createEventStreamParser } from './event-stream.ts';
 /** The name of the event stream, next to `mf-manifest.json`. */
 export const EVENTS_FILE = 'mf-manifest.events';
 
-/** What a watcher asks its host to do. `integrity` is the manifest integrity a push event announced, if any. */
-export type CheckRequest = (trigger: 'poll' | 'push', integrity?: string) => Promise<unknown>;
+/**
+ * What a watcher asks its host to do. `integrity` is the manifest integrity a push event announced, if any, and
+ * `pushed` the manifest bytes the event carried (hashed to `integrity`, not yet verified otherwise).
+ */
+export type CheckRequest = (trigger: 'poll' | 'push', integrity?: string, pushed?: PushedManifest) => Promise<unknown>;
 
 export interface WatcherOptions {
   manifestUrl: string;
@@ -116,6 +121,7 @@ export function watchRemote(options: WatcherOptions): Watcher {
   let lastPushCheck = Number.NEGATIVE_INFINITY;
   let pushTimer: NodeJS.Timeout | undefined;
   let announced: string | undefined;
+  let announcedBytes: PushedManifest | undefined;
   let events: number[] = [];
 
   const pollEvery = () =>
@@ -157,14 +163,17 @@ export function watchRemote(options: WatcherOptions): Watcher {
   };
 
   /** Checks for an announced build, at most once per PUSH_CHECK_INTERVAL_MS (the last announcement wins). */
-  const pushCheck = (integrity: string | undefined) => {
+  const pushCheck = ({ integrity, pushed }: ManifestAnnouncement) => {
     if (integrity !== undefined && integrity === options.current?.() && pushTimer === undefined) return;
     announced = integrity;
+    announcedBytes = pushed;
     if (pushTimer !== undefined) return;
     const run = () => {
       pushTimer = undefined;
       lastPushCheck = performance.now();
-      options.check('push', announced).catch(() => {});
+      const bytes = announcedBytes;
+      announcedBytes = undefined;
+      options.check('push', announced, bytes).catch(() => {});
     };
     const wait = lastPushCheck + PUSH_CHECK_INTERVAL_MS - performance.now();
     if (wait <= 0) return run();
@@ -221,14 +230,8 @@ export function watchRemote(options: WatcherOptions): Watcher {
       // A flood (of any events) is not announcements of builds: drop the channel, poll for a while.
       if (flooded()) return fail(penalty());
       if (event !== 'manifest') return;
-      let integrity: string | undefined;
-      try {
-        const parsed = JSON.parse(data) as { integrity?: unknown };
-        if (typeof parsed.integrity === 'string') integrity = parsed.integrity;
-      } catch {
-        // an announcement without details: check anyway
-      }
-      pushCheck(integrity);
+      // An announcement without details (or with bytes that do not hash to it) is still checked: by a fetch.
+      pushCheck(parseManifestEvent(data));
     };
     const parser = createEventStreamParser(onEvent);
     resetIdle();

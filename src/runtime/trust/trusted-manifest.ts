@@ -4,8 +4,8 @@
  * remote is unavailable the cached copy is accepted instead (stale-if-error, cache/stale-if-error.ts), through the
  * same checks, while the host keeps trying the remote in the background.
  */
-import { type FerryError, SignatureError } from '../../common/errors.ts';
-import { SIGNATURE_FILE, signatureFileFor } from '../../manifest/index.ts';
+import { FerryError, SignatureError } from '../../common/errors.ts';
+import { type PushedManifest, SIGNATURE_FILE, signatureFileFor } from '../../manifest/index.ts';
 import { type CachedCopy, type HostCache, MAX_SIGNATURE_BYTES } from '../cache/host-cache.ts';
 import type { StaleIfErrorPolicy } from '../cache/stale-if-error.ts';
 import { channels } from '../channels.ts';
@@ -33,15 +33,22 @@ export interface TrustContext extends CheckContext, Omit<ChannelContext, 'client
 
 /**
  * Fetches, verifies and accepts the manifest of `record`'s remote (or of `remote`, the options an alias is being
- * re-pointed to); throws a typed error naming the remote, the URL and the fix.
+ * re-pointed to); throws a typed error naming the remote, the URL and the fix. `pushed` is the manifest as the remote's
+ * push channel delivered it: accepted without a request when it passes every check, else the manifest is fetched.
  */
 export async function fetchTrustedManifest(
   record: RemoteRecord,
   context: TrustContext,
   remote: ResolvedRemote = record.options,
+  pushed?: PushedManifest,
 ): Promise<TrustedManifest> {
   // A webpack/rspack Module Federation remote is trusted by the host's lock file instead (mf/mf-remote.ts).
   if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote);
+  const delivered = pushed && acceptPushed(remote, context, pushed);
+  if (delivered) {
+    context.stale.backOnline(record, { version: delivered.manifest.ferry.version, integrity: delivered.integrity });
+    return delivered;
+  }
   const cached = await context.cache.readCopy(remote);
   let trusted: TrustedManifest;
   try {
@@ -83,6 +90,45 @@ async function refresh(record: RemoteRecord, context: TrustContext, served: stri
   // Compared with the copy that was served stale (the push channel may have swapped a new version in meanwhile).
   if (trusted.integrity === served) await trusted.commit();
   else context.onChanged(record);
+}
+
+/**
+ * A manifest delivered by the remote's push channel, accepted as a fetched one would be (the same checks: signature
+ * against the pinned keys, name, expiry, rollback), or undefined, and the caller fetches it: for an unsigned remote
+ * (its push channel is no authority on what the manifest is), a remote followed through a channel (the release it
+ * names for this host may be another), and bytes that fail any check.
+ */
+function acceptPushed(
+  remote: ResolvedRemote,
+  context: TrustContext,
+  pushed: PushedManifest,
+): TrustedManifest | undefined {
+  if (remote.publicKeys.length === 0 || remote.channel !== undefined) return undefined;
+  if (pushed.bytes.byteLength > context.maxManifestBytes) return undefined;
+  const { cache } = context;
+  const { bytes, signature, etag } = pushed;
+  try {
+    const key = verifySignatureFile(bytes, signature, remote.publicKeys, {
+      remote: remote.alias,
+      url: remote.manifestUrl,
+    });
+    let stored: Promise<void> | undefined;
+    const trusted = acceptManifest(
+      remote,
+      context,
+      bytes,
+      signature,
+      { source: 'network', fromCache: false },
+      () => cache.track(cache.writeRecord(remote, bytes, signature, etag, stored)),
+      { bytes, signature, keys: remote.publicKeys, key },
+    );
+    // As for a fetched manifest: its bytes go to the cache while the version's files are fetched.
+    stored = cache.storeCopy(bytes, signature);
+    return trusted;
+  } catch (error) {
+    if (error instanceof FerryError) return undefined;
+    throw error;
+  }
 }
 
 async function fetchFromRemote(
