@@ -13,6 +13,8 @@ export interface UptimeSample {
   rssMiB: number;
   externalMiB: number;
   codeSpaceMiB: number;
+  /** What V8 reserved per heap space (`space_size`), when the run recorded it. */
+  spacesMiB?: Record<string, number>;
 }
 /**
  * Where the uptime RSS is read as settled: V8 grows its young generation to its maximum within the first ~100 swaps
@@ -26,6 +28,9 @@ function settledSample(samples: UptimeSample[]): UptimeSample | undefined {
   const sample = samples.find((s) => s.swap >= SETTLED_SWAP);
   return sample && sample !== samples.at(-1) ? sample : undefined;
 }
+
+/** The uptime run without ferry (bench/scale-uptime.ts --baseline), named as bench/scale.ts names it. */
+export const UPTIME_BASELINE = 'baseline: node:vm, no ferry';
 
 export interface UptimeRun {
   swaps: number;
@@ -245,7 +250,7 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
   if (uptime) {
     out.push('### 4. Uptime (live swaps of a ~200 KB remote in one host process)', '');
     const rows = Object.entries(uptime).map(([name, run]) => {
-      if (run.error || !run.samples) return [name, run.error ?? 'failed', '', '', '', '', ''];
+      if (run.error || !run.samples) return [name, run.error ?? 'failed', '', '', '', '', '', ''];
       const first = run.samples[0]!;
       const last = run.samples.at(-1)!;
       const peak = Math.max(...run.samples.map((s) => s.rssMiB));
@@ -254,6 +259,9 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         `${name} (${run.swaps} swaps, ${round(run.seconds)} s)`,
         `${round(first.heapMiB)} → ${round(last.heapMiB)} (${round(last.heapMiB - first.heapMiB)})`,
         `${round(first.heapTotalMiB)} → ${round(last.heapTotalMiB)}`,
+        first.spacesMiB && last.spacesMiB
+          ? `${round(first.spacesMiB['new_space'] ?? 0)} → ${round(last.spacesMiB['new_space'] ?? 0)}`
+          : '—',
         `${round(first.rssMiB)} → ${round(last.rssMiB)} (+${round(last.rssMiB - first.rssMiB)}; peak ${round(peak)})`,
         settled ? `${round(settled.rssMiB)} → ${round(last.rssMiB)} (+${round(last.rssMiB - settled.rssMiB)})` : '—',
         `${round(first.codeSpaceMiB)} → ${round(last.codeSpaceMiB)}`,
@@ -266,6 +274,7 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           'run',
           'heap after GC (MiB)',
           'V8 heap reserved (heapTotal, MiB)',
+          'of which the young generation (new space, MiB)',
           'RSS (MiB)',
           `RSS from swap ${SETTLED_SWAP} on (MiB)`,
           'code space (MiB)',
@@ -297,6 +306,15 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         `uptime: RSS growth < 30 MiB from swap ${settled.swap} to ${run.swaps} (default V8 settings, after V8 sized its heap)`,
         `+${round(growth)} MiB`,
         verdict(growth < 30),
+      ]);
+    }
+    const baseline = uptime[UPTIME_BASELINE];
+    if (run?.samples && baseline?.samples) {
+      const growth = (r: UptimeRun) => r.samples.at(-1)!.rssMiB - r.samples[0]!.rssMiB;
+      targets.push([
+        `uptime: RSS growth after ${run.swaps} swaps, ferry against the baseline (the same versions compiled and run with node:vm, no ferry; no target of its own: context for the one above)`,
+        `ferry +${round(growth(run))} MiB, baseline +${round(growth(baseline))} MiB: ferry's part ${round(growth(run) - growth(baseline))} MiB`,
+        'context',
       ]);
     }
     const capped = uptime['max-semi-space-size=2'];

@@ -6,6 +6,11 @@
  *
  * The remote (writing each version, signing it, serving it) runs in a child process of its own (`--publisher`), so
  * that what it allocates is not counted against the host.
+ *
+ * `--baseline`: the same versions without ferry, the least any loader of new code does in a process: each version's
+ * source made into bytes and decoded, compiled with node:vm `compileFunction` (V8's compilation cache off for the
+ * call, as ferry does, else the cache alone keeps every version), run, its namespace kept until the next one replaces
+ * it. What V8 does with the process's memory over the swaps shows here too, so the difference is ferry's.
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -14,8 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { compileFunction } from 'node:vm';
 import { toFerryModule } from '../src/build/ferry-module.ts';
+import { FERRY_MODULE_PARAMETERS } from '../src/common/module-namespace.ts';
 import { createHost } from '../src/index.ts';
 import { publicKeyOf, signManifest } from '../src/manifest/index.ts';
 import { startLoopback } from '../test/helpers/loopback.ts';
@@ -28,6 +35,7 @@ const { values } = parseArgs({
     swaps: { type: 'string', default: '1000' },
     maps: { type: 'boolean', default: true },
     publisher: { type: 'string' },
+    baseline: { type: 'boolean', default: false },
   },
 });
 const swaps = Number(values.swaps);
@@ -82,7 +90,8 @@ const sample = (swap: number) => {
   gc!();
   gc!();
   const memory = process.memoryUsage();
-  const code = getHeapSpaceStatistics().find((space) => space.space_name === 'code_space');
+  const spaces = getHeapSpaceStatistics();
+  const code = spaces.find((space) => space.space_name === 'code_space');
   return {
     swap,
     heapMiB: memory.heapUsed / 2 ** 20,
@@ -91,8 +100,48 @@ const sample = (swap: number) => {
     externalMiB: memory.external / 2 ** 20,
     arrayBuffersMiB: memory.arrayBuffers / 2 ** 20,
     codeSpaceMiB: (code?.space_used_size ?? 0) / 2 ** 20,
+    // What V8 has reserved per space (heapTotal is their sum): which one grows says what the growth is.
+    spacesMiB: Object.fromEntries(spaces.map((space) => [space.space_name, space.space_size / 2 ** 20])),
   };
 };
+
+if (values.baseline) {
+  // No ferry: compile and run each version as the host would, nothing else (no fetch, verification, cache or swap).
+  const samples = [sample(0)];
+  const started = performance.now();
+  let current: { version: () => () => string } | undefined;
+  for (let i = 1; i <= swaps; i++) {
+    const source = Buffer.from(base.replaceAll('@VERSION@', `1.0.${i}`)).toString('utf8');
+    setFlagsFromString('--no-compilation-cache');
+    let fn: (...args: unknown[]) => Promise<typeof current>;
+    try {
+      fn = compileFunction(source, [...FERRY_MODULE_PARAMETERS], {
+        filename: `file:///uptime/1.0.${i}/x.js`,
+      }) as typeof fn;
+    } finally {
+      setFlagsFromString('--compilation-cache');
+    }
+    const imports = async () => ({});
+    // The namespace is the module's getters as they are (ferry wraps them in a live namespace object).
+    current = await fn(
+      () => ({}),
+      imports,
+      imports,
+      (getters: unknown) => getters,
+      () => ({}),
+      {},
+      undefined,
+      undefined,
+    );
+    if (current?.version()() !== `1.0.${i}`) throw new Error(`baseline swap ${i}: version ${current?.version()()}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (i % 25 === 0) samples.push(sample(i));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({ swaps, bytes: Buffer.byteLength(base), seconds, samples }));
+  process.exit(0);
+}
 
 const remote = spawn(
   process.execPath,

@@ -25,7 +25,7 @@ import { createFerryServer, type FerryServer } from '../src/server/index.ts';
 import { renderCharts } from './scale-charts.ts';
 import { moduleSource, writeFerryRemote, writeLocalModules, writeSharedPackage } from './scale-fixtures.ts';
 import { type FleetResult, runFleet } from './scale-fleet.ts';
-import { renderScaleMarkdown } from './scale-report.ts';
+import { renderScaleMarkdown, UPTIME_BASELINE } from './scale-report.ts';
 import { BENCH, REPO } from './setup.ts';
 import { round, summarize } from './stats.ts';
 
@@ -263,16 +263,18 @@ if (axes.has('fleet')) {
 // 4. Uptime.
 if (axes.has('uptime')) {
   const swaps = quick ? 150 : 1000;
-  const variants: Array<{ name: string; args: string[]; env?: Record<string, string> }> = [
+  const variants: Array<{ name: string; args: string[]; extra?: string[]; env?: Record<string, string> }> = [
     { name: 'default', args: [] },
     // V8's young generation grows with the allocation rate and is kept: the same run with it capped shows how much
     // of the RSS growth that is.
     { name: 'max-semi-space-size=2', args: ['--max-semi-space-size=2'] },
+    // The baseline: the same versions compiled and run with node:vm, no ferry (what V8 alone does with the memory).
+    { name: UPTIME_BASELINE, args: [], extra: ['--baseline'] },
   ];
   const uptime: Record<string, unknown> = {};
   for (const variant of variants) {
     log(`uptime: ${swaps} swaps (${variant.name})`);
-    uptime[variant.name] = await runUptime(swaps, variant.args, variant.env);
+    uptime[variant.name] = await runUptime(swaps, variant.args, variant.extra, variant.env);
   }
   results['uptime'] = uptime;
 }
@@ -293,10 +295,15 @@ log(`wrote bench/results/${name}.json, .md and charts in ${results['seconds']} s
 if (!values.keep) await rm(root, { recursive: true, force: true });
 
 /** bench/scale-uptime.ts in its own process (it needs --expose-gc); its last JSON line. */
-async function runUptime(swaps: number, args: string[], env: Record<string, string> = {}): Promise<unknown> {
+async function runUptime(
+  swaps: number,
+  args: string[],
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<unknown> {
   const proc = spawn(
     process.execPath,
-    ['--expose-gc', ...args, join(BENCH, 'scale-uptime.ts'), '--swaps', `${swaps}`],
+    ['--expose-gc', ...args, join(BENCH, 'scale-uptime.ts'), '--swaps', `${swaps}`, ...extra],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   );
   let out = '';
