@@ -129,15 +129,12 @@ describe('the disk cache', () => {
         const first = createHost(options);
         assert.equal((await first.import<{ answer: number }>('authService/x')).answer, 42);
         await first.close();
-        const stored = await readdir(join(cacheDir, 'files'), { recursive: true });
+        const stored = await readdir(join(cacheDir, 'files'));
         const manifest = JSON.parse(await readFile(join(remote.project.dir, 'mf-manifest.json'), 'utf8'));
         for (const [name, entry] of Object.entries(manifest.ferry.files as Record<string, { integrity: string }>)) {
           if (name.endsWith('.js')) {
             const key = entry.integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
-            assert.ok(
-              stored.some((path) => path.endsWith(key)),
-              `${name} is stored under its hash`,
-            );
+            assert.ok(stored.includes(key), `${name} is stored under its hash`);
           }
         }
         assert.ok(!stored.some((path) => path.endsWith('.tmp')), 'no temporary files are left');
@@ -173,7 +170,7 @@ describe('the disk cache', () => {
         const file = manifest.ferry.exposes['./x'].file as string;
         const integrity = manifest.ferry.files[file].integrity as string;
         const key = integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
-        const path = join(cacheDir, 'files', key.slice(0, 2), key);
+        const path = join(cacheDir, 'files', key);
         const original = await readFile(path);
         const evil = Buffer.from(
           'globalThis.__ferryCorruptRan = true; exports.answer = 666;'.padEnd(original.length, ' '),

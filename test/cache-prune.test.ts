@@ -21,10 +21,7 @@ const HOUR = 3_600_000;
 
 /** The name the content store gives an integrity. */
 const storeName = (integrity: string) => integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
-const storePath = (cacheDir: string, integrity: string) => {
-  const name = storeName(integrity);
-  return join(cacheDir, 'files', name.slice(0, 2), name);
-};
+const storePath = (cacheDir: string, integrity: string) => join(cacheDir, 'files', storeName(integrity));
 
 /** Every store name a published version consists of: its manifest and each file it lists. */
 function namesOf(published: { manifest: Manifest; bytes: Buffer }): string[] {

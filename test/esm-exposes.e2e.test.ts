@@ -136,9 +136,9 @@ test('ES module exposes: top-level await, import.meta, files beside the code, im
     assert.ok(seen.legacy.file.startsWith(versionDir) && seen.legacy.file.endsWith('/src/legacy.cjs'));
     // The exposes were loaded without the container: it was neither fetched (so never cached) nor run.
     const container = entryNameOf(files[manifest.ferry.remoteEntry]!.integrity);
-    const cached = await readdir(join(cache, 'files'), { recursive: true });
-    assert.ok(!cached.some((name) => name.endsWith(container)), 'the container is not in the host cache');
-    assert.ok(cached.some((name) => name.endsWith(entryNameOf(files[exposes['./meta']!.file]!.integrity))));
+    const cached = await readdir(join(cache, 'files'));
+    assert.ok(!cached.includes(container), 'the container is not in the host cache');
+    assert.ok(cached.includes(entryNameOf(files[exposes['./meta']!.file]!.integrity)));
   } finally {
     await server.close();
   }

@@ -37,8 +37,7 @@ async function cacheFolder() {
 
 /** Path of a content entry in a cache folder. */
 function entryPath(cacheDir: string, integrity: string): string {
-  const name = entryNameOf(integrity);
-  return join(cacheDir, 'files', name.slice(0, 2), name);
+  return join(cacheDir, 'files', entryNameOf(integrity));
 }
 
 describe('1. a hostile push channel', () => {

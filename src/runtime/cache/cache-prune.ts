@@ -13,7 +13,8 @@
  *   cached copy.
  *
  * Pruned are `<cache.dir>/files/`, only names ferry writes there (content entries and the temporary files of
- * interrupted writes), and `<cache.dir>/versions/`, the folders where versions' assets are laid out
+ * interrupted writes; the same in the `<2 chars>/` folders of the layout before flat `files/`, and such a folder once
+ * it is left empty), and `<cache.dir>/versions/`, the folders where versions' assets are laid out
  * (version/version-folder.ts): a folder whose manifest no record references any more, last changed before the grace
  * period, is removed whole. Records, `releases.json` and other folders (such as `v8/`) are left alone. A run is requested
  * after a new manifest is recorded, runs in the background a few seconds later (when the new version has loaded) and
@@ -22,11 +23,12 @@
  */
 
 import { createHash } from 'node:crypto';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTemporary, writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
-import { entryNameOf, type FileCache, isCacheKey } from './file-cache.ts';
+import { entryNameOf, type FileCache, isCacheKey, isLegacyShardName, legacyPathOf } from './file-cache.ts';
 import { readRegularFile } from './regular-file.ts';
 
 /** Records and the prune state are small JSON files; manifests are capped by the hosts that cached them. */
@@ -43,7 +45,7 @@ export const PRUNE_STATE_FILE = 'prune.json';
 
 /** A content entry's name: its integrity's digest in base64url. */
 const ENTRY_NAME = /^[A-Za-z0-9_-]{64}$/;
-/** The temporary names of writes before common/atomic-write.ts (`<entry>.<pid>.<hex>.tmp`). */
+/** The temporary names of writes before common/atomic-write.ts (`<entry>.<pid>.<hex>.tmp`, in legacy folders). */
 const OLD_TEMPORARY = /^[A-Za-z0-9_-]{64}\.\d+\.[0-9a-f]+\.tmp$/;
 
 /** A version folder's name: `<remote>@<version>-<digest of its manifest's integrity>` ({@link versionFolderName}). */
@@ -92,6 +94,16 @@ async function list(dir: string): Promise<string[]> {
   }
 }
 
+/** {@link list}, with each entry's type. */
+async function listWithTypes(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
 /** The manifest (and signature) integrities one record protects: its current manifest and its history. */
 async function recordKeys(path: string): Promise<string[]> {
   let text: string;
@@ -127,13 +139,23 @@ async function recordKeys(path: string): Promise<string[]> {
 /** The integrities of every file a cached manifest lists; none when it is absent or unusable (it cannot be run). */
 async function manifestFiles(cache: FileCache, integrity: string): Promise<string[]> {
   let manifest: { ferry?: { files?: Record<string, { integrity?: unknown }> } };
+  let path = cache.pathOf(integrity);
   try {
-    manifest = JSON.parse((await readRegularFile(cache.pathOf(integrity), MAX_JSON_BYTES)).toString('utf8'));
+    let bytes: Buffer;
+    try {
+      bytes = await readRegularFile(path, MAX_JSON_BYTES);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT') throw error;
+      // Not flat: a cache of before may still have it in its legacy folder, and a host starts from it there.
+      path = legacyPathOf(cache.filesDir, integrity);
+      bytes = await readRegularFile(path, MAX_JSON_BYTES);
+    }
+    manifest = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     // Absent or damaged: a host can only start from a cached manifest that reads and hashes, so its files are not
     // needed. Any other failure (permissions, I/O) leaves what it protects unknown.
-    if (errno(error) === undefined || errno(error) === 'ENOENT') return [];
-    throw new Error(`the cached manifest ${cache.pathOf(integrity)} could not be read (${(error as Error).message})`);
+    if (errno(error) === undefined || errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return [];
+    throw new Error(`the cached manifest ${path} could not be read (${(error as Error).message})`);
   }
   const files = manifest?.ferry?.files;
   if (typeof files !== 'object' || files === null) return [];
@@ -167,42 +189,71 @@ export async function pruneCache(cache: FileCache, options: PruneOptions = {}): 
   const result: PruneResult = { removed: 0, removedBytes: 0, removedFolders: 0, kept: 0 };
   const cutoff = now() - graceMs;
   await pruneVersionFolders(join(cache.dir, 'versions'), new Set([...manifests].map(versionDigest)), cutoff, result);
-  for (const shard of await list(cache.filesDir)) {
-    const shardDir = join(cache.filesDir, shard);
-    let names: string[];
-    try {
-      names = await list(shardDir);
-    } catch (error) {
-      if (errno(error) === 'ENOTDIR') continue;
-      throw error;
-    }
-    for (const name of names) {
-      if (stopped()) return result;
-      if (keepNames.has(name)) {
-        result.kept++;
-        continue;
-      }
-      // Only names ferry writes here: anything else is not ours to remove.
-      if (!ENTRY_NAME.test(name) && !isAtomicTemporary(name) && !OLD_TEMPORARY.test(name)) continue;
-      const path = join(shardDir, name);
-      let stats: Awaited<ReturnType<typeof lstat>>;
-      try {
-        stats = await lstat(path);
-      } catch (error) {
-        if (errno(error) === 'ENOENT') continue;
-        throw error;
-      }
-      if (!stats.isFile()) continue;
-      if (stats.mtimeMs > cutoff) {
-        result.kept++;
-        continue;
-      }
-      await rm(path, { force: true });
-      result.removed++;
-      result.removedBytes += stats.size;
+  for (const entry of await listWithTypes(cache.filesDir)) {
+    if (stopped()) return result;
+    // A folder of the layout of before, not a link to one: pruning never follows a link out of the cache folder.
+    if (entry.isDirectory() && isLegacyShardName(entry.name)) {
+      await pruneLegacyFolder(join(cache.filesDir, entry.name), keepNames, cutoff, result, stopped);
+    } else {
+      await pruneEntry(cache.filesDir, entry.name, keepNames, cutoff, result);
     }
   }
   return result;
+}
+
+/**
+ * Removes the file `name` in `dir` when it is one ferry writes (a content entry or the temporary file of an
+ * interrupted write), no record references it and it is older than `cutoff`; anything else is not ours to remove.
+ */
+async function pruneEntry(
+  dir: string,
+  name: string,
+  keepNames: ReadonlySet<string>,
+  cutoff: number,
+  result: PruneResult,
+): Promise<void> {
+  if (keepNames.has(name)) {
+    result.kept++;
+    return;
+  }
+  if (!ENTRY_NAME.test(name) && !isAtomicTemporary(name) && !OLD_TEMPORARY.test(name)) return;
+  const path = join(dir, name);
+  let stats: Awaited<ReturnType<typeof lstat>>;
+  try {
+    stats = await lstat(path);
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return;
+    throw error;
+  }
+  if (!stats.isFile()) return;
+  if (stats.mtimeMs > cutoff) {
+    result.kept++;
+    return;
+  }
+  await rm(path, { force: true });
+  result.removed++;
+  result.removedBytes += stats.size;
+}
+
+/**
+ * A folder of the layout before flat `files/` (`files/<2 chars>/`): its entries are pruned as flat ones are, and the
+ * folder itself is removed once nothing is left in it (a host that writes there again makes it again).
+ */
+async function pruneLegacyFolder(
+  dir: string,
+  keepNames: ReadonlySet<string>,
+  cutoff: number,
+  result: PruneResult,
+  stopped: () => boolean,
+): Promise<void> {
+  for (const name of await list(dir)) {
+    if (stopped()) return;
+    await pruneEntry(dir, name, keepNames, cutoff, result);
+  }
+  // Only when empty: rmdir refuses a folder that still holds anything (kept, foreign, or written meanwhile).
+  await rmdir(dir).catch((error: unknown) => {
+    if (!['ENOTEMPTY', 'EEXIST', 'ENOENT', 'ENOTDIR'].includes(errno(error) ?? '')) throw error;
+  });
 }
 
 /**

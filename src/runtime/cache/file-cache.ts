@@ -1,17 +1,24 @@
 /**
- * The host's content-addressed disk cache: verified bytes stored under their `sha384-` integrity in
- * `<cache.dir>/files/`, and per remote a record of the last manifest the host accepted (its bytes and signature are in
- * the content store too, plus its ETag and when it was fetched) in `<cache.dir>/remotes/`, with the manifests accepted
- * before it (`previous`, up to `cache.versions` in all), which keep their files from being pruned (cache-prune.ts).
+ * The host's content-addressed disk cache: verified bytes stored under their `sha384-` integrity, flat in
+ * `<cache.dir>/files/` (`files/<name>`, the folder made once per process), and per remote a record of the last
+ * manifest the host accepted (its bytes and signature are in the content store too, plus its ETag and when it was
+ * fetched) in `<cache.dir>/remotes/`, with the manifests accepted before it (`previous`, up to `cache.versions` in
+ * all), which keep their files from being pruned (cache-prune.ts).
  * Every write is atomic (temporary file + rename). Every read is hashed again: an entry whose bytes no longer match
  * its name is deleted and reported, and the caller fetches the file instead — a corrupt entry is never run.
  *
  * Nothing here is trusted more than the network: a cached manifest goes through the same signature, name, expiry and
  * rollback checks as a fetched one, and cached files are checked against that manifest.
+ *
+ * Caches written before the flat layout keep each entry in a folder named by its name's first two characters
+ * (`files/<2 chars>/<name>`: one `mkdir` per file on a cold start). Those entries still serve: a read that finds no
+ * flat entry looks there (only when `files/` holds such a folder, listed once per process), checks the entry exactly
+ * as a flat one, and copies an intact one to the flat path, so the next start reads it flat. The legacy copy stays
+ * (a ferry of before sharing or going back to the folder still finds it) until pruning finds it unreferenced.
  */
 
 import { createHash } from 'node:crypto';
-import { mkdir, rm, utimes } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
@@ -69,6 +76,26 @@ export function entryNameOf(integrity: string): string {
   return integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
 }
 
+/** A folder of the layout before flat `files/`: named by the first two characters of its entries' names. */
+const LEGACY_SHARD = /^[A-Za-z0-9_-]{2}$/;
+
+/** Whether `name` (in `files/`) is named like a folder of the layout before flat `files/` (`files/<2 chars>/`). */
+export function isLegacyShardName(name: string): boolean {
+  return LEGACY_SHARD.test(name);
+}
+
+/** Where a content entry was in the layout before flat `files/`: `files/<first two characters>/<name>`. */
+export function legacyPathOf(filesDir: string, integrity: string): string {
+  const name = entryNameOf(integrity);
+  return join(filesDir, name.slice(0, 2), name);
+}
+
+/** Verified bytes read from the cache, and the file they were read from. */
+export interface CachedEntry {
+  bytes: Uint8Array;
+  path: string;
+}
+
 function isVersion(value: unknown): value is ManifestVersion {
   const version = value as Partial<ManifestVersion> | null;
   return (
@@ -88,6 +115,11 @@ export class FileCache {
   readonly #recordWrites = new Map<string, Promise<unknown>>();
   /** Folders this cache has made sure exist, so each is created once per process rather than probed at every write. */
   readonly #folders = new Map<string, Promise<void>>();
+  /**
+   * The legacy folders (`files/<2 chars>/`) in `files/`, listed at the first read that misses a flat entry (one
+   * `readdir` per process at most): a cache with none costs no extra syscall per read.
+   */
+  #legacyShards: Promise<ReadonlySet<string>> | undefined;
 
   constructor(dir: string, warn: (code: WarningCode, message: string) => void, options: FileCacheOptions = {}) {
     this.dir = dir;
@@ -95,7 +127,7 @@ export class FileCache {
     this.#options = options;
   }
 
-  /** `<cache.dir>/files`: the content entries, in folders named by the first two characters of their names. */
+  /** `<cache.dir>/files`: the content entries, flat (and, in caches of before, in `<2 chars>/` folders). */
   get filesDir(): string {
     return join(this.dir, 'files');
   }
@@ -105,10 +137,9 @@ export class FileCache {
     return join(this.dir, 'remotes');
   }
 
-  /** The path of a content entry: its {@link entryNameOf name}, in a folder named by the name's first two characters. */
+  /** The path of a content entry: its {@link entryNameOf name} in {@link filesDir}. */
   pathOf(integrity: string): string {
-    const name = entryNameOf(integrity);
-    return join(this.filesDir, name.slice(0, 2), name);
+    return join(this.filesDir, entryNameOf(integrity));
   }
 
   /**
@@ -117,19 +148,57 @@ export class FileCache {
    * symlink, a file larger than what it stands for) is deleted and reported like a corrupt entry.
    */
   async read(integrity: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    return (await this.readEntry(integrity, maxBytes))?.bytes;
+  }
+
+  /**
+   * {@link read}, with the file the bytes were read from: the flat entry, or (in a cache of before, when there is no
+   * flat one) the legacy entry `files/<2 chars>/<name>`, which is then copied to the flat path.
+   */
+  async readEntry(integrity: string, maxBytes: number): Promise<CachedEntry | undefined> {
     if (!INTEGRITY.test(integrity)) return undefined;
     const path = this.pathOf(integrity);
+    const bytes = await this.#readChecked(path, integrity, maxBytes);
+    if (bytes !== 'absent') return bytes && { bytes, path };
+    // Only a cache of before has legacy folders; for one without, this costs no syscall (after one listing).
+    const name = entryNameOf(integrity);
+    if (!(await this.#legacyShardNames()).has(name.slice(0, 2))) return undefined;
+    const legacy = legacyPathOf(this.filesDir, integrity);
+    const legacyBytes = await this.#readChecked(legacy, integrity, maxBytes);
+    if (legacyBytes === 'absent' || legacyBytes === undefined) return undefined;
+    // Flat from now on. A failed copy (a read-only folder) costs only this lookup again at the next start.
+    await this.write(integrity, legacyBytes).catch(() => {});
+    return { bytes: legacyBytes, path: legacy };
+  }
+
+  /**
+   * The bytes of the entry at `path` when they hash to `integrity`; 'absent' when there is no file; undefined when it
+   * cannot be read or is corrupt or planted (then deleted and reported).
+   */
+  async #readChecked(path: string, integrity: string, maxBytes: number): Promise<Buffer | 'absent' | undefined> {
     let bytes: Buffer;
     try {
       bytes = await readRegularFile(path, maxBytes);
     } catch (error) {
-      const planted = error instanceof NotARegularFile || (error as NodeJS.ErrnoException).code === 'ELOOP';
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return 'absent';
+      const planted = error instanceof NotARegularFile || code === 'ELOOP';
       if (planted) await this.#discard(path, integrity, `is not a regular file of at most ${maxBytes} bytes`);
       return undefined;
     }
     if (integrityOf(bytes) === integrity) return bytes;
     await this.#discard(path, integrity, 'no longer matches its hash');
     return undefined;
+  }
+
+  /** The names of the legacy folders in `files/` (listed once per process); none when it cannot be listed. */
+  #legacyShardNames(): Promise<ReadonlySet<string>> {
+    this.#legacyShards ??= readdir(this.filesDir, { withFileTypes: true }).then(
+      (entries) =>
+        new Set(entries.filter((entry) => entry.isDirectory() && isLegacyShardName(entry.name)).map((e) => e.name)),
+      () => new Set<string>(),
+    );
+    return this.#legacyShards;
   }
 
   async #discard(path: string, integrity: string, why: string): Promise<void> {
@@ -150,7 +219,8 @@ export class FileCache {
 
   /**
    * Marks the entry under `integrity` as in use (a fresh mtime, which is what rewriting it would give pruning) when
-   * `bytes` were just read from it and found intact; writes them when the entry is gone (or cannot be touched).
+   * `bytes` were just read from it and found intact; writes them when the entry is gone (or cannot be touched). The
+   * flat entry is the one touched: bytes read from a legacy entry were copied there by the read (or are written now).
    */
   async touch(integrity: string, bytes: Uint8Array): Promise<void> {
     if (!INTEGRITY.test(integrity)) return;

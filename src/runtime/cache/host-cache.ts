@@ -7,7 +7,7 @@ import { integrityOf } from '../../manifest/index.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { Warn } from '../warnings.ts';
 import { CachePruner } from './cache-prune.ts';
-import { FileCache, type ManifestRecord } from './file-cache.ts';
+import { type CachedEntry, FileCache, type ManifestRecord } from './file-cache.ts';
 
 /** The most a cached signature file may weigh (the build writes a few hundred bytes). */
 export const MAX_SIGNATURE_BYTES = 4096;
@@ -60,8 +60,13 @@ export class HostCache {
 
   /** Verified bytes of a file of `size` bytes stored under `integrity`; undefined when absent or corrupt. */
   async read(integrity: string, size: number): Promise<Uint8Array | undefined> {
-    const bytes = await this.files.read(integrity, size);
-    return bytes?.byteLength === size ? bytes : undefined;
+    return (await this.readEntry(integrity, size))?.bytes;
+  }
+
+  /** {@link read}, with the file the bytes were read from (what stack traces of code served from the cache show). */
+  async readEntry(integrity: string, size: number): Promise<CachedEntry | undefined> {
+    const entry = await this.files.readEntry(integrity, size);
+    return entry?.bytes.byteLength === size ? entry : undefined;
   }
 
   /**

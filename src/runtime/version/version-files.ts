@@ -107,8 +107,8 @@ export class VersionFiles {
   /** The remote could not serve the file: the cached copy of exactly those bytes when it is unavailable, else the error. */
   async #cachedOnError(entry: FileEntry, error: unknown): Promise<FetchBytesResult> {
     const { cache } = this.#source;
-    const bytes = isUnavailable(error) ? await cache.read(entry.integrity, entry.size) : undefined;
-    if (!bytes) throw error;
-    return { status: 200, bytes, etag: undefined, url: cache.files.pathOf(entry.integrity) };
+    const cached = isUnavailable(error) ? await cache.readEntry(entry.integrity, entry.size) : undefined;
+    if (!cached) throw error;
+    return { status: 200, bytes: cached.bytes, etag: undefined, url: cached.path };
   }
 }
