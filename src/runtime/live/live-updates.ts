@@ -127,7 +127,15 @@ export class LiveUpdates {
       // The push channel goes through the host's own transport and origin policy, as every other request does.
       fetch: this.#deps.fetch,
       origins: this.#deps.origins,
-      check: (trigger, integrity, pushed) => this.check(record, trigger, integrity, undefined, pushed),
+      // The bytes a stream delivered count only for the URL it was opened for: an alias re-pointed meanwhile fetches.
+      check: (trigger, integrity, pushed) =>
+        this.check(
+          record,
+          trigger,
+          integrity,
+          undefined,
+          pushed && record.options.manifestUrl === manifestUrl ? pushed : undefined,
+        ),
       current: () => record.current?.integrity,
     });
   }
