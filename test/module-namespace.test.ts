@@ -1,0 +1,57 @@
+/**
+ * The namespace a ferry module's `import` gives (src/common/module-namespace.ts), against what Node gives for the
+ * same ES module: live read-only bindings, `export *` without `default` and without shadowing own names, no
+ * prototype, not extensible, `Symbol.toStringTag` "Module".
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { commonJsNamespace, createNamespace } from '../src/common/module-namespace.ts';
+
+test('createNamespace: live getters, read-only, sealed like an ES module namespace', () => {
+  let counter = 1;
+  const other = { fromStar: 'star', shared: 'star version', default: 'star default' };
+  const ns = createNamespace({ counter: () => counter, shared: () => 'own version', default: () => 'own default' }, [
+    other,
+    null,
+    42,
+  ]) as Record<string | symbol, unknown>;
+  assert.equal(ns.counter, 1);
+  counter = 2;
+  assert.equal(ns.counter, 2, 'a binding is read at each access');
+  assert.equal(ns.shared, 'own version', 'an own export wins over a star export of the same name');
+  assert.equal(ns.default, 'own default', 'export * never brings a default');
+  assert.equal(ns.fromStar, 'star');
+  (other as Record<string, unknown>).fromStar = 'changed';
+  assert.equal(ns.fromStar, 'changed', 'star exports are live too');
+  assert.deepEqual(Object.keys(ns), ['counter', 'shared', 'default', 'fromStar']);
+  assert.equal(Object.getPrototypeOf(ns), null);
+  assert.equal(Object.isExtensible(ns), false);
+  assert.equal(Object.prototype.toString.call(ns), '[object Module]');
+  assert.throws(() => {
+    ns.counter = 5;
+  }, TypeError);
+  assert.throws(() => {
+    ns.added = 1;
+  }, TypeError);
+  for (const name of ['counter', 'shared', 'fromStar']) {
+    const descriptor = Object.getOwnPropertyDescriptor(ns, name)!;
+    assert.equal(descriptor.enumerable, true, name);
+    assert.equal(descriptor.set, undefined, name);
+    assert.equal(typeof descriptor.get, 'function', name);
+  }
+});
+
+test('createNamespace: each name keeps its own getter (thousands of exports)', () => {
+  const exports: Record<string, () => unknown> = {};
+  for (let i = 0; i < 5000; i++) exports[`name${i}`] = () => i;
+  const ns = createNamespace(exports) as Record<string, unknown>;
+  for (let i = 0; i < 5000; i += 499) assert.equal(ns[`name${i}`], i);
+  assert.equal(Object.keys(ns).length, 5000);
+});
+
+test('commonJsNamespace: own names and default = module.exports', () => {
+  const exports = { a: 1, default: 'ignored as a name' };
+  const ns = commonJsNamespace(exports) as Record<string, unknown>;
+  assert.equal(ns.a, 1);
+  assert.equal(ns.default, exports);
+});
