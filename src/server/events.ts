@@ -118,11 +118,18 @@ export function createManifestEvents(
     return undefined;
   };
   // Writes unless the client stopped reading; such a client is dropped (its close handler forgets it).
-  const write = (res: ServerResponse, text: string) => {
+  const write = (res: ServerResponse, text: string | Buffer) => {
     if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
     else res.write(text);
   };
-  const send = (res: ServerResponse, data: string) => write(res, `event: manifest\ndata: ${data}\n\n`);
+  // Encoded once per manifest and shared by every stream (announcements and new subscribers alike): with the
+  // manifest's bytes in it, an event is up to ~23 KB, and a thousand streams each encoding it would hold a thousand
+  // copies.
+  let encoded: { data: string; event: Buffer } | undefined;
+  const eventOf = (data: string): Buffer => {
+    if (encoded?.data !== data) encoded = { data, event: Buffer.from(`event: manifest\ndata: ${data}\n\n`) };
+    return encoded.event;
+  };
   const announce = async (attempt: number) => {
     const data = await readData();
     if (data === 'failed') {
@@ -134,7 +141,8 @@ export function createManifestEvents(
     }
     if (data === 'missing' || data === last) return;
     last = data;
-    for (const res of clients) send(res, data);
+    const event = eventOf(data);
+    for (const res of clients) write(res, event);
   };
   // A build writes the manifest, then its signature: wait for quiet before reading.
   const changed = () => {
@@ -194,7 +202,7 @@ export function createManifestEvents(
       void read().then((data) => {
         if (data === 'missing' || data === 'failed' || !clients.has(res)) return;
         last ??= data;
-        send(res, data);
+        write(res, eventOf(data));
       });
       // Recycled: the host reconnects by itself (after the `retry` above) and is sent the current manifest.
       const lifetime = Number.isFinite(options.streamLifetime)
