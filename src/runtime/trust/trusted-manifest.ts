@@ -64,7 +64,7 @@ export async function fetchTrustedManifest(
   const stale = staleIfError && remote.cache.staleIfError;
   let trusted: TrustedManifest;
   try {
-    trusted = await fetchFromRemote(record, remote, context, cached);
+    trusted = await fetchFromRemote(record, remote, context, cached, stale);
   } catch (error) {
     if (!cached || !stale || !isUnavailable(error)) throw error;
     try {
@@ -135,6 +135,7 @@ async function fetchFromRemote(
   remote: ResolvedRemote,
   context: TrustContext,
   cached: CachedCopy | undefined,
+  stale: boolean,
 ): Promise<TrustedManifest> {
   const { client, cache } = context;
   const signed = remote.publicKeys.length > 0;
@@ -161,10 +162,8 @@ async function fetchFromRemote(
     maxBytes: context.maxManifestBytes,
     what: 'manifest',
     etag: conditional ? cached?.record.etag : undefined,
-    // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries. A
-    // check (which does not fall back) asks once too: a failed check is asked again by the next one, so a fleet of
-    // hosts polling an overloaded remote does not multiply its requests.
-    once: cached !== undefined && remote.cache.staleIfError,
+    // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries.
+    once: cached !== undefined && stale,
   });
   channels.fetch.publish({
     host: context.host,
