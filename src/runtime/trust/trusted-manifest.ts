@@ -54,7 +54,7 @@ export async function fetchTrustedManifest(
   { pushed, staleIfError = true }: ManifestRequest = {},
 ): Promise<TrustedManifest> {
   // A webpack/rspack Module Federation remote is trusted by the host's lock file instead (mf/mf-remote.ts).
-  if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote, staleIfError);
+  if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote);
   const delivered = pushed && acceptPushed(remote, context, pushed);
   if (delivered) {
     context.stale.backOnline(record, { version: delivered.manifest.ferry.version, integrity: delivered.integrity });
