@@ -20,7 +20,6 @@ import type { RemoteRecord, RemoteRegistry } from '../remotes.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ChannelDecision } from '../trust/channel.ts';
 import type { TrustedManifest } from '../trust/manifest-checks.ts';
-import type { ManifestRequest } from '../trust/trusted-manifest.ts';
 import { checkContract, checkSharedSingletons, checkVersionRange } from '../trust/version-gate.ts';
 import type { RemoteVersion } from '../version/remote-version.ts';
 import { watchRemote } from './watcher.ts';
@@ -55,7 +54,8 @@ export interface LiveUpdateDeps {
   fetch: Parameters<typeof watchRemote>[0]['fetch'];
   /** Bounds the health check like the candidate's own initialisation. */
   deadlines: Deadlines;
-  fetchManifest(record: RemoteRecord, remote: ResolvedRemote, request: ManifestRequest): Promise<TrustedManifest>;
+  /** `pushed`: the manifest's bytes as a push event delivered them (verified like fetched ones, or fetched instead). */
+  fetchManifest(record: RemoteRecord, remote: ResolvedRemote, pushed?: PushedManifest): Promise<TrustedManifest>;
   createVersion(record: RemoteRecord, remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
   scopeOf(name: string): ShareScope;
 }
@@ -222,8 +222,7 @@ export class LiveUpdates {
     this.emit({ type: 'check', remote: alias, version: current.version, trigger });
     let trusted: TrustedManifest;
     try {
-      // Never the cached copy: a remote this check could not ask is a failed check, asked again by the next one.
-      trusted = await this.#deps.fetchManifest(record, remote, { pushed, staleIfError: false });
+      trusted = await this.#deps.fetchManifest(record, remote, pushed);
     } catch (error) {
       if (isUnavailable(error) || !(error instanceof FerryError)) {
         return { ...base, status: 'failed', error: error as Error };

@@ -31,27 +31,16 @@ export interface TrustContext extends CheckContext, Omit<ChannelContext, 'client
   onChanged(record: RemoteRecord): void;
 }
 
-/** How a manifest is asked for. */
-export interface ManifestRequest {
-  /** The manifest as the remote's push channel delivered it: accepted without a request if it passes every check. */
-  pushed?: PushedManifest | undefined;
-  /**
-   * Whether the cached copy answers when the remote is unavailable (default true, with the remote's
-   * `cache.staleIfError`). A live-update check says false: the host runs a version already, and a remote it could not
-   * ask is a failed check (asked again), not an unchanged one.
-   */
-  staleIfError?: boolean;
-}
-
 /**
  * Fetches, verifies and accepts the manifest of `record`'s remote (or of `remote`, the options an alias is being
- * re-pointed to); throws a typed error naming the remote, the URL and the fix.
+ * re-pointed to); throws a typed error naming the remote, the URL and the fix. `pushed` is the manifest as the remote's
+ * push channel delivered it: accepted without a request when it passes every check, else the manifest is fetched.
  */
 export async function fetchTrustedManifest(
   record: RemoteRecord,
   context: TrustContext,
   remote: ResolvedRemote = record.options,
-  { pushed, staleIfError = true }: ManifestRequest = {},
+  pushed?: PushedManifest,
 ): Promise<TrustedManifest> {
   // A webpack/rspack Module Federation remote is trusted by the host's lock file instead (mf/mf-remote.ts).
   if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote);
@@ -61,12 +50,11 @@ export async function fetchTrustedManifest(
     return delivered;
   }
   const cached = await context.cache.readCopy(remote);
-  const stale = staleIfError && remote.cache.staleIfError;
   let trusted: TrustedManifest;
   try {
-    trusted = await fetchFromRemote(record, remote, context, cached, stale);
+    trusted = await fetchFromRemote(record, remote, context, cached);
   } catch (error) {
-    if (!cached || !stale || !isUnavailable(error)) throw error;
+    if (!cached || !remote.cache.staleIfError || !isUnavailable(error)) throw error;
     try {
       // Served stale: its record stays as it is (its age is when the remote last served it).
       trusted = acceptManifest(
@@ -148,7 +136,6 @@ async function fetchFromRemote(
   remote: ResolvedRemote,
   context: TrustContext,
   cached: CachedCopy | undefined,
-  stale: boolean,
 ): Promise<TrustedManifest> {
   const { client, cache } = context;
   const signed = remote.publicKeys.length > 0;
@@ -176,7 +163,7 @@ async function fetchFromRemote(
     what: 'manifest',
     etag: conditional ? cached?.record.etag : undefined,
     // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries.
-    once: cached !== undefined && stale,
+    once: cached !== undefined && remote.cache.staleIfError,
   });
   channels.fetch.publish({
     host: context.host,
