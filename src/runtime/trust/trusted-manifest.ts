@@ -14,7 +14,7 @@ import { isUnavailable } from '../net/failures.ts';
 import type { Fetcher } from '../net/remote-client.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
 import type { RemoteRecord } from '../remotes.ts';
-import { type ChannelContext, resolveChannel } from './channel.ts';
+import { type ChannelContext, type ChannelDecision, resolveChannel } from './channel.ts';
 import { acceptManifest, type CheckContext, type TrustedManifest, type VerifiedSignature } from './manifest-checks.ts';
 import { verifySignatureFile } from './signature-file.ts';
 
@@ -105,26 +105,13 @@ function acceptPushed(
 ): TrustedManifest | undefined {
   if (remote.publicKeys.length === 0 || remote.channel !== undefined) return undefined;
   if (pushed.bytes.byteLength > context.maxManifestBytes) return undefined;
-  const { cache } = context;
   const { bytes, signature, etag } = pushed;
   try {
     const key = verifySignatureFile(bytes, signature, remote.publicKeys, {
       remote: remote.alias,
       url: remote.manifestUrl,
     });
-    let stored: Promise<void> | undefined;
-    const trusted = acceptManifest(
-      remote,
-      context,
-      bytes,
-      signature,
-      { source: 'network', fromCache: false },
-      () => cache.track(cache.writeRecord(remote, bytes, signature, etag, stored)),
-      { bytes, signature, keys: remote.publicKeys, key },
-    );
-    // As for a fetched manifest: its bytes go to the cache while the version's files are fetched.
-    stored = cache.storeCopy(bytes, signature);
-    return trusted;
+    return acceptNew(remote, context, bytes, signature, etag, { bytes, signature, keys: remote.publicKeys, key });
   } catch (error) {
     if (error instanceof FerryError) return undefined;
     throw error;
@@ -208,19 +195,35 @@ async function fetchFromRemote(
       sig.status === 404 ? undefined : sig.bytes,
     ));
   }
+  return acceptNew(remote, context, response.bytes, signature, response.etag, verified, channel);
+}
+
+/**
+ * Accepts a manifest new to the cache (fetched, or delivered by the push channel). Accepted, its bytes go to the
+ * cache while the version's files are fetched, so that committing it (before its code runs) only has the record left
+ * to write. Unreferenced until then; pruning removes them if it never is.
+ */
+function acceptNew(
+  remote: ResolvedRemote,
+  context: TrustContext,
+  bytes: Uint8Array,
+  signature: Uint8Array | undefined,
+  etag: string | undefined,
+  verified: VerifiedSignature | undefined,
+  channel?: ChannelDecision,
+): TrustedManifest {
+  const { cache } = context;
   let stored: Promise<void> | undefined;
   const trusted = acceptManifest(
     remote,
     context,
-    response.bytes,
+    bytes,
     signature,
     { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
-    () => cache.track(cache.writeRecord(remote, response.bytes, signature, response.etag, stored)),
+    () => cache.track(cache.writeRecord(remote, bytes, signature, etag, stored)),
     verified,
   );
-  // Accepted: its bytes go to the cache while the version's files are fetched, so that committing it (before its
-  // code runs) only has the record left to write. Unreferenced until then; pruning removes them if it never is.
-  stored = cache.storeCopy(response.bytes, signature);
+  stored = cache.storeCopy(bytes, signature);
   return trusted;
 }
 
