@@ -84,17 +84,7 @@ function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code;
 }
 
-/** The entries of a folder; none when it does not exist (nothing was cached yet, or someone removed it). */
-async function list(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (errno(error) === 'ENOENT') return [];
-    throw error;
-  }
-}
-
-/** {@link list}, with each entry's type. */
+/** The entries of a folder, with their types; none when it does not exist (nothing cached yet, or removed). */
 async function listWithTypes(dir: string): Promise<Dirent[]> {
   try {
     return await readdir(dir, { withFileTypes: true });
@@ -102,6 +92,11 @@ async function listWithTypes(dir: string): Promise<Dirent[]> {
     if (errno(error) === 'ENOENT') return [];
     throw error;
   }
+}
+
+/** The names of {@link listWithTypes}. */
+async function list(dir: string): Promise<string[]> {
+  return (await listWithTypes(dir)).map((entry) => entry.name);
 }
 
 /** The manifest (and signature) integrities one record protects: its current manifest and its history. */
