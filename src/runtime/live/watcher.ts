@@ -117,11 +117,11 @@ export function watchRemote(options: WatcherOptions): Watcher {
   // Misbehaviours in a row (forgiven once a stream opens long after the last one).
   let strikes = 0;
   let lastStrike = Number.NEGATIVE_INFINITY;
-  // Push-triggered checks: the last one's time, the trailing one waiting, and the newest integrity announced.
+  // Push-triggered checks: the last one's time, the trailing one waiting, and the newest announcement (its integrity
+  // and any manifest bytes it carried).
   let lastPushCheck = Number.NEGATIVE_INFINITY;
   let pushTimer: NodeJS.Timeout | undefined;
-  let announced: string | undefined;
-  let announcedBytes: PushedManifest | undefined;
+  let latest: ManifestAnnouncement = { integrity: undefined, pushed: undefined };
   let events: number[] = [];
 
   const pollEvery = () =>
@@ -163,17 +163,15 @@ export function watchRemote(options: WatcherOptions): Watcher {
   };
 
   /** Checks for an announced build, at most once per PUSH_CHECK_INTERVAL_MS (the last announcement wins). */
-  const pushCheck = ({ integrity, pushed }: ManifestAnnouncement) => {
+  const pushCheck = (announcement: ManifestAnnouncement) => {
+    const { integrity } = announcement;
     if (integrity !== undefined && integrity === options.current?.() && pushTimer === undefined) return;
-    announced = integrity;
-    announcedBytes = pushed;
+    latest = announcement;
     if (pushTimer !== undefined) return;
     const run = () => {
       pushTimer = undefined;
       lastPushCheck = performance.now();
-      const bytes = announcedBytes;
-      announcedBytes = undefined;
-      options.check('push', announced, bytes).catch(() => {});
+      options.check('push', latest.integrity, latest.pushed).catch(() => {});
     };
     const wait = lastPushCheck + PUSH_CHECK_INTERVAL_MS - performance.now();
     if (wait <= 0) return run();
