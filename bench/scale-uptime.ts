@@ -8,9 +8,10 @@
  * that what it allocates is not counted against the host.
  *
  * `--baseline`: the same versions without ferry, the least any loader of new code does in a process: each version's
- * source made into bytes and decoded, compiled with node:vm `compileFunction` (V8's compilation cache off for the
- * call, as ferry does, else the cache alone keeps every version), run, its namespace kept until the next one replaces
- * it. What V8 does with the process's memory over the swaps shows here too, so the difference is ferry's.
+ * source made into bytes and decoded, compiled with node:vm `compileFunction` (through the runtime's `compileUncached`:
+ * V8's compilation cache off for the call, as ferry does, else the cache alone keeps every version), run, its
+ * namespace kept until the next one replaces it. What V8 does with the process's memory over the swaps shows here
+ * too, so the difference is ferry's.
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -19,12 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { compileFunction } from 'node:vm';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { toFerryModule } from '../src/build/ferry-module.ts';
 import { FERRY_MODULE_PARAMETERS } from '../src/common/module-namespace.ts';
 import { createHost } from '../src/index.ts';
 import { publicKeyOf, signManifest } from '../src/manifest/index.ts';
+import { compileUncached } from '../src/runtime/evaluate/compile-uncached.ts';
 import { startLoopback } from '../test/helpers/loopback.ts';
 import { writeRemoteOutput } from '../test/helpers/remote-output.ts';
 import { moduleSource } from './scale-fixtures.ts';
@@ -105,22 +106,26 @@ const sample = (swap: number) => {
   };
 };
 
-if (values.baseline) {
-  // No ferry: compile and run each version as the host would, nothing else (no fetch, verification, cache or swap).
+/** Runs `swap(1)` … `swap(swaps)`, sampling every 25; the samples and how long the swaps took. */
+async function runSwaps(swap: (i: number) => Promise<void>) {
   const samples = [sample(0)];
   const started = performance.now();
-  let current: { version: () => () => string } | undefined;
   for (let i = 1; i <= swaps; i++) {
+    await swap(i);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (i % 25 === 0) samples.push(sample(i));
+  }
+  return { samples, seconds: (performance.now() - started) / 1000 };
+}
+
+if (values.baseline) {
+  // No ferry: compile and run each version as the host would, nothing else (no fetch, verification, cache or swap).
+  let current: { version: () => () => string } | undefined;
+  const { samples, seconds } = await runSwaps(async (i) => {
     const source = Buffer.from(base.replaceAll('@VERSION@', `1.0.${i}`)).toString('utf8');
-    setFlagsFromString('--no-compilation-cache');
-    let fn: (...args: unknown[]) => Promise<typeof current>;
-    try {
-      fn = compileFunction(source, [...FERRY_MODULE_PARAMETERS], {
-        filename: `file:///uptime/1.0.${i}/x.js`,
-      }) as typeof fn;
-    } finally {
-      setFlagsFromString('--compilation-cache');
-    }
+    const fn = compileUncached(source, [...FERRY_MODULE_PARAMETERS], {
+      filename: `file:///uptime/1.0.${i}/x.js`,
+    }) as (...args: unknown[]) => Promise<typeof current>;
     const imports = async () => ({});
     // The namespace is the module's getters as they are (ferry wraps them in a live namespace object).
     current = await fn(
@@ -134,10 +139,7 @@ if (values.baseline) {
       undefined,
     );
     if (current?.version()() !== `1.0.${i}`) throw new Error(`baseline swap ${i}: version ${current?.version()()}`);
-    await new Promise((resolve) => setImmediate(resolve));
-    if (i % 25 === 0) samples.push(sample(i));
-  }
-  const seconds = (performance.now() - started) / 1000;
+  });
   rmSync(dir, { recursive: true, force: true });
   console.log(JSON.stringify({ swaps, bytes: Buffer.byteLength(base), seconds, samples }));
   process.exit(0);
@@ -159,19 +161,14 @@ const host = createHost({
   onWarning: () => {},
 });
 const live = await host.live<{ version(): string }>('uptime/x');
-const samples = [sample(0)];
-const started = performance.now();
-for (let i = 1; i <= swaps; i++) {
+const { samples, seconds } = await runSwaps(async (i) => {
   remote.stdin!.write(`${i}\n`);
   await nextLine();
   const [outcome] = await host.update('uptime');
   if (outcome?.status !== 'activated' || live.version() !== `1.0.${i}`) {
     throw new Error(`swap ${i}: ${outcome?.status} ${outcome?.error?.message ?? ''}`);
   }
-  await new Promise((resolve) => setImmediate(resolve));
-  if (i % 25 === 0) samples.push(sample(i));
-}
-const seconds = (performance.now() - started) / 1000;
+});
 await host.close();
 remote.stdin!.write('close\n');
 await new Promise((resolve) => remote.once('exit', resolve));
