@@ -5,10 +5,8 @@
  * manifest would, and fetches the manifest whenever they do not.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +20,7 @@ import {
 } from '../src/manifest/index.ts';
 import { createRequestHandler } from '../src/server/index.ts';
 import { subscribe } from './helpers/event-client.ts';
+import { type Loopback, startLoopback } from './helpers/loopback.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
 
@@ -29,26 +28,17 @@ const answer = (remote: SignedRemote, value: number) => ({
   exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } },
 });
 
-/** ferry's own request handler (with its push channel) on loopback, logging every request path. */
-async function ferryServer(dir: string) {
+/**
+ * ferry's own request handler (with its push channel) answering every request of a loopback server (which logs each
+ * request's path in `requests`); returns a function that stops the handler's event streams.
+ */
+function serveWithFerry(server: Loopback, dir: string): () => void {
   const handler = createRequestHandler({ dir });
-  const requests: string[] = [];
-  const server = createServer((req, res) => {
-    requests.push(new URL(req.url ?? '/', 'http://x').pathname);
+  server.override = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    requests,
-    async close() {
-      handler.close();
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    return true;
   };
+  return () => handler.close();
 }
 
 async function waitFor(condition: () => boolean, what: string, timeout = 8000): Promise<void> {
@@ -74,7 +64,8 @@ describe('a pushed manifest', () => {
   test('a new build is activated with one request (its file): the event carries the signed manifest, which is cached as if fetched', async () => {
     await using remote = await createSignedRemote({ release: 1 });
     await remote.publish(answer(remote, 1));
-    const server = await ferryServer(remote.project.dir);
+    const { server } = remote;
+    const stopEvents = serveWithFerry(server, remote.project.dir);
     await using cache = await createTempProject({});
     const events: UpdateMessage[] = [];
     const host = pushHost(`${server.url}mf-manifest.json`, remote.publicKey, cache.dir, events);
@@ -97,6 +88,7 @@ describe('a pushed manifest', () => {
       );
     } finally {
       await host.close();
+      stopEvents();
       await server.close();
     }
 
@@ -287,7 +279,8 @@ describe("the server's announcement", () => {
     await writeFile(join(dir, signatureFileFor(manifest)), exact);
     // A build in progress has already replaced the fixed-name signature.
     await writeFile(join(dir, 'mf-manifest.json.sig'), '{"signature":"next build"}\n');
-    const server = await ferryServer(dir);
+    await using server = await startLoopback(dir);
+    const stopEvents = serveWithFerry(server, dir);
     const subscriber = await subscribe(`${server.url}mf-manifest.events`);
     try {
       await subscriber.waitFor(/event: manifest\ndata: .*\n\n/);
@@ -306,7 +299,7 @@ describe("the server's announcement", () => {
       assert.equal(Buffer.from(announced.pushed!.signature!).toString(), '{"signature":"next build"}\n');
     } finally {
       subscriber.close();
-      await server.close();
+      stopEvents();
     }
   });
 });
