@@ -13,7 +13,7 @@
  * cannot wait for it: until then it throws the last load error). Code that would rather wait awaits
  * `whenLoaded(alias)` first.
  */
-import { FerryError, UnknownExposeError, UnknownRemoteError } from '../common/errors.ts';
+import { CircuitOpenError, FerryError, UnknownExposeError, UnknownRemoteError } from '../common/errors.ts';
 import { createHost, type Host } from '../runtime/index.ts';
 import { Backoff } from '../runtime/net/backoff.ts';
 import { installRemoteModuleHooks } from './hooks.ts';
@@ -56,13 +56,20 @@ async function loadRemote(alias: string): Promise<boolean> {
   }
 }
 
+/** The first ceiling of the background retries' backoff, and the random spread added after an open breaker. */
+const RETRY_BASE_MS = 1000;
+
 /**
  * `defer`: a remote that failed at start-up is tried again in the background, on the runtime's backoff schedule, until
  * it loads; from then on a `require`/`import` of its modules gets their live bindings. The timers never keep the
  * process alive.
+ *
+ * An attempt refused by the remote's open circuit breaker did not call the remote, so it is not counted as a failure
+ * (the backoff does not grow): the next attempt waits until the breaker lets its probe through, plus a random spread
+ * below {@link RETRY_BASE_MS}. Counting it would leave a remote that came back unseen for up to the 30 s ceiling.
  */
 function retryInBackground(alias: string): void {
-  const backoff = new Backoff({ base: 1000, max: 30_000 });
+  const backoff = new Backoff({ base: RETRY_BASE_MS, max: 30_000 });
   const attempt = () => {
     void loadRemote(alias).then((loaded) => {
       if (loaded) {
@@ -70,9 +77,14 @@ function retryInBackground(alias: string): void {
           `ferry/register: remote "${alias}" loaded after ${backoff.attempts} background attempt(s); its modules ` +
             'can be imported now.\n',
         );
-      } else {
-        setTimeout(attempt, backoff.next()).unref();
+        return;
       }
+      const failure = failures.get(alias);
+      const probeAt = failure instanceof CircuitOpenError && failure.retryAt ? Date.parse(failure.retryAt) : Number.NaN;
+      const wait = Number.isNaN(probeAt)
+        ? backoff.next()
+        : Math.max(0, probeAt - Date.now()) + Math.random() * RETRY_BASE_MS;
+      setTimeout(attempt, wait).unref();
     });
   };
   setTimeout(attempt, backoff.next()).unref();
