@@ -14,7 +14,6 @@
 import { join } from 'node:path';
 import { HostClosedError, InvalidOptionError, RemoteCycleError, UnknownRemoteError } from '../common/errors.ts';
 import { commonJsNamespace } from '../common/module-namespace.ts';
-import type { PushedManifest } from '../manifest/index.ts';
 import { checkCacheFolder } from './cache/cache-folder.ts';
 import { HostCache } from './cache/host-cache.ts';
 import { StaleIfErrorPolicy } from './cache/stale-if-error.ts';
@@ -40,7 +39,7 @@ import { nameTheImport, parseSpecifier } from './specifier.ts';
 import { CHANNELS_FILE } from './trust/channel.ts';
 import type { TrustedManifest } from './trust/manifest-checks.ts';
 import { ReleaseStore } from './trust/release-store.ts';
-import { fetchTrustedManifest, type TrustContext } from './trust/trusted-manifest.ts';
+import { fetchTrustedManifest, type ManifestRequest, type TrustContext } from './trust/trusted-manifest.ts';
 import { checkVersionRange } from './trust/version-gate.ts';
 import { RemoteVersion } from './version/remote-version.ts';
 import { createWarn } from './warnings.ts';
@@ -232,12 +231,16 @@ export function createHost(options: HostOptions): Host {
   let closed = false;
 
   /** Stage 2: the remote's manifest, fetched and accepted, announced on `ferry:manifest`. */
-  async function fetchManifest(record: RemoteRecord, remote: ResolvedRemote = record.options, pushed?: PushedManifest) {
+  async function fetchManifest(
+    record: RemoteRecord,
+    remote: ResolvedRemote = record.options,
+    request: ManifestRequest = {},
+  ) {
     let trace: ManifestTraceContext | undefined;
     if (tracing.manifest.hasSubscribers) trace = { host: hostName, remote: remote.alias, url: remote.manifestUrl };
     const trusted = await (trace
       ? tracing.manifest.tracePromise(async () => {
-          const accepted = await fetchTrustedManifest(record, trust, remote, pushed);
+          const accepted = await fetchTrustedManifest(record, trust, remote, request);
           Object.assign(trace, {
             version: accepted.manifest.ferry.version,
             release: accepted.manifest.ferry.release,
@@ -246,7 +249,7 @@ export function createHost(options: HostOptions): Host {
           });
           return accepted;
         }, trace)
-      : fetchTrustedManifest(record, trust, remote, pushed));
+      : fetchTrustedManifest(record, trust, remote, request));
     const { manifest, signedBy } = trusted;
     channels.manifest.publish({
       host: hostName,

@@ -571,6 +571,9 @@ test('availability: a host restarted while the MF remote is down starts from the
       warnings.some((w) => w.code === 'FERRY_STALE_CACHE' && /pinned in .*ferry\.lock.*cache/.test(w.message)),
       JSON.stringify(warnings),
     );
+    // A live-update check while it is down could not ask the remote: failed (asked again later), not unchanged.
+    const [checked] = await restarted.update('authServiceRemote');
+    assert.equal(checked?.status, 'failed', JSON.stringify(checked));
   } finally {
     await restarted.close();
   }

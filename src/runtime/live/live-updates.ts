@@ -20,6 +20,7 @@ import type { RemoteRecord, RemoteRegistry } from '../remotes.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ChannelDecision } from '../trust/channel.ts';
 import type { TrustedManifest } from '../trust/manifest-checks.ts';
+import type { ManifestRequest } from '../trust/trusted-manifest.ts';
 import { checkContract, checkSharedSingletons, checkVersionRange } from '../trust/version-gate.ts';
 import type { RemoteVersion } from '../version/remote-version.ts';
 import { watchRemote } from './watcher.ts';
@@ -54,8 +55,8 @@ export interface LiveUpdateDeps {
   fetch: Parameters<typeof watchRemote>[0]['fetch'];
   /** Bounds the health check like the candidate's own initialisation. */
   deadlines: Deadlines;
-  /** `pushed`: the manifest's bytes as a push event delivered them (verified like fetched ones, or fetched instead). */
-  fetchManifest(record: RemoteRecord, remote: ResolvedRemote, pushed?: PushedManifest): Promise<TrustedManifest>;
+  /** `request.pushed`: the manifest's bytes as a push event delivered them (verified like fetched ones, or fetched). */
+  fetchManifest(record: RemoteRecord, remote: ResolvedRemote, request: ManifestRequest): Promise<TrustedManifest>;
   createVersion(record: RemoteRecord, remote: ResolvedRemote, trusted: TrustedManifest): RemoteVersion;
   scopeOf(name: string): ShareScope;
 }
@@ -128,14 +129,17 @@ export class LiveUpdates {
       fetch: this.#deps.fetch,
       origins: this.#deps.origins,
       // The bytes a stream delivered count only for the URL it was opened for: an alias re-pointed meanwhile fetches.
-      check: (trigger, integrity, pushed) =>
-        this.check(
+      check: async (trigger, integrity, pushed) => {
+        const outcome = await this.check(
           record,
           trigger,
           integrity,
           undefined,
           pushed && record.options.manifestUrl === manifestUrl ? pushed : undefined,
-        ),
+        );
+        // A check that could not ask the remote: the watcher waits longer before its next poll.
+        return !(outcome.status === 'failed' && isUnavailable(outcome.error));
+      },
       current: () => record.current?.integrity,
     });
   }
@@ -178,7 +182,12 @@ export class LiveUpdates {
       );
       return updates.next;
     }
-    const run = this.#traced(record, trigger, announced, remote, pushed).finally(() => {
+    // Each check has a whole import's time of its own (manifest, files, initialisation, health check), whatever
+    // context it was started from: a watcher's timers are created inside the first import, whose deadline they would
+    // otherwise inherit — long past by the time a poll or an announcement comes.
+    const deadlineAt = performance.now() + (remote ?? record.options).timeouts.import;
+    const traced = () => this.#traced(record, trigger, announced, remote, pushed);
+    const run = this.#deps.deadlines.run(deadlineAt, traced).finally(() => {
       if (updates.running === run) updates.running = undefined;
     });
     updates.running = run;
@@ -222,9 +231,12 @@ export class LiveUpdates {
     this.emit({ type: 'check', remote: alias, version: current.version, trigger });
     let trusted: TrustedManifest;
     try {
-      trusted = await this.#deps.fetchManifest(record, remote, pushed);
+      // Never the cached copy: the host runs a version already, and a remote this check could not ask is a failed
+      // check, asked again (#askAgain), not an unchanged one.
+      trusted = await this.#deps.fetchManifest(record, remote, { pushed, staleIfError: false });
     } catch (error) {
       if (isUnavailable(error) || !(error instanceof FerryError)) {
+        if (override === undefined) this.#askAgain(record, trigger);
         return { ...base, status: 'failed', error: error as Error };
       }
       // It answered with something that does not verify (signature, rollback, expiry, another remote's manifest).
@@ -392,6 +404,19 @@ export class LiveUpdates {
     this.emit({ type: 'disposed', remote: version.alias, version: version.version });
   }
 
+  /**
+   * A check could not ask the remote (refused, timed out, the breaker open). A poll is asked again by the next poll
+   * (the watcher waits longer after each failed one); a caller of `host.update()` has the answer and decides. A check
+   * that a push or a retry started is tried again with backoff, unless the watcher polls meanwhile anyway (no push
+   * channel connected): without that, a build announced while the remote was overloaded would wait for the next
+   * revalidation (10 × `pollInterval`), or forever with polling off.
+   */
+  #askAgain(record: RemoteRecord, trigger: UpdateTrigger): void {
+    if (trigger === 'poll' || trigger === 'manual') return;
+    const polls = record.options.live.pollInterval !== false && record.watcher?.pushConnected === false;
+    if (!polls) this.#retryLater(record);
+  }
+
   #retryLater(record: RemoteRecord): void {
     const { updates } = record;
     clearTimeout(updates.retryTimer);
@@ -408,7 +433,6 @@ export class LiveUpdates {
     record.updates.retryBackoff.reset();
   }
 
-  /** Stops every watcher and retry; later checks do nothing. */
   /** Stops every watcher and retry; later checks do nothing, and a check in progress writes nothing more. */
   close(): void {
     this.#closed = true;

@@ -24,13 +24,19 @@ export const EVENTS_FILE = 'mf-manifest.events';
 
 /**
  * What a watcher asks its host to do. `integrity` is the manifest integrity a push event announced, if any, and
- * `pushed` the manifest bytes the event carried (hashed to `integrity`, not yet verified otherwise).
+ * `pushed` the manifest bytes the event carried (hashed to `integrity`, not yet verified otherwise). Resolves to
+ * `false` when the check could not ask the remote (the next poll then waits longer), anything else when it could.
  */
 export type CheckRequest = (trigger: 'poll' | 'push', integrity?: string, pushed?: PushedManifest) => Promise<unknown>;
 
 export interface WatcherOptions {
   manifestUrl: string;
-  /** Milliseconds between polls while push is down; `false`: no polling. */
+  /**
+   * Milliseconds between polls while push is down; `false`: no polling. After a poll that could not ask the remote,
+   * the next waits this plus a random extra that grows with each failed poll in a row (the runtime's backoff, based
+   * on this and at most {@link MAX_BACKOFF_MS}), so hosts polling a remote that is down or overloaded ease off
+   * and spread out; a poll that reaches the remote brings back the plain interval.
+   */
   pollInterval: number | false;
   push: boolean;
   check: CheckRequest;
@@ -130,15 +136,23 @@ export function watchRemote(options: WatcherOptions): Watcher {
       : connected
         ? options.pollInterval * REVALIDATE_FACTOR
         : options.pollInterval;
+  // Polls in a row that could not ask the remote, and the extra wait they add before the next one.
+  const pollFailures = new Backoff({ base: options.pollInterval || 1000, max: MAX_BACKOFF_MS });
+  let pollExtra = 0;
   const schedulePoll = () => {
     const interval = pollEvery();
     if (stopped || interval === false || pollTimer !== undefined) return;
     pollTimer = setTimeout(async () => {
       pollTimer = undefined;
       if (stopped) return;
-      await options.check('poll').catch(() => {});
+      const asked = await options.check('poll').catch(() => false);
+      if (asked === false) pollExtra = pollFailures.next();
+      else {
+        pollFailures.reset();
+        pollExtra = 0;
+      }
       schedulePoll();
-    }, interval);
+    }, interval + pollExtra);
     pollTimer.unref();
   };
   /** The push channel went up or down: polling switches between its two paces. */

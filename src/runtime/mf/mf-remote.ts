@@ -36,14 +36,18 @@ export function fileNameOf(url: string): string {
   return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
 }
 
-/** Fetches, checks against the lock and accepts an MF remote's manifest (or container). */
+/**
+ * Fetches, checks against the lock and accepts an MF remote's manifest (or container). `staleIfError: false` (a
+ * live-update check) never answers with the locked copy from the cache: a remote it could not ask fails the check.
+ */
 export async function fetchMfRemote(
   record: RemoteRecord,
   context: TrustContext,
   remote: ResolvedRemote,
+  staleIfError = true,
 ): Promise<TrustedManifest> {
   try {
-    return await acceptMfRemote(record, context, remote);
+    return await acceptMfRemote(record, context, remote, staleIfError);
   } catch (error) {
     // A running remote whose new build is not in the lock: refused (the live update reports it too), and said loudly,
     // once per message, because the team must review the build and re-lock it.
@@ -62,6 +66,7 @@ async function acceptMfRemote(
   record: RemoteRecord,
   context: TrustContext,
   remote: ResolvedRemote,
+  staleIfError: boolean,
 ): Promise<TrustedManifest> {
   const lock = await readLock(remote.lockFile);
   const locked = Object.hasOwn(lock.remotes, remote.manifestUrl) ? lock.remotes[remote.manifestUrl] : undefined;
@@ -84,7 +89,7 @@ async function acceptMfRemote(
     );
   }
   const first = fileNameOf(remote.manifestUrl);
-  const { bytes, fromCache } = await fetchFirst(record, context, remote, first, locked?.files[first]);
+  const { bytes, fromCache } = await fetchFirst(record, context, remote, first, locked?.files[first], staleIfError);
   if (locked) {
     checkLocked(remote, first, bytes, locked.files[first]);
     if (locked.name !== remote.name) {
@@ -136,11 +141,14 @@ async function fetchFirst(
   remote: ResolvedRemote,
   name: string,
   locked: LockedFile | undefined,
+  staleIfError: boolean,
 ): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
   // The lock names the exact bytes, so a cached copy of them is as good as the remote's (stale-if-error); with one,
   // the import does not wait out the retries of a remote that is down.
   const cached =
-    locked && remote.cache.staleIfError ? await context.cache.read(locked.integrity, locked.size) : undefined;
+    locked && staleIfError && remote.cache.staleIfError
+      ? await context.cache.read(locked.integrity, locked.size)
+      : undefined;
   try {
     const container = isContainerUrl(remote.manifestUrl);
     const response = await context.client({

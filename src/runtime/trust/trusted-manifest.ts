@@ -31,19 +31,30 @@ export interface TrustContext extends CheckContext, Omit<ChannelContext, 'client
   onChanged(record: RemoteRecord): void;
 }
 
+/** How a manifest is asked for. */
+export interface ManifestRequest {
+  /** The manifest as the remote's push channel delivered it: accepted without a request if it passes every check. */
+  pushed?: PushedManifest | undefined;
+  /**
+   * Whether the cached copy answers when the remote is unavailable (default true, with the remote's
+   * `cache.staleIfError`). A live-update check says false: the host runs a version already, and a remote the check
+   * could not ask is a failed check (asked again), not an unchanged one.
+   */
+  staleIfError?: boolean;
+}
+
 /**
  * Fetches, verifies and accepts the manifest of `record`'s remote (or of `remote`, the options an alias is being
- * re-pointed to); throws a typed error naming the remote, the URL and the fix. `pushed` is the manifest as the remote's
- * push channel delivered it: accepted without a request when it passes every check, else the manifest is fetched.
+ * re-pointed to); throws a typed error naming the remote, the URL and the fix.
  */
 export async function fetchTrustedManifest(
   record: RemoteRecord,
   context: TrustContext,
   remote: ResolvedRemote = record.options,
-  pushed?: PushedManifest,
+  { pushed, staleIfError = true }: ManifestRequest = {},
 ): Promise<TrustedManifest> {
   // A webpack/rspack Module Federation remote is trusted by the host's lock file instead (mf/mf-remote.ts).
-  if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote);
+  if (remote.type === 'module-federation') return fetchMfRemote(record, context, remote, staleIfError);
   const delivered = pushed && acceptPushed(remote, context, pushed);
   if (delivered) {
     context.stale.backOnline(record, { version: delivered.manifest.ferry.version, integrity: delivered.integrity });
@@ -54,7 +65,7 @@ export async function fetchTrustedManifest(
   try {
     trusted = await fetchFromRemote(record, remote, context, cached);
   } catch (error) {
-    if (!cached || !remote.cache.staleIfError || !isUnavailable(error)) throw error;
+    if (!cached || !staleIfError || !remote.cache.staleIfError || !isUnavailable(error)) throw error;
     try {
       // Served stale: its record stays as it is (its age is when the remote last served it).
       trusted = acceptManifest(
@@ -149,7 +160,9 @@ async function fetchFromRemote(
     maxBytes: context.maxManifestBytes,
     what: 'manifest',
     etag: conditional ? cached?.record.etag : undefined,
-    // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries.
+    // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries. A
+    // live-update check (which does not fall back) asks once too: a failed check is asked again later, with backoff,
+    // so a fleet of hosts checking an overloaded remote does not multiply its requests.
     once: cached !== undefined && remote.cache.staleIfError,
   });
   channels.fetch.publish({

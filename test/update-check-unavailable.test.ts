@@ -1,0 +1,190 @@
+/**
+ * A live-update check that cannot ask the remote is `failed`, never `unchanged` on the strength of the host's cached
+ * copy: the host runs a version already, so the stale-if-error fallback that serves a first load from the cache has
+ * nothing to give a check but a wrong answer (found as a flaky rollout fleet test: under load a timed-out check
+ * answered `unchanged` from the cache folder the hosts shared, and hosts stayed on a release the channel had rolled
+ * back). A failed check is asked again: polls by the next poll, which waits longer after each failed one; a check a
+ * push started by a retry with backoff, so a build announced while the remote was overloaded still goes live.
+ */
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHost, type UpdateMessage } from '../src/index.ts';
+import { createRequestHandler } from '../src/server/index.ts';
+import { createTempProject } from './helpers/temp-project.ts';
+import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
+
+const answer = (remote: SignedRemote, value: number) => ({
+  exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } },
+});
+
+async function waitFor(condition: () => boolean, what: string, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/**
+ * ferry's request handler (push channel included) behind the remote's loopback server; while `down()` says so, the
+ * manifest and its signature answer 503 (the event stream stays up).
+ */
+function serveWithOutage(remote: SignedRemote, down: () => boolean): () => void {
+  const handler = createRequestHandler({ dir: remote.project.dir });
+  remote.server.override = (req: IncomingMessage, res: ServerResponse) => {
+    if (down() && /^\/mf-manifest\.json/.test(req.url ?? '')) res.writeHead(503).end('overloaded');
+    else handler(req, res);
+    return true;
+  };
+  return () => handler.close();
+}
+
+test('a check whose manifest request times out is failed, not unchanged from the cache; the next check activates', async () => {
+  await using remote = await createSignedRemote({ release: 1 });
+  await using cache = await createTempProject({});
+  const host = createHost({
+    name: 'userService',
+    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+    cache: { dir: cache.dir },
+    timeouts: { headers: 300 },
+    retry: { attempts: 1 },
+    live: { pollInterval: false, push: false },
+    onWarning: () => {},
+  });
+  try {
+    const live = await host.live<{ answer: number }>('authService/x');
+    assert.equal(live.answer, 42);
+    await remote.publish({ release: 2, ...answer(remote, 43) });
+    // The remote accepts the manifest request and never answers it.
+    const hung: ServerResponse[] = [];
+    remote.server.override = (req: IncomingMessage, res: ServerResponse) => {
+      if (!req.url?.startsWith('/mf-manifest.json')) return false;
+      hung.push(res);
+      return true;
+    };
+    const [outcome] = await host.update('authService');
+    assert.equal(outcome?.status, 'failed', `the check could not ask the remote: ${JSON.stringify(outcome)}`);
+    assert.equal(outcome?.error?.name, 'TimeoutError');
+    assert.equal(live.answer, 42, 'the current version keeps serving');
+    for (const res of hung) res.destroy();
+
+    remote.server.override = undefined;
+    const [next] = await host.update('authService');
+    assert.equal(next?.status, 'activated');
+    assert.equal(live.answer, 43);
+  } finally {
+    await host.close();
+  }
+});
+
+test('polls that cannot ask the remote ease off (a growing random extra wait), and the plain interval is back once one reaches it', async () => {
+  await using remote = await createSignedRemote({ release: 1 });
+  await using cache = await createTempProject({});
+  let down = false;
+  const stop = serveWithOutage(remote, () => down);
+  const events: UpdateMessage[] = [];
+  const host = createHost({
+    name: 'userService',
+    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+    cache: { dir: cache.dir },
+    // No breaker, and one request per check: the polls alone decide how often the remote is asked.
+    breaker: false,
+    retry: { attempts: 1 },
+    live: { pollInterval: 100, push: false, onUpdate: (event) => events.push(event) },
+    onWarning: () => {},
+  });
+  const polls = () => events.filter((event) => event.type === 'check' && event.trigger === 'poll').length;
+  try {
+    const live = await host.live<{ answer: number }>('authService/x');
+    await waitFor(() => polls() >= 3, 'polls at the plain interval');
+    down = true;
+    const before = polls();
+    await sleep(3000);
+    // At the plain 100 ms, 3 s is ~25 polls (more than 20 even on a slow machine). After n failed polls in a row the
+    // next waits 100 ms plus a random extra below 100 ms × 2^(n-1): about six in 3 s, and more than 15 would take the
+    // extras of the sixth to fifteenth polls (ceilings 3.2 s to 60 s) all to fall below a few hundred ms.
+    const whileDown = polls() - before;
+    assert.ok(whileDown >= 2 && whileDown <= 15, `${whileDown} polls in 3 s while the remote answered 503`);
+    assert.equal(live.answer, 42);
+
+    // Back: the next poll (after at most the last extra wait, below a minute) finds the new build, and the polls
+    // after it are at the plain interval again.
+    await remote.publish({ release: 2, ...answer(remote, 43) });
+    down = false;
+    await waitFor(() => live.answer === 43, 'the new build, once the remote answers again', 65_000);
+    const after = polls();
+    await sleep(1000);
+    assert.ok(polls() - after >= 5, `${polls() - after} polls in the second after the remote answered again`);
+  } finally {
+    await host.close();
+    stop();
+  }
+});
+
+test('a check a push started that cannot ask the remote is retried with backoff, and the announced build goes live without a poll', async () => {
+  await using remote = await createSignedRemote({ release: 1 });
+  await using cache = await createTempProject({});
+  let down = false;
+  const stop = serveWithOutage(remote, () => down);
+  const events: UpdateMessage[] = [];
+  const manifestRequests = () => remote.server.requests.filter((path) => path === '/mf-manifest.json').length;
+  // Unsigned, so the host fetches the manifest the event announces (a signed remote's event carries it).
+  const host = createHost({
+    name: 'userService',
+    remotes: { authService: { url: remote.manifestUrl } },
+    cache: { dir: cache.dir },
+    retry: { attempts: 1 },
+    live: { pollInterval: false, push: true, onUpdate: (event) => events.push(event) },
+    onWarning: () => {},
+  });
+  try {
+    const live = await host.live<{ answer: number }>('authService/x');
+    await waitFor(() => remote.server.requests.includes('/mf-manifest.events'), 'the push subscription');
+    await sleep(200);
+    down = true;
+    const before = manifestRequests();
+    await remote.publish({ release: 2, ...answer(remote, 43) });
+    // The announcement's check, and at least one retry, meet the 503.
+    await waitFor(() => manifestRequests() >= before + 2, 'the push check and a retry', 15_000);
+    assert.equal(live.answer, 42);
+    assert.ok(!events.some((event) => event.type === 'activated'));
+    down = false;
+    await waitFor(() => live.answer === 43, 'the announced build, through a retry', 70_000);
+    const activated = events.find((event) => event.type === 'activated');
+    assert.equal(activated?.trigger, 'retry');
+    assert.ok(!events.some((event) => event.trigger === 'poll'), 'polling is off: no poll found it');
+  } finally {
+    await host.close();
+    stop();
+  }
+});
+
+test('a poll long after the first import has a deadline of its own: it activates the new build, with no stale-cache warning', async () => {
+  // The watcher's timers are created inside the first import; its checks used to inherit that import's deadline, so
+  // every poll after `timeouts.import` had passed failed at once, warned FERRY_STALE_CACHE ("unavailable"), and the
+  // build arrived only through the stale copy's background refresh (trigger 'cache').
+  await using remote = await createSignedRemote({ release: 1 });
+  await using cache = await createTempProject({});
+  const events: UpdateMessage[] = [];
+  const warnings: string[] = [];
+  const host = createHost({
+    name: 'userService',
+    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+    cache: { dir: cache.dir },
+    timeouts: { import: 500 },
+    live: { pollInterval: 100, push: false, onUpdate: (event) => events.push(event) },
+    onWarning: (warning) => warnings.push(warning.code),
+  });
+  try {
+    const live = await host.live<{ answer: number }>('authService/x');
+    await sleep(1000); // twice the import deadline
+    await remote.publish({ release: 2, ...answer(remote, 43) });
+    await waitFor(() => live.answer === 43, 'the new build');
+    assert.equal(events.find((event) => event.type === 'activated')?.trigger, 'poll');
+    assert.deepEqual(warnings, []);
+  } finally {
+    await host.close();
+  }
+});
