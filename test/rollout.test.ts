@@ -100,9 +100,9 @@ async function fleet(serve: Serve, size: number): Promise<void> {
       name: 'fleet',
       hostId: `host-${i}`,
       remotes: { svc: { url: server.url, publicKey: remote.publicKey, channel: 'stable' } },
-      // Without stale-if-error: a check that times out under this load is then `failed` (and asked again below)
-      // rather than `unchanged` from the cached copy, whose background refresh would move the host only later.
-      cache: { dir: join(cacheRoot, String(i % 8)), staleIfError: false },
+      // The default stale-if-error: a check that times out under this load is `failed` (and asked again below), never
+      // `unchanged` from the cached copy (test/update-check-unavailable.test.ts).
+      cache: { dir: join(cacheRoot, String(i % 8)) },
       live: { pollInterval: false, push: false, drainTimeout: 1000 },
       onWarning: () => {},
     });
