@@ -1,7 +1,8 @@
 /**
  * ferry installed the way a host service installs it: `npm pack` of this repository, installed into a fresh service
  * with `npm install --omit=optional`, which leaves out the build tools (esbuild, oxc-transform and the TypeScript
- * compiler API of the contract check are optional dependencies; only semver comes along). The service still loads
+ * compiler API of the contract check are optional dependencies, and ferry has no other: semver, the one package its
+ * runtime uses, is bundled into dist/ by scripts/build.ts, so nothing comes along). The service still loads
  * a signed remote, serves one and verifies one; `ferry build` there fails with a typed error that says how to
  * install esbuild.
  */
@@ -73,8 +74,8 @@ test('a service installed with --omit=optional has no build tools, and loads, se
 
   const modules = service.path('node_modules');
   assert.ok(existsSync(join(modules, 'ferry', 'dist', 'index.js')), 'ferry is installed');
-  assert.ok(existsSync(join(modules, 'semver', 'package.json')), 'its dependency semver is installed');
   for (const tool of [
+    'semver',
     'esbuild',
     'oxc-transform',
     'es-module-lexer',
