@@ -215,6 +215,68 @@ test('a refused update: its span says why, with the refusal as a span event carr
   await host.close();
 });
 
+test('checks the host starts itself are traces of their own, not children of the request whose import loaded the remote', async () => {
+  // The watcher's timers are created inside the first import: they used to carry its context, so every poll, for as
+  // long as the host ran, was one more child of that long-finished request's trace.
+  await using remote = await createSignedRemote({ release: 3 });
+  const host = hostFor(remote, freshCache(), { live: { pollInterval: 50, push: false } });
+  try {
+    const { root } = await traced('request', () => host.import('authService/x'));
+    const polls = () => spans.getFinishedSpans().filter((span) => span.name === 'ferry update authService');
+    while (polls().length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const poll of polls()) {
+      assert.equal(poll.attributes['ferry.update.trigger'], 'poll');
+      assert.equal(poll.parentSpanContext, undefined, 'a root span');
+      assert.notEqual(poll.spanContext().traceId, root.spanContext().traceId);
+    }
+    // Its manifest request is its child, in its trace.
+    const update = polls()[0]!;
+    const manifest = spans
+      .getFinishedSpans()
+      .find(
+        (span) =>
+          span.name === 'ferry manifest authService' && span.parentSpanContext?.spanId === update.spanContext().spanId,
+      );
+    assert.ok(manifest, "the poll's manifest span is its child");
+  } finally {
+    await host.close();
+  }
+});
+
+test('the background refresh of a copy served stale is not part of the request that found the remote down', async () => {
+  await using remote = await createSignedRemote({ release: 3 });
+  const cacheDir = freshCache();
+  const first = hostFor(remote, cacheDir);
+  await first.import('authService/x');
+  await first.close();
+  // Down: a restarted host serves its cached copy, inside a request, and refreshes in the background.
+  remote.server.override = (_req, res) => {
+    res.writeHead(503).end();
+    return true;
+  };
+  const host = hostFor(remote, cacheDir, { retry: { attempts: 1 } });
+  try {
+    const { root } = await traced('request', () => host.import('authService/x'));
+    await remote.publish({ release: 4, exposes: { './x': { code: `${remote.canary}exports.answer = 43;\n` } } });
+    remote.server.override = undefined;
+    // The refresh finds the new build and hands it to live updates: a check with trigger 'cache'.
+    const found = () =>
+      spans
+        .getFinishedSpans()
+        .find(
+          (span) => span.name === 'ferry update authService' && span.attributes['ferry.update.trigger'] === 'cache',
+        );
+    const deadline = Date.now() + 15_000;
+    while (!found() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const update = found();
+    assert.ok(update, 'the refresh found the new build');
+    assert.equal(update.parentSpanContext, undefined, 'a root span');
+    assert.notEqual(update.spanContext().traceId, root.spanContext().traceId);
+  } finally {
+    await host.close();
+  }
+});
+
 test('a failed import: error.type is the ferry error code, on the import span and its manifest span', async () => {
   await using remote = await createSignedRemote({ release: 3 });
   const host = createHost({

@@ -6,6 +6,7 @@
  * (another one) is published. The state lives in the remote's record (`record.stale`).
  */
 import type { FerryError } from '../../common/errors.ts';
+import { inBackground } from '../background.ts';
 import { channels } from '../channels.ts';
 import type { Deadlines } from '../net/deadline.ts';
 import type { RemoteRecord } from '../remotes.ts';
@@ -104,13 +105,16 @@ export class StaleIfErrorPolicy {
     if (this.#closed || stale.refreshTimer !== undefined) return;
     const retryAt = record.breaker?.snapshot().retryAt;
     const wait = Math.max(retryAt === undefined ? 0 : retryAt - Date.now(), stale.refreshBackoff.next());
-    stale.refreshTimer = setTimeout(() => {
-      stale.refreshTimer = undefined;
-      // The refresh reports its own outcome (backOnline / servedStale, which schedules the next one).
-      this.#deadlines.run(performance.now() + record.options.timeouts.import, refresh).catch(() => {
-        if (stale.source === 'cache') this.#scheduleRefresh(record, refresh);
-      });
-    }, wait);
+    // In the background context (background.ts): not inside the import that found the remote down.
+    stale.refreshTimer = inBackground(() =>
+      setTimeout(() => {
+        stale.refreshTimer = undefined;
+        // The refresh reports its own outcome (backOnline / servedStale, which schedules the next one).
+        this.#deadlines.run(performance.now() + record.options.timeouts.import, refresh).catch(() => {
+          if (stale.source === 'cache') this.#scheduleRefresh(record, refresh);
+        });
+      }, wait),
+    );
     stale.refreshTimer.unref();
   }
 }

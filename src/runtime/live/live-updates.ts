@@ -11,6 +11,7 @@
  */
 import { FerryError, HttpStatusError, IntegrityError, TimeoutError, UpdateRefusedError } from '../../common/errors.ts';
 import type { PushedManifest } from '../../manifest/index.ts';
+import { inBackground } from '../background.ts';
 import { channels, tracing, type UpdateMessage, type UpdateTraceContext } from '../channels.ts';
 import type { Deadlines } from '../net/deadline.ts';
 import { isUnavailable } from '../net/failures.ts';
@@ -115,33 +116,38 @@ export class LiveUpdates {
     for (const listener of this.#listeners.get(message.type) ?? []) listener(message);
   }
 
-  /** Starts detection for a loaded remote (once). */
+  /**
+   * Starts detection for a loaded remote (once), in the host's background context (background.ts): the watcher's
+   * timers and streams carry nothing of the import that loaded the remote.
+   */
   watch(record: RemoteRecord): void {
     const { live, manifestUrl } = record.options;
     if (this.#closed || record.watcher !== undefined) return;
     if (live.pollInterval === false && (!live.push || record.options.channel !== undefined)) return;
-    record.watcher = watchRemote({
-      manifestUrl,
-      pollInterval: live.pollInterval,
-      // The push channel announces builds; a channel moves without one (`ferry release promote`): polled.
-      push: live.push && record.options.channel === undefined,
-      // The push channel goes through the host's own transport and origin policy, as every other request does.
-      fetch: this.#deps.fetch,
-      origins: this.#deps.origins,
-      // The bytes a stream delivered count only for the URL it was opened for: an alias re-pointed meanwhile fetches.
-      check: async (trigger, integrity, pushed) => {
-        const outcome = await this.check(
-          record,
-          trigger,
-          integrity,
-          undefined,
-          pushed && record.options.manifestUrl === manifestUrl ? pushed : undefined,
-        );
-        // A check that could not ask the remote: the watcher waits longer before its next poll.
-        return !(outcome.status === 'failed' && isUnavailable(outcome.error));
-      },
-      current: () => record.current?.integrity,
-    });
+    record.watcher = inBackground(() =>
+      watchRemote({
+        manifestUrl,
+        pollInterval: live.pollInterval,
+        // The push channel announces builds; a channel moves without one (`ferry release promote`): polled.
+        push: live.push && record.options.channel === undefined,
+        // The push channel goes through the host's own transport and origin policy, as every other request does.
+        fetch: this.#deps.fetch,
+        origins: this.#deps.origins,
+        // The bytes a stream delivered count only for the URL it was opened for: an alias re-pointed meanwhile fetches.
+        check: async (trigger, integrity, pushed) => {
+          const outcome = await this.check(
+            record,
+            trigger,
+            integrity,
+            undefined,
+            pushed && record.options.manifestUrl === manifestUrl ? pushed : undefined,
+          );
+          // A check that could not ask the remote: the watcher waits longer before its next poll.
+          return !(outcome.status === 'failed' && isUnavailable(outcome.error));
+        },
+        current: () => record.current?.integrity,
+      }),
+    );
   }
 
   /** Stops detection and retries for a remote. */
@@ -420,10 +426,13 @@ export class LiveUpdates {
   #retryLater(record: RemoteRecord): void {
     const { updates } = record;
     clearTimeout(updates.retryTimer);
-    updates.retryTimer = setTimeout(() => {
-      updates.retryTimer = undefined;
-      if (!this.#closed) void this.check(record, 'retry');
-    }, updates.retryBackoff.next());
+    // In the background context: a retry of a check that `host.update()` started inside a request is not that request's.
+    updates.retryTimer = inBackground(() =>
+      setTimeout(() => {
+        updates.retryTimer = undefined;
+        if (!this.#closed) void this.check(record, 'retry');
+      }, updates.retryBackoff.next()),
+    );
     updates.retryTimer.unref();
   }
 
