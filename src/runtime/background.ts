@@ -1,6 +1,7 @@
 /**
  * Work the host starts on its own — live-update polls and push checks, their retries, the background refresh of a
- * remote served from the cache — runs in one context of its own, not in the context of whatever scheduled it.
+ * remote served from the cache, cache pruning — runs in one context of its own, not in the context of whatever
+ * scheduled it.
  *
  * A timer carries the async context it was created in (every AsyncLocalStorage store: an import's deadline, the
  * OpenTelemetry context, an app's request context). The watcher of a remote is started by the import that first

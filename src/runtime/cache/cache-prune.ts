@@ -28,6 +28,7 @@ import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTemporary, writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
+import { inBackground } from '../background.ts';
 import { entryNameOf, type FileCache, isCacheKey, isLegacyShardName, legacyPathOf } from './file-cache.ts';
 import { readRegularFile } from './regular-file.ts';
 
@@ -355,8 +356,14 @@ export class CachePruner {
       return;
     }
     if (Date.now() - this.#lastRun < interval) return;
-    // A moment later, not at once: the update that recorded the manifest is still fetching and compiling.
-    const run = new Promise<void>((resolve) => {
+    // A moment later, not at once: the update that recorded the manifest is still fetching and compiling. In the
+    // host's background context (background.ts): the run, and a warning it gives, belong to no import or request.
+    const run = inBackground(() => this.#scheduleRun(interval));
+    this.#running = run;
+  }
+
+  #scheduleRun(interval: number): Promise<void> {
+    return new Promise<void>((resolve) => {
       this.#wake = resolve;
       this.#timer = setTimeout(resolve, Math.min(interval, PRUNE_DELAY_MS));
       this.#timer.unref();
@@ -379,7 +386,6 @@ export class CachePruner {
           this.request();
         }
       });
-    this.#running = run;
   }
 
   /** Stops: no new run starts, and one in progress stops at its next file. */
