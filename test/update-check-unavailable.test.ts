@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHost, type UpdateMessage } from '../src/index.ts';
+import { createHost, type HostOptions, type UpdateMessage } from '../src/index.ts';
 import { createRequestHandler } from '../src/server/index.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
@@ -41,18 +41,28 @@ function serveWithOutage(remote: SignedRemote, down: () => boolean): () => void 
   return () => handler.close();
 }
 
+/** A host of `remote` (its key pinned unless `signed: false`) whose update events go to `events`. */
+function hostOf(
+  remote: SignedRemote,
+  cacheDir: string,
+  events: UpdateMessage[],
+  { signed = true, live, ...options }: Partial<HostOptions> & { signed?: boolean } = {},
+) {
+  const { manifestUrl: url, publicKey } = remote;
+  return createHost({
+    name: 'userService',
+    remotes: { authService: signed ? { url, publicKey } : { url } },
+    cache: { dir: cacheDir },
+    onWarning: () => {},
+    ...options,
+    live: { pollInterval: false, push: false, ...live, onUpdate: (event) => events.push(event) },
+  });
+}
+
 test('a check whose manifest request times out is failed, not unchanged from the cache; the next check activates', async () => {
   await using remote = await createSignedRemote({ release: 1 });
   await using cache = await createTempProject({});
-  const host = createHost({
-    name: 'userService',
-    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-    cache: { dir: cache.dir },
-    timeouts: { headers: 300 },
-    retry: { attempts: 1 },
-    live: { pollInterval: false, push: false },
-    onWarning: () => {},
-  });
+  const host = hostOf(remote, cache.dir, [], { timeouts: { headers: 300 }, retry: { attempts: 1 } });
   try {
     const live = await host.live<{ answer: number }>('authService/x');
     assert.equal(live.answer, 42);
@@ -85,15 +95,11 @@ test('polls that cannot ask the remote ease off (a growing random extra wait), a
   let down = false;
   const stop = serveWithOutage(remote, () => down);
   const events: UpdateMessage[] = [];
-  const host = createHost({
-    name: 'userService',
-    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-    cache: { dir: cache.dir },
-    // No breaker, and one request per check: the polls alone decide how often the remote is asked.
+  // No breaker, and one request per check: the polls alone decide how often the remote is asked.
+  const host = hostOf(remote, cache.dir, events, {
     breaker: false,
     retry: { attempts: 1 },
-    live: { pollInterval: 100, push: false, onUpdate: (event) => events.push(event) },
-    onWarning: () => {},
+    live: { pollInterval: 100 },
   });
   const polls = () => events.filter((event) => event.type === 'check' && event.trigger === 'poll').length;
   try {
@@ -131,14 +137,7 @@ test('a check a push started that cannot ask the remote is retried with backoff,
   const events: UpdateMessage[] = [];
   const manifestRequests = () => remote.server.requests.filter((path) => path === '/mf-manifest.json').length;
   // Unsigned, so the host fetches the manifest the event announces (a signed remote's event carries it).
-  const host = createHost({
-    name: 'userService',
-    remotes: { authService: { url: remote.manifestUrl } },
-    cache: { dir: cache.dir },
-    retry: { attempts: 1 },
-    live: { pollInterval: false, push: true, onUpdate: (event) => events.push(event) },
-    onWarning: () => {},
-  });
+  const host = hostOf(remote, cache.dir, events, { signed: false, retry: { attempts: 1 }, live: { push: true } });
   try {
     const live = await host.live<{ answer: number }>('authService/x');
     await waitFor(() => remote.server.requests.includes('/mf-manifest.events'), 'the push subscription');
@@ -169,12 +168,9 @@ test('a poll long after the first import has a deadline of its own: it activates
   await using cache = await createTempProject({});
   const events: UpdateMessage[] = [];
   const warnings: string[] = [];
-  const host = createHost({
-    name: 'userService',
-    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-    cache: { dir: cache.dir },
+  const host = hostOf(remote, cache.dir, events, {
     timeouts: { import: 500 },
-    live: { pollInterval: 100, push: false, onUpdate: (event) => events.push(event) },
+    live: { pollInterval: 100 },
     onWarning: (warning) => warnings.push(warning.code),
   });
   try {
