@@ -18,10 +18,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { publicKeyOf } from '../src/manifest/index.ts';
 import { checkFileIntegrity } from '../src/runtime/trust/file-integrity.ts';
-import { createFerryServer, type FerryServer } from '../src/server/index.ts';
+import { createFerryServer } from '../src/server/index.ts';
 import { renderCharts } from './scale-charts.ts';
 import { moduleSource, writeFerryRemote, writeLocalModules, writeSharedPackage } from './scale-fixtures.ts';
 import { type FleetResult, runFleet } from './scale-fleet.ts';
@@ -110,8 +111,7 @@ const results: Record<string, unknown> = {
 // 1. Remotes per host.
 if (axes.has('remotes')) {
   const counts = [1, 10, 50];
-  const servers: FerryServer[] = [];
-  const remoteUrls: Record<string, string> = {};
+  const dirs: string[] = [];
   const localFiles: string[] = [];
   const specifiers: string[] = [];
   for (let r = 0; r < 50; r++) {
@@ -120,14 +120,27 @@ if (axes.has('remotes')) {
     const dir = join(root, 'remotes', `r${r}`);
     await writeFerryRemote(dir, { name: `r${r}`, version: '1.0.0', release: 1, sources }, privateKey);
     await writeLocalModules(join(appRoot, 'local', `r${r}`), sources);
-    const server = await createFerryServer({ dir, port: 0 });
-    servers.push(server);
-    remoteUrls[`r${r}`] = `${server.url}mf-manifest.json`;
+    dirs.push(dir);
     for (let e = 0; e < 3; e++) {
       localFiles.push(join(appRoot, 'local', `r${r}`, `x${e}.mjs`));
       specifiers.push(`r${r}/x${e}`);
     }
   }
+  // The 50 remotes are served by a process of their own (scale-remote-servers.ts), not on this one's event loop.
+  const servers = spawn(
+    process.execPath,
+    [join(BENCH, 'scale-remote-servers.ts'), JSON.stringify(dirs), join(REPO, 'dist', 'server', 'index.js')],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const replies = createInterface({ input: servers.stdout! })[Symbol.asyncIterator]();
+  const reply = async () => String((await replies.next()).value);
+  const urls = JSON.parse(await reply()) as string[];
+  const remoteUrls = Object.fromEntries(urls.map((url, r) => [`r${r}`, url]));
+  const command = async (line: string) => {
+    servers.stdin!.write(`${line}\n`);
+    const answer = await reply();
+    if (answer !== 'ok') throw new Error(`scale-remote-servers.ts answered ${answer} to ${line}`);
+  };
   const jobOf = (n: number, variant: 'ferry' | 'local', cacheDir: string) => ({
     kind: 'remotes',
     variant,
@@ -148,7 +161,7 @@ if (axes.has('remotes')) {
     for (const [k, n] of counts.entries()) {
       const cacheDir = join(root, 'cache', `${++caches}`);
       for (const phase of phases) {
-        if (phase === 'down') await Promise.all(servers.slice(0, n).map((server) => server.close()));
+        if (phase === 'down') await command(`down ${n}`);
         const pair = series[phase]![k]!;
         // Alternate which goes first.
         const order = (i + k) % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
@@ -159,13 +172,11 @@ if (axes.has('remotes')) {
         );
       }
       // Start the remotes again on the same ports.
-      for (let r = 0; r < n; r++) {
-        const port = Number(new URL(remoteUrls[`r${r}`]!).port);
-        servers[r] = await createFerryServer({ dir: join(root, 'remotes', `r${r}`), port });
-      }
+      await command(`up ${n}`);
     }
   }
-  await Promise.all(servers.map((server) => server.close()));
+  servers.stdin!.end();
+  await new Promise((resolve) => servers.once('exit', resolve));
   results['remotes'] = series;
 }
 
