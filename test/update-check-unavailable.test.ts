@@ -89,6 +89,27 @@ test('a check whose manifest request times out is failed, not unchanged from the
   }
 });
 
+test('a check asks once: a 503 is failed at once, not retried (a fleet checking an overloaded remote does not multiply its load)', async () => {
+  await using remote = await createSignedRemote({ release: 1 });
+  await using cache = await createTempProject({});
+  let down = false;
+  const stop = serveWithOutage(remote, () => down);
+  // The default retry policy: an import would try a 503 three times.
+  const host = hostOf(remote, cache.dir, []);
+  try {
+    await host.import('authService/x');
+    down = true;
+    const before = remote.server.requests.filter((path) => path === '/mf-manifest.json').length;
+    const [outcome] = await host.update('authService');
+    assert.equal(outcome?.status, 'failed');
+    assert.equal(outcome?.error?.name, 'HttpStatusError');
+    assert.equal(remote.server.requests.filter((path) => path === '/mf-manifest.json').length, before + 1);
+  } finally {
+    await host.close();
+    stop();
+  }
+});
+
 test('polls that cannot ask the remote ease off (a growing random extra wait), and the plain interval is back once one reaches it', async () => {
   await using remote = await createSignedRemote({ release: 1 });
   await using cache = await createTempProject({});

@@ -157,7 +157,8 @@ async function fetchFirst(
       url: remote.manifestUrl,
       maxBytes: locked ? locked.size : container ? MAX_UNPINNED_FILE : context.maxManifestBytes,
       what: container ? `container ${name}` : 'manifest',
-      once: cached !== undefined,
+      // A live-update check (staleIfError false) asks once too, as for a ferry remote: it is asked again later.
+      once: cached !== undefined || !staleIfError,
     });
     return { bytes: response.bytes, fromCache: false };
   } catch (error) {
