@@ -16,6 +16,7 @@ import { PRUNE_DELAY_MS, versionFolderName } from '../src/runtime/cache/cache-pr
 import { type Loopback, startLoopback } from './helpers/loopback.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject, type TempProject } from './helpers/temp-project.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const HOUR = 3_600_000;
 
@@ -51,14 +52,6 @@ async function ageAll(dir: string): Promise<void> {
   // Deepest first: setting a file's times does not change its folder's mtime, but be safe about order anyway.
   for (const entry of entries.reverse()) await utimes(join(entry.parentPath, entry.name), past, past);
   await utimes(dir, past, past);
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const pruneState = (cacheDir: string) => readFile(join(cacheDir, 'prune.json'), 'utf8').catch(() => undefined);
@@ -255,7 +248,7 @@ test('a record that cannot be read stops pruning with a warning; the import work
   const { host, warnings } = hostOf({ authService: auth.url }, cache.dir, { cache: { pruneInterval: 0 } });
   try {
     assert.equal((await host.import<X>('authService/x')).version, 1);
-    await waitFor(() => warnings.some((w) => w.code === 'FERRY_CACHE_PRUNE'), 'the prune warning');
+    await waitFor(() => warnings.some((w) => w.code === 'FERRY_CACHE_PRUNE'), 'the prune warning', 5000);
     const warning = warnings.find((w) => w.code === 'FERRY_CACHE_PRUNE')!;
     assert.match(warning.message, /could not prune its cache .*paymentService-0123\.json is not a record/s);
     assert.match(warning.message, /remove it/);
@@ -268,7 +261,11 @@ test('a record that cannot be read stops pruning with a warning; the import work
     await mkdir(join(cache.dir, 'remotes', 'paymentService-4567.json'));
     await auth.publish(2);
     assert.equal((await host.update('authService'))[0]?.status, 'activated');
-    await waitFor(() => warnings.filter((w) => w.code === 'FERRY_CACHE_PRUNE').length === 2, 'the second warning');
+    await waitFor(
+      () => warnings.filter((w) => w.code === 'FERRY_CACHE_PRUNE').length === 2,
+      'the second warning',
+      5000,
+    );
     assert.match(warnings.at(-1)!.message, /paymentService-4567\.json could not be read \(EISDIR/);
     assert.equal((await host.import<X>('authService/x')).version, 2);
     assert.equal(await readFile(oldEntry, 'utf8'), 'maybe protected by the broken record');

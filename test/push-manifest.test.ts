@@ -23,6 +23,7 @@ import { subscribe } from './helpers/event-client.ts';
 import { type Loopback, startLoopback } from './helpers/loopback.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const answer = (remote: SignedRemote, value: number) => ({
   exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } },
@@ -39,14 +40,6 @@ function serveWithFerry(server: Loopback, dir: string): () => void {
     return true;
   };
   return () => handler.close();
-}
-
-async function waitFor(condition: () => boolean, what: string, timeout = 8000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 function pushHost(url: string, publicKey: string | undefined, cacheDir: string, events: UpdateMessage[]) {
@@ -72,12 +65,12 @@ describe('a pushed manifest', () => {
     try {
       const live = await host.live<{ answer: number }>('authService/x');
       assert.equal(live.answer, 1);
-      await waitFor(() => server.requests.includes('/mf-manifest.events'), 'the push subscription');
+      await waitFor(() => server.requests.includes('/mf-manifest.events'), 'the push subscription', 8000);
       await sleep(200); // the current manifest, sent to every new subscriber, asks for nothing
       server.requests.length = 0;
 
       const manifest = await remote.publish({ release: 2, ...answer(remote, 2) });
-      await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation');
+      await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation', 8000);
       assert.equal(live.answer, 2);
       const swap = server.requests.filter((path) => path !== '/mf-manifest.events');
       assert.ok(swap.includes(`/${manifest.ferry.exposes['./x']!.file}`), `the new file was fetched: ${swap}`);
@@ -133,7 +126,7 @@ describe('the bytes of a push event carry no authority', () => {
     const events: UpdateMessage[] = [];
     const host = pushHost(remote.manifestUrl, options.signed ? remote.publicKey : undefined, cache.dir, events);
     const live = await host.live<{ answer: number }>('authService/x');
-    await waitFor(() => channel.streams.length > 0, 'the push subscription');
+    await waitFor(() => channel.streams.length > 0, 'the push subscription', 8000);
     return {
       remote,
       channel,
@@ -167,7 +160,7 @@ describe('the bytes of a push event carry no authority', () => {
     assert.notDeepEqual(forged, real);
     const before = setup.manifestRequests();
     channel.send(dataOf(forged, signature));
-    await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation');
+    await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation', 8000);
     assert.equal(live.answer, 2);
     assert.ok(setup.manifestRequests() > before, 'the host fetched the manifest instead');
     const activated = events.find((event) => event.type === 'activated');
@@ -182,13 +175,13 @@ describe('the bytes of a push event carry no authority', () => {
     await remote.publish({ release: 2, ...answer(remote, 2) });
     channel.send(dataOf(await readFile(join(remote.project.dir, 'mf-manifest.json')), undefined));
     // Unsigned bytes of the real build: not verified, so fetched; the fetch finds release 2.
-    await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation of release 2');
+    await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation of release 2', 8000);
     assert.equal(live.answer, 2);
     remote.resetRuns();
     const before = setup.manifestRequests();
     await sleep(1100); // one push check a second
     channel.send(dataOf(old, oldSignature));
-    await waitFor(() => setup.manifestRequests() > before, 'the fetch of the manifest');
+    await waitFor(() => setup.manifestRequests() > before, 'the fetch of the manifest', 8000);
     await sleep(300);
     assert.equal(live.answer, 2, 'the replayed release 1 was not activated');
     assert.equal(remote.runs(), 0, 'no code of the replayed build ran');
@@ -202,7 +195,7 @@ describe('the bytes of a push event carry no authority', () => {
     const bytes = await readFile(join(remote.project.dir, 'mf-manifest.json'));
     const before = setup.manifestRequests();
     channel.send(dataOf(bytes, undefined));
-    await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation');
+    await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation', 8000);
     assert.equal(live.answer, 2);
     assert.ok(setup.manifestRequests() > before, 'fetched, although the event carried the very bytes');
   });

@@ -14,18 +14,11 @@ import { createHost, type HostOptions, type UpdateMessage } from '../src/index.t
 import { createRequestHandler } from '../src/server/index.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const answer = (remote: SignedRemote, value: number) => ({
   exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } },
 });
-
-async function waitFor(condition: () => boolean, what: string, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /**
  * ferry's request handler (push channel included) behind the remote's loopback server; while `down()` says so, the
