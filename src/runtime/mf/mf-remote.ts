@@ -157,7 +157,8 @@ async function fetchFirst(
       url: remote.manifestUrl,
       maxBytes: locked ? locked.size : container ? MAX_UNPINNED_FILE : context.maxManifestBytes,
       what: container ? `container ${name}` : 'manifest',
-      // A live-update check (staleIfError false) asks once too, as for a ferry remote: it is asked again later.
+      // A live-update check (staleIfError false) asks once too: it is asked again later. (A ferry remote's check asks
+      // once when its `cache.staleIfError` is on: trust/trusted-manifest.ts.)
       once: cached !== undefined || !staleIfError,
     });
     return { bytes: response.bytes, fromCache: false };

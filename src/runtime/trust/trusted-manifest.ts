@@ -161,8 +161,9 @@ async function fetchFromRemote(
     what: 'manifest',
     etag: conditional ? cached?.record.etag : undefined,
     // With a verified copy to fall back on, the import does not wait out retries: the background refresh retries. A
-    // live-update check (which does not fall back) asks once too: a failed check is asked again later, with backoff,
-    // so a fleet of hosts checking an overloaded remote does not multiply its requests.
+    // live-update check (which does not fall back) asks once in the same case (a cached copy, `cache.staleIfError`
+    // on): a failed check is asked again later, with backoff, so a fleet of hosts checking an overloaded remote does
+    // not multiply its requests.
     once: cached !== undefined && remote.cache.staleIfError,
   });
   channels.fetch.publish({
