@@ -61,7 +61,8 @@ interface Stats {
   sockets: number;
 }
 
-function lines(child: ChildProcess): { next(): Promise<string>; rl: Interface } {
+/** The lines a child process prints on stdout, one per `next()`, in order. */
+export function lines(child: ChildProcess): { next(): Promise<string>; rl: Interface } {
   const rl = createInterface({ input: child.stdout! });
   const queue: string[] = [];
   const waiting: Array<(line: string) => void> = [];

@@ -18,14 +18,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { publicKeyOf } from '../src/manifest/index.ts';
 import { checkFileIntegrity } from '../src/runtime/trust/file-integrity.ts';
 import { createFerryServer } from '../src/server/index.ts';
 import { renderCharts } from './scale-charts.ts';
 import { moduleSource, writeFerryRemote, writeLocalModules, writeSharedPackage } from './scale-fixtures.ts';
-import { type FleetResult, runFleet } from './scale-fleet.ts';
+import { type FleetResult, lines, runFleet } from './scale-fleet.ts';
 import { renderScaleMarkdown, UPTIME_BASELINE } from './scale-report.ts';
 import { BENCH, REPO } from './setup.ts';
 import { round, summarize } from './stats.ts';
@@ -132,13 +131,12 @@ if (axes.has('remotes')) {
     [join(BENCH, 'scale-remote-servers.ts'), JSON.stringify(dirs), join(REPO, 'dist', 'server', 'index.js')],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const replies = createInterface({ input: servers.stdout! })[Symbol.asyncIterator]();
-  const reply = async () => String((await replies.next()).value);
-  const urls = JSON.parse(await reply()) as string[];
+  const replies = lines(servers);
+  const urls = JSON.parse(await replies.next()) as string[];
   const remoteUrls = Object.fromEntries(urls.map((url, r) => [`r${r}`, url]));
   const command = async (line: string) => {
     servers.stdin!.write(`${line}\n`);
-    const answer = await reply();
+    const answer = await replies.next();
     if (answer !== 'ok') throw new Error(`scale-remote-servers.ts answered ${answer} to ${line}`);
   };
   const jobOf = (n: number, variant: 'ferry' | 'local', cacheDir: string) => ({
