@@ -18,29 +18,11 @@ import {
   parseManifestEvent,
   signatureFileFor,
 } from '../src/manifest/index.ts';
-import { createRequestHandler } from '../src/server/index.ts';
 import { subscribe } from './helpers/event-client.ts';
-import { type Loopback, startLoopback } from './helpers/loopback.ts';
+import { startLoopback } from './helpers/loopback.ts';
 import { createTempProject } from './helpers/temp-project.ts';
-import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
+import { answering, createSignedRemote, type SignedRemote, serveWithFerry } from './helpers/trust-fixture.ts';
 import { waitFor } from './helpers/wait-for.ts';
-
-const answer = (remote: SignedRemote, value: number) => ({
-  exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } },
-});
-
-/**
- * ferry's own request handler (with its push channel) answering every request of a loopback server (which logs each
- * request's path in `requests`); returns a function that stops the handler's event streams.
- */
-function serveWithFerry(server: Loopback, dir: string): () => void {
-  const handler = createRequestHandler({ dir });
-  server.override = (req: IncomingMessage, res: ServerResponse) => {
-    handler(req, res);
-    return true;
-  };
-  return () => handler.close();
-}
 
 function pushHost(url: string, publicKey: string | undefined, cacheDir: string, events: UpdateMessage[]) {
   const options: HostOptions = {
@@ -56,7 +38,7 @@ function pushHost(url: string, publicKey: string | undefined, cacheDir: string, 
 describe('a pushed manifest', () => {
   test('a new build is activated with one request (its file): the event carries the signed manifest, which is cached as if fetched', async () => {
     await using remote = await createSignedRemote({ release: 1 });
-    await remote.publish(answer(remote, 1));
+    await remote.publish(answering(remote, 1));
     const { server } = remote;
     const stopEvents = serveWithFerry(server, remote.project.dir);
     await using cache = await createTempProject({});
@@ -69,7 +51,7 @@ describe('a pushed manifest', () => {
       await sleep(200); // the current manifest, sent to every new subscriber, asks for nothing
       server.requests.length = 0;
 
-      const manifest = await remote.publish({ release: 2, ...answer(remote, 2) });
+      const manifest = await remote.publish({ release: 2, ...answering(remote, 2) });
       await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation', 8000);
       assert.equal(live.answer, 2);
       const swap = server.requests.filter((path) => path !== '/mf-manifest.events');
@@ -120,7 +102,7 @@ describe('the bytes of a push event carry no authority', () => {
 
   async function setUp(options: { signed: boolean }) {
     const remote = await createSignedRemote({ release: 1 });
-    await remote.publish(answer(remote, 1));
+    await remote.publish(answering(remote, 1));
     const channel = await hostileChannel(remote);
     const cache = await createTempProject({});
     const events: UpdateMessage[] = [];
@@ -152,7 +134,7 @@ describe('the bytes of a push event carry no authority', () => {
   test('a manifest that does not verify (a byte changed) is not used: the host fetches the manifest, and only the real build runs', async () => {
     await using setup = await setUp({ signed: true });
     const { remote, channel, events, live } = setup;
-    await remote.publish({ release: 2, ...answer(remote, 2) });
+    await remote.publish({ release: 2, ...answering(remote, 2) });
     const real = await readFile(join(remote.project.dir, 'mf-manifest.json'));
     const signature = await readFile(join(remote.project.dir, 'mf-manifest.json.sig'));
     // The same manifest with the release raised: the signature no longer matches it.
@@ -172,7 +154,7 @@ describe('the bytes of a push event carry no authority', () => {
     const { remote, channel, events, live } = setup;
     const old = await readFile(join(remote.project.dir, 'mf-manifest.json'));
     const oldSignature = await readFile(join(remote.project.dir, 'mf-manifest.json.sig'));
-    await remote.publish({ release: 2, ...answer(remote, 2) });
+    await remote.publish({ release: 2, ...answering(remote, 2) });
     channel.send(dataOf(await readFile(join(remote.project.dir, 'mf-manifest.json')), undefined));
     // Unsigned bytes of the real build: not verified, so fetched; the fetch finds release 2.
     await waitFor(() => events.some((event) => event.type === 'activated'), 'the activation of release 2', 8000);
@@ -191,7 +173,7 @@ describe('the bytes of a push event carry no authority', () => {
   test('for an unsigned remote the bytes are ignored: the host fetches the manifest', async () => {
     await using setup = await setUp({ signed: false });
     const { remote, channel, events, live } = setup;
-    await remote.publish({ release: 2, ...answer(remote, 2), signWith: null });
+    await remote.publish({ release: 2, ...answering(remote, 2), signWith: null });
     const bytes = await readFile(join(remote.project.dir, 'mf-manifest.json'));
     const before = setup.manifestRequests();
     channel.send(dataOf(bytes, undefined));

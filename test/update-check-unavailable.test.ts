@@ -11,27 +11,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHost, type HostOptions, type UpdateMessage } from '../src/index.ts';
-import { createRequestHandler } from '../src/server/index.ts';
 import { createTempProject } from './helpers/temp-project.ts';
-import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
+import { answering, createSignedRemote, type SignedRemote, serveWithFerry } from './helpers/trust-fixture.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-const answer = (remote: SignedRemote, value: number) => ({
-  exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } },
-});
-
 /**
- * ferry's request handler (push channel included) behind the remote's loopback server; while `down()` says so, the
- * manifest and its signature answer 503 (the event stream stays up).
+ * ferry's request handler behind the remote's loopback server; while `down()` says so, the manifest and its signature
+ * answer 503 (the event stream stays up).
  */
 function serveWithOutage(remote: SignedRemote, down: () => boolean): () => void {
-  const handler = createRequestHandler({ dir: remote.project.dir });
-  remote.server.override = (req: IncomingMessage, res: ServerResponse) => {
-    if (down() && /^\/mf-manifest\.json/.test(req.url ?? '')) res.writeHead(503).end('overloaded');
-    else handler(req, res);
+  return serveWithFerry(remote.server, remote.project.dir, (req, res) => {
+    if (!down() || !/^\/mf-manifest\.json/.test(req.url ?? '')) return false;
+    res.writeHead(503).end('overloaded');
     return true;
-  };
-  return () => handler.close();
+  });
 }
 
 /** A host of `remote` (its key pinned unless `signed: false`) whose update events go to `events`. */
@@ -59,7 +52,7 @@ test('a check whose manifest request times out is failed, not unchanged from the
   try {
     const live = await host.live<{ answer: number }>('authService/x');
     assert.equal(live.answer, 42);
-    await remote.publish({ release: 2, ...answer(remote, 43) });
+    await remote.publish({ release: 2, ...answering(remote, 43) });
     // The remote accepts the manifest request and never answers it.
     const hung: ServerResponse[] = [];
     remote.server.override = (req: IncomingMessage, res: ServerResponse) => {
@@ -131,7 +124,7 @@ test('polls that cannot ask the remote ease off (a growing random extra wait), a
 
     // Back: the next poll (after at most the last extra wait, below a minute) finds the new build, and the polls
     // after it are at the plain interval again.
-    await remote.publish({ release: 2, ...answer(remote, 43) });
+    await remote.publish({ release: 2, ...answering(remote, 43) });
     down = false;
     await waitFor(() => live.answer === 43, 'the new build, once the remote answers again', 65_000);
     const after = polls();
@@ -158,7 +151,7 @@ test('a check a push started that cannot ask the remote is retried with backoff,
     await sleep(200);
     down = true;
     const before = manifestRequests();
-    await remote.publish({ release: 2, ...answer(remote, 43) });
+    await remote.publish({ release: 2, ...answering(remote, 43) });
     // The announcement's check, and at least one retry, meet the 503.
     await waitFor(() => manifestRequests() >= before + 2, 'the push check and a retry', 15_000);
     assert.equal(live.answer, 42);
@@ -190,7 +183,7 @@ test('a poll long after the first import has a deadline of its own: it activates
   try {
     const live = await host.live<{ answer: number }>('authService/x');
     await sleep(1000); // twice the import deadline
-    await remote.publish({ release: 2, ...answer(remote, 43) });
+    await remote.publish({ release: 2, ...answering(remote, 43) });
     await waitFor(() => live.answer === 43, 'the new build');
     assert.equal(events.find((event) => event.type === 'activated')?.trigger, 'poll');
     assert.deepEqual(warnings, []);

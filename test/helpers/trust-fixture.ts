@@ -7,7 +7,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { integrityOf, type Manifest, publicKeyOf, signManifest } from '../../src/manifest/index.ts';
-import { type Loopback, startLoopback } from './loopback.ts';
+import { createRequestHandler } from '../../src/server/index.ts';
+import { type Loopback, type Override, startLoopback } from './loopback.ts';
 import { type HandBuiltRemote, writeRemoteOutput } from './remote-output.ts';
 import { createTempProject, type TempProject } from './temp-project.ts';
 
@@ -115,4 +116,24 @@ export async function createSignedRemote(initial: PublishOptions = {}): Promise<
     },
   };
   return remote;
+}
+
+/** A release whose expose `./x` exports `answer = value` (and records that it ran). */
+export function answering(remote: SignedRemote, value: number): PublishOptions {
+  return { exposes: { './x': { code: `${remote.canary}exports.answer = ${value};\n` } } };
+}
+
+/**
+ * ferry's own request handler (with its push channel) answering every request of a loopback server (which logs each
+ * request's path in `requests`), after `first`, which may answer some requests itself (returns true when it did);
+ * returns a function that stops the handler's event streams.
+ */
+export function serveWithFerry(server: Loopback, dir: string, first?: Override): () => void {
+  const handler = createRequestHandler({ dir });
+  server.override = async (req, res) => {
+    if (first && (await first(req, res))) return true;
+    handler(req, res);
+    return true;
+  };
+  return () => handler.close();
 }
