@@ -52,6 +52,22 @@ test('acceptances made while releases.json is written share writes, and each res
   await store.close();
 });
 
+test('releases.json is written into a cache folder made at its first write, and made again when it went away', async () => {
+  await using project = await createTempProject({});
+  const dir = join(project.dir, 'not', 'yet');
+  const warnings: string[] = [];
+  const store = ReleaseStore.open(dir, (code) => warnings.push(code));
+  const integrity = `sha384-${'A'.repeat(64)}`;
+  await store.accept('r@http://127.0.0.1:1', 1, integrity, true);
+  assert.match(await readFile(join(dir, 'releases.json'), 'utf8'), /"release": 1/);
+  await rm(dir, { recursive: true });
+  await store.accept('r@http://127.0.0.1:1', 2, integrity, true);
+  assert.match(await readFile(join(dir, 'releases.json'), 'utf8'), /"release": 2/);
+  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  assert.deepEqual(warnings, []);
+  await store.close();
+});
+
 test('the content store makes each folder once, and writes again into a folder that was removed meanwhile', async () => {
   await using project = await createTempProject({});
   const cache = new FileCache(project.dir, () => {});
