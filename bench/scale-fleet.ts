@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { promisify } from 'node:util';
 import { publicKeyOf } from '../src/manifest/index.ts';
+import { PRUNE_DELAY_MS } from '../src/runtime/cache/cache-prune.ts';
 import { moduleSource, writeFerryRemote } from './scale-fixtures.ts';
 import { BENCH, REPO } from './setup.ts';
 
@@ -164,8 +165,11 @@ export async function runFleet(options: {
       if (line !== 'ready') throw new Error(`fleet host process: ${line}`);
     }
     const setupSeconds = (performance.now() - t0) / 1000;
-    // Let the streams settle (and, polling, measure the idle load over a window of a few intervals).
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Let the streams settle (and, polling, measure the idle load over a window of a few intervals), and let each
+    // host's first cache pruning, PRUNE_DELAY_MS after its first manifest, run before the build: a fleet whose
+    // thousand hosts all started a second ago is the simulation's, not a deploy's (their pruning, ~1 ms of CPU each,
+    // landed in the swap it measured until the sixth round).
+    await new Promise((resolve) => setTimeout(resolve, PRUNE_DELAY_MS + 1500));
     let idle: FleetResult['server']['idle'];
     if (mode === 'poll') {
       const windowSeconds = options.quick ? 3 : 5;
