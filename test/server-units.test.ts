@@ -4,7 +4,7 @@
  * container name read from the manifest.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -181,6 +181,42 @@ test('the container named by the manifest is revalidated even when its name look
     // Without a readable manifest nothing is called immutable: that is always safe.
     await writeFile(join(folder.dir, 'mf-manifest.json'), '{"not": "a manifest"}');
     assert.equal(await cacheControl(HASHED_FILE), 'no-cache');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a switched `current` symlink is followed for the container names: the same name revalidated in one build, immutable in the next', async () => {
+  const folder = await createServedFolder();
+  await using _project = folder.project;
+  const name = 'remoteEntry.ZXCVBNM2.js';
+  const release = async (release: string, container: boolean) => {
+    const dir = join(folder.project.dir, 'releases', release);
+    await mkdir(dir, { recursive: true });
+    const files: Record<string, string> = {
+      [name]: 'exports.get = () => {};\n',
+      [HASHED_FILE]: folder.files[HASHED_FILE]!,
+      [HASHED_MAP]: folder.files[HASHED_MAP]!,
+    };
+    if (!container) files['remoteEntry.js'] = 'exports.get = () => {};\n';
+    const manifest = manifestFor(files);
+    if (container) manifest.ferry.remoteEntry = name;
+    for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+    await writeFile(join(dir, 'mf-manifest.json'), JSON.stringify(manifest));
+    return dir;
+  };
+  const current = join(folder.project.dir, 'current');
+  await symlink(await release('1', true), current);
+  const second = await release('2', false);
+  const server = await createFerryServer({ dir: current, port: 0 });
+  try {
+    const cacheControl = async (file: string) => (await rawRequest(server.url, `/${file}`)).headers['cache-control'];
+    assert.equal(await cacheControl(name), 'no-cache');
+    assert.equal(await cacheControl(name), 'no-cache', 'asked again: the names remembered for that manifest');
+    await symlink(second, `${current}.next`);
+    await rename(`${current}.next`, current);
+    assert.equal(await cacheControl(name), 'public, max-age=31536000, immutable');
+    assert.equal(await cacheControl('remoteEntry.js'), 'no-cache');
   } finally {
     await server.close();
   }

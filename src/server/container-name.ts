@@ -4,15 +4,21 @@
  * tooling) and `ferry.remoteEntry` unless it is that name's content-addressed form (`remoteEntry.<10 hex>.js`, what
  * `ferry build` lists). A fixed name must be revalidated even if it happened to look content-hashed; the
  * content-addressed container never changes under its name and is immutable like the bundles. The parsed names are
- * cached per version of the manifest file (inode, size, mtime), so a rebuild is noticed on the next request.
+ * cached per version of the manifest file (device, inode, size, mtime, ctime), so a rebuild is noticed on the next
+ * request; whether the version changed is one `stat`, not the checked open of the file a read takes (two `realpath`
+ * calls, open, `fstat`, close: the server asked this for every bundle it served, doubling the file-system calls of
+ * each).
  */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isContainerFileOf, MANIFEST_FILE, parseManifest } from '../manifest/index.ts';
-import { openInside, versionKey } from './open-file.ts';
+import { fileIdentity, openInside, versionKey } from './open-file.ts';
 
 /** Reads the fixed container names of a folder; see {@link ContainerNameReader.read}. */
 export class ContainerNameReader {
   readonly #dir: string;
-  #cached: { key: string; names: ReadonlySet<string> | undefined } | undefined;
+  /** `seen`: the manifest's identity as `stat` gives it through the folder's path; `key`: as the checked open gave it. */
+  #cached: { seen: string; key: string; names: ReadonlySet<string> | undefined } | undefined;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -29,6 +35,14 @@ export class ContainerNameReader {
    * ```
    */
   async read(): Promise<ReadonlySet<string> | undefined> {
+    let seen: string;
+    try {
+      seen = fileIdentity(await stat(join(this.#dir, MANIFEST_FILE), { bigint: true }));
+    } catch {
+      return undefined;
+    }
+    // The same file as when its names were read (a rebuild, or a switched `current` symlink, is another file).
+    if (this.#cached?.seen === seen) return this.#cached.names;
     let file: Awaited<ReturnType<typeof openInside>>;
     try {
       file = await openInside(this.#dir, MANIFEST_FILE);
@@ -38,7 +52,12 @@ export class ContainerNameReader {
     if (!file) return undefined;
     try {
       const key = versionKey(file);
-      if (this.#cached?.key === key) return this.#cached.names;
+      // Remembered under what the stat saw only if it saw the file that was opened (not one replaced in between).
+      if (fileIdentity(file.stat) !== seen) seen = '';
+      if (this.#cached?.key === key) {
+        this.#cached = { ...this.#cached, seen };
+        return this.#cached.names;
+      }
       let names: Set<string> | undefined;
       try {
         const manifest = parseManifest(await file.handle.readFile(), MANIFEST_FILE);
@@ -51,7 +70,7 @@ export class ContainerNameReader {
       } catch {
         names = undefined;
       }
-      this.#cached = { key, names };
+      this.#cached = { seen, key, names };
       return names;
     } finally {
       await file.handle.close();

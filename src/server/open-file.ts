@@ -62,6 +62,10 @@ export async function openInside(dir: string, name: string): Promise<OpenedFile 
 
 /** A key that changes whenever the file is replaced (new inode) or rewritten in place (size, mtime, ctime). */
 export function versionKey(file: OpenedFile): string {
-  const { dev, ino, size, mtimeNs, ctimeNs } = file.stat;
-  return `${file.realPath}\0${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`;
+  return `${file.realPath}\0${fileIdentity(file.stat)}`;
+}
+
+/** Which file this is, and which version of it: device, inode, size and timestamps. */
+export function fileIdentity({ dev, ino, size, mtimeNs, ctimeNs }: BigIntStats): string {
+  return `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`;
 }
