@@ -29,6 +29,7 @@ import { createLiveBinding } from './live/live-binding.ts';
 import { LiveUpdates, type UpdateOutcome } from './live/live-updates.ts';
 import { importFallback } from './local-fallback.ts';
 import { Deadlines } from './net/deadline.ts';
+import { Connections } from './net/http-client.ts';
 import { createRemoteClient } from './net/remote-client.ts';
 import { type HostOptions, resolveAddedRemote, resolveHostOptions } from './options/host-options.ts';
 import { dependencyOptions, type RemoteOptions, type ResolvedRemote } from './options/remote-options.ts';
@@ -168,7 +169,9 @@ export function createHost(options: HostOptions): Host {
     channels.breaker.publish({ host: hostName, remote: alias, ...snapshot }),
   );
   const deadlines = new Deadlines();
-  const client = createRemoteClient({ deadlines, fetch: resolved.fetch, origins: registry.origins });
+  // A load's requests to one remote follow each other within milliseconds: they share connections (http-client.ts).
+  const connections = new Connections();
+  const client = createRemoteClient({ deadlines, fetch: resolved.fetch, origins: registry.origins, connections });
   const cache = new HostCache({
     dir: resolved.cache.dir,
     hostName,
@@ -539,6 +542,7 @@ export function createHost(options: HostOptions): Host {
         record.current?.dispose();
         record.pending = record.current = undefined;
       }
+      connections.close();
       // Files fetched beside one that failed may still be on their way into the cache: nothing is written after this.
       await Promise.all([cache.idle(), releases.close(), channelStore?.close()]);
     },

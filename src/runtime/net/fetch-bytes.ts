@@ -13,7 +13,7 @@ import {
   ResponseTooLargeError,
   TimeoutError,
 } from '../../common/errors.ts';
-import { ConnectTimeout, fromFetchResponse, type HttpResponse, httpFetch } from './http-client.ts';
+import { type Connections, ConnectTimeout, fromFetchResponse, type HttpResponse, httpFetch } from './http-client.ts';
 import type { Fetcher, RemoteClientOptions } from './remote-client.ts';
 
 /** The subset of WHATWG fetch the runtime needs; Node's global `fetch` fits. */
@@ -41,6 +41,8 @@ export interface FetchBytesOptions {
   what: string;
   /** A fetch implementation to use instead of ferry's node:http client (its connect phase is then not bounded). */
   fetch?: FetchLike | undefined;
+  /** The host's kept connections (node:http client only); without, the request has a connection of its own. */
+  connections?: Connections | undefined;
   /** Conditional request: send If-None-Match and accept a 304. */
   etag?: string | undefined;
   /** Treat a 404 as "absent" (resolve with `status: 404`) instead of an error. */
@@ -95,6 +97,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
           headers,
           signal: controller.signal,
           connectTimeout: options.connectTimeout ?? options.timeout,
+          ...(options.connections ? { connections: options.connections } : {}),
         });
   try {
     for (let hop = 0; ; hop++) {
@@ -190,7 +193,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
  * by what is left of the import's deadline (the whole request's deadline is the shorter of the two, reported as
  * `import` when the import's is what ends it).
  */
-export function dispatch(host: Pick<RemoteClientOptions, 'fetch' | 'origins'>): Fetcher {
+export function dispatch(host: Pick<RemoteClientOptions, 'fetch' | 'origins' | 'connections'>): Fetcher {
   return (request) => {
     const { timeouts } = request.remote;
     const remaining = request.remainingMs ?? timeouts.request;
@@ -206,6 +209,7 @@ export function dispatch(host: Pick<RemoteClientOptions, 'fetch' | 'origins'>): 
       bodyTimeout: timeouts.body,
       remote: request.remote.alias,
       fetch: host.fetch,
+      connections: host.connections,
       origins: host.origins,
     });
   };

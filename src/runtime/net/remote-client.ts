@@ -12,6 +12,7 @@ import type { FerryError } from '../../common/errors.ts';
 import { type Breaker, breaker } from './breaker.ts';
 import { type Deadlines, deadline } from './deadline.ts';
 import { dispatch, type FetchBytesResult, type FetchLike } from './fetch-bytes.ts';
+import type { Connections } from './http-client.ts';
 import type { RetryPolicy } from './retry.ts';
 import { retry } from './retry.ts';
 
@@ -82,6 +83,8 @@ export interface RemoteClientOptions {
   fetch: FetchLike | undefined;
   /** The origins the host may fetch from (read at each request: remotes added later count). */
   origins: ReadonlySet<string>;
+  /** The host's kept connections (closed with the host). */
+  connections?: Connections | undefined;
 }
 
 /** The host's client: deadline, breaker, retry and the HTTP fetch, composed. */
