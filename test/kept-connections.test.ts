@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHost } from '../src/index.ts';
-import { createFerryServer } from '../src/server/index.ts';
+import { createHost, type Host } from '../src/index.ts';
+import { createFerryServer, type FerryServer } from '../src/server/index.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
-import { createTempProject } from './helpers/temp-project.ts';
+import { createTempProject, type TempProject } from './helpers/temp-project.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
 const exposes = Object.fromEntries(
@@ -33,12 +33,27 @@ function countConnections(server: Server): { opened: number; open: Set<Socket> }
   return seen;
 }
 
-test('a load shares connections between its requests, and host.close() leaves none open', async (t) => {
-  await using project = await createTempProject({});
+/** The three-expose remote, built into the project and served; closed after the test. */
+async function serveRemote(t: TestContext, project: TempProject): Promise<FerryServer> {
   const dir = project.path('remote');
   await writeRemoteOutput(dir, { name: 'authService', format: 'esm', exposes });
   const server = await createFerryServer({ dir, port: 0 });
   t.after(() => server.close());
+  return server;
+}
+
+/** Imports the three exposes one after the other, as a host's first requests and an app's later imports come. */
+async function importEach(host: Host): Promise<void> {
+  for (const name of ['a', 'b', 'c']) {
+    const module = (await host.import(`authService/${name}`)) as { value(): string };
+    assert.equal(module.value(), name);
+    await sleep(5);
+  }
+}
+
+test('a load shares connections between its requests, and host.close() leaves none open', async (t) => {
+  await using project = await createTempProject({});
+  const server = await serveRemote(t, project);
   const seen = countConnections(server.server);
   let requests = 0;
   server.server.on('request', () => requests++);
@@ -49,11 +64,7 @@ test('a load shares connections between its requests, and host.close() leaves no
     live: { push: false, pollInterval: 600_000 },
     onWarning: () => {},
   });
-  // One after the other, as a host's first requests and an app's later imports come.
-  for (const name of ['a', 'b', 'c']) {
-    const module = (await host.import(`authService/${name}`)) as { value(): string };
-    assert.equal(module.value(), name);
-  }
+  await importEach(host);
   assert.equal(requests, 4, 'the manifest and three files');
   assert.equal(seen.opened, 1, 'one kept connection served every request');
   await host.close();
@@ -62,10 +73,7 @@ test('a load shares connections between its requests, and host.close() leaves no
 
 test('a request on a kept connection the server closed meanwhile is sent again on a new one', async (t) => {
   await using project = await createTempProject({});
-  const dir = project.path('remote');
-  await writeRemoteOutput(dir, { name: 'authService', format: 'esm', exposes });
-  const ferry = await createFerryServer({ dir, port: 0 });
-  t.after(() => ferry.close());
+  const ferry = await serveRemote(t, project);
   // In front of the ferry server: answers the first request of each connection (keep-alive) and drops the
   // connection, without an answer, when a second request arrives on it — a server closing an idle connection just
   // as the host reuses it.
@@ -100,10 +108,6 @@ test('a request on a kept connection the server closed meanwhile is sent again o
     onWarning: () => {},
   });
   t.after(() => host.close());
-  for (const name of ['a', 'b', 'c']) {
-    const module = (await host.import(`authService/${name}`)) as { value(): string };
-    assert.equal(module.value(), name);
-    await sleep(5);
-  }
+  await importEach(host);
   assert.ok(dropped >= 1, `the proxy dropped a reused connection (${dropped})`);
 });
