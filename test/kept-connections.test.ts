@@ -1,8 +1,9 @@
 /**
  * A host keeps a request's connection for the next request to the same origin (src/runtime/net/http-client.ts,
  * `Connections`): a load of several exposes opens fewer connections than it makes requests; `host.close()` leaves no
- * connection open on the server; and a request sent on a kept connection that the server had closed meanwhile is
- * sent again on a new one, so the import never sees that race.
+ * connection open on the server; an idle kept connection is closed by the host after ~2 s; and a request sent on a
+ * kept connection that the server had closed meanwhile is sent again on a new one, so the import never sees that
+ * race.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -69,6 +70,26 @@ test('a load shares connections between its requests, and host.close() leaves no
   assert.equal(seen.opened, 1, 'one kept connection served every request');
   await host.close();
   await waitFor(() => seen.open.size === 0, 'the kept connection closed with the host');
+});
+
+test('a kept connection the host does not use again is closed by the host after ~2 s', async (t) => {
+  await using project = await createTempProject({});
+  const server = await serveRemote(t, project);
+  const seen = countConnections(server.server);
+  const host = createHost({
+    name: 'h',
+    remotes: { authService: `${server.url}mf-manifest.json` },
+    cache: { dir: project.path('cache') },
+    live: { push: false, pollInterval: 600_000 },
+    onWarning: () => {},
+  });
+  t.after(() => host.close());
+  await importEach(host);
+  assert.equal(seen.open.size, 1, 'kept after the load');
+  // The server would keep it 5 s (keepAliveTimeout); the host closes it first, 2 s after its last request.
+  const idle = performance.now();
+  await waitFor(() => seen.open.size === 0, 'the idle kept connection closed', 4500);
+  assert.ok(performance.now() - idle > 1000, 'not closed at once');
 });
 
 test('a request on a kept connection the server closed meanwhile is sent again on a new one', async (t) => {
