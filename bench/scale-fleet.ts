@@ -6,7 +6,8 @@
  * makes the figures pessimistic (N real hosts would not queue behind each other).
  *
  * Measured: from the new manifest's mtime to every host serving the new version (its `activated` event, then its
- * live binding answering with it); the server's RSS and open descriptors (/proc/<pid>/status, /proc/<pid>/fd)
+ * live binding answering with it), for each of `swaps` builds one after another (the result is the median swap's,
+ * with every swap's figure beside it); the server's RSS and open descriptors (/proc/<pid>/status, /proc/<pid>/fd)
  * before the hosts, with them connected, and the peak during the swap; the requests it received during the swap by
  * kind and status. With polling only (push off), the same, plus the idle load a poll interval puts on the server:
  * requests per second and its CPU time per second over a quiet window. Every child runs with its soft descriptor
@@ -50,6 +51,13 @@ export interface FleetResult {
     idle?: { requestsPerSecond: number; cpuMsPerSecond: number; windowSeconds: number };
   };
   setupSeconds: number;
+  /**
+   * Every swap's time from the manifest to all hosts serving, in the order they ran (one fleet, one build after
+   * another); the other fields are those of the median swap.
+   */
+  swapsMs: number[];
+  /** Every swap's peak server RSS (MiB), in the same order: the server's memory target takes the highest. */
+  swapsPeakRssMiB: number[];
 }
 
 const PER_PROCESS = 250;
@@ -97,6 +105,8 @@ export async function runFleet(options: {
   privateKey: KeyObject;
   quick: boolean;
   log: (line: string) => void;
+  /** How many builds, one after another, the fleet takes (default 1); the result is the median swap's. */
+  swaps?: number;
 }): Promise<FleetResult> {
   const { root, hosts, mode, privateKey, log } = options;
   const t0 = performance.now();
@@ -182,96 +192,116 @@ export async function runFleet(options: {
         windowSeconds,
       };
     }
-    const connected = { rss: rssMiB(pid), fds: await fds(pid) };
-    const peak = { ...connected };
-    const sampler = setInterval(() => {
-      peak.rss = Math.max(peak.rss, rssMiB(pid));
-      fds(pid).then((n) => {
-        peak.fds = Math.max(peak.fds, n);
-      });
-    }, 50);
     for (const child of children) child.stdin!.write('watch\n');
-    const s0 = await stats();
-    const cpu0 = { server: cpuMs(pid), hosts: children.reduce((sum, child) => sum + hostCpu(child), 0) };
-    // A minor version: hosts refuse a new major as a live update (the contract gate: a major may break the API).
-    const mtime = await publish('1.1.0', 2);
-    for (const child of children) child.stdin!.write('await 1.1.0\n');
-    const answers = await Promise.all(
-      childLines.map(
-        async (child) =>
-          JSON.parse(await child.next()) as {
-            times: number[];
-            checked: number[];
-            found: number[];
-            serving: number;
-            refused: number;
-            errors: string[];
-          },
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    clearInterval(sampler);
-    const s1 = await stats();
-    const cpu1 = { server: cpuMs(pid), hosts: children.reduce((sum, child) => sum + hostCpu(child), 0) };
-    const firstAfter = (list: number[]) => list.filter((time) => time >= mtime).sort((a, b) => a - b);
-    const checks = answers.flatMap((answer) => firstAfter(answer.checked)).map((time) => time - mtime);
-    const founds = answers
-      .flatMap((answer) => firstAfter(answer.found))
-      .map((time) => time - mtime)
-      .sort((a, b) => a - b);
-    const latencies = answers.flatMap((answer) => answer.times.map((time) => time - mtime)).sort((a, b) => a - b);
-    const byKind = Object.fromEntries(Object.entries(s1.byKind).map(([kind, n]) => [kind, n - (s0.byKind[kind] ?? 0)]));
-    const byStatus = Object.fromEntries(
-      Object.entries(s1.byStatus).map(([status, n]) => [status, n - (s0.byStatus[status] ?? 0)]),
-    );
-    const result: FleetResult = {
-      hosts,
-      mode,
-      ...(mode === 'poll' ? { pollIntervalMs: pollInterval } : {}),
-      hostProcesses: children.length,
-      fdSoftLimit,
-      latencyMs: {
-        median: latencies[latencies.length >> 1] ?? Number.NaN,
-        p95: latencies[Math.floor(latencies.length * 0.95)] ?? Number.NaN,
-        max: latencies.at(-1) ?? Number.NaN,
-        activated: latencies.length,
-        serving: answers.reduce((sum, answer) => sum + answer.serving, 0),
-      },
-      breakdown: {
-        firstCheckMs: { median: median(checks), max: Math.max(...checks) },
-        foundMs: { median: median(founds), max: founds.at(-1) ?? Number.NaN },
-        serverCpuMs: cpu1.server - cpu0.server,
-        hostCpuMsPerHost: (cpu1.hosts - cpu0.hosts) / hosts,
-      },
-      refused: answers.reduce((sum, answer) => sum + answer.refused, 0),
-      errors: answers.flatMap((answer) => answer.errors).slice(0, 5),
-      server: {
-        rssMiB: { before: before.rss, connected: connected.rss, peak: peak.rss },
-        fds: { before: before.fds, connected: connected.fds, peak: peak.fds },
-        requestsDuringSwap: { total: s1.requests - s0.requests, byKind, byStatus },
-        sockets: s1.sockets,
-        ...(idle ? { idle } : {}),
-      },
-      setupSeconds: Math.round(setupSeconds * 10) / 10,
-    };
-    log(
-      `fleet ${hosts} hosts, ${mode}: all ${result.latencyMs.serving}/${hosts} serving ${result.latencyMs.max.toFixed(0)} ms ` +
-        `after the manifest (median ${result.latencyMs.median.toFixed(0)}); server RSS ${before.rss.toFixed(0)} -> ` +
-        `${peak.rss.toFixed(0)} MiB, fds ${before.fds} -> ${peak.fds}; ${result.server.requestsDuringSwap.total} requests ` +
-        `${JSON.stringify(byStatus)}` +
-        `; first check median ${result.breakdown.firstCheckMs.median.toFixed(0)} ms, found median ` +
-        `${result.breakdown.foundMs.median.toFixed(0)} max ${result.breakdown.foundMs.max.toFixed(0)} ms; CPU server ` +
-        `${result.breakdown.serverCpuMs.toFixed(0)} ms, hosts ${result.breakdown.hostCpuMsPerHost.toFixed(1)} ms/host` +
-        (idle ? `; idle ${idle.requestsPerSecond.toFixed(0)} req/s, ${idle.cpuMsPerSecond.toFixed(0)} ms CPU/s` : ''),
-    );
-    // A fleet that did not take the build measured nothing: say why, loudly, instead of a NaN in the report.
-    if (result.refused > 0 || result.latencyMs.serving < hosts) {
-      log(
-        `WARNING fleet ${hosts} hosts, ${mode}: ${result.refused} update(s) refused, ${hosts - result.latencyMs.serving} ` +
-          `host(s) not serving the new build; first errors: ${JSON.stringify(result.errors.slice(0, 2))}`,
+    // The host processes count refused updates since they started: each swap reports its own.
+    let refusedBefore = 0;
+    const swapOnce = async (swap: number): Promise<FleetResult> => {
+      const connected = { rss: rssMiB(pid), fds: await fds(pid) };
+      const peak = { ...connected };
+      const sampler = setInterval(() => {
+        peak.rss = Math.max(peak.rss, rssMiB(pid));
+        fds(pid).then((n) => {
+          peak.fds = Math.max(peak.fds, n);
+        });
+      }, 50);
+      const s0 = await stats();
+      const cpu0 = { server: cpuMs(pid), hosts: children.reduce((sum, child) => sum + hostCpu(child), 0) };
+      // A minor version: hosts refuse a new major as a live update (the contract gate: a major may break the API).
+      const version = `1.${swap}.0`;
+      const mtime = await publish(version, swap + 1);
+      for (const child of children) child.stdin!.write(`await ${version}\n`);
+      const answers = await Promise.all(
+        childLines.map(
+          async (child) =>
+            JSON.parse(await child.next()) as {
+              times: number[];
+              checked: number[];
+              found: number[];
+              serving: number;
+              refused: number;
+              errors: string[];
+            },
+        ),
       );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      clearInterval(sampler);
+      const s1 = await stats();
+      const cpu1 = { server: cpuMs(pid), hosts: children.reduce((sum, child) => sum + hostCpu(child), 0) };
+      const firstAfter = (list: number[]) => list.filter((time) => time >= mtime).sort((a, b) => a - b);
+      const checks = answers.flatMap((answer) => firstAfter(answer.checked)).map((time) => time - mtime);
+      const founds = answers
+        .flatMap((answer) => firstAfter(answer.found))
+        .map((time) => time - mtime)
+        .sort((a, b) => a - b);
+      const latencies = answers.flatMap((answer) => answer.times.map((time) => time - mtime)).sort((a, b) => a - b);
+      const byKind = Object.fromEntries(
+        Object.entries(s1.byKind).map(([kind, n]) => [kind, n - (s0.byKind[kind] ?? 0)]),
+      );
+      const byStatus = Object.fromEntries(
+        Object.entries(s1.byStatus).map(([status, n]) => [status, n - (s0.byStatus[status] ?? 0)]),
+      );
+      const result: FleetResult = {
+        hosts,
+        mode,
+        ...(mode === 'poll' ? { pollIntervalMs: pollInterval } : {}),
+        hostProcesses: children.length,
+        fdSoftLimit,
+        latencyMs: {
+          median: latencies[latencies.length >> 1] ?? Number.NaN,
+          p95: latencies[Math.floor(latencies.length * 0.95)] ?? Number.NaN,
+          max: latencies.at(-1) ?? Number.NaN,
+          activated: latencies.length,
+          serving: answers.reduce((sum, answer) => sum + answer.serving, 0),
+        },
+        breakdown: {
+          firstCheckMs: { median: median(checks), max: Math.max(...checks) },
+          foundMs: { median: median(founds), max: founds.at(-1) ?? Number.NaN },
+          serverCpuMs: cpu1.server - cpu0.server,
+          hostCpuMsPerHost: (cpu1.hosts - cpu0.hosts) / hosts,
+        },
+        refused: answers.reduce((sum, answer) => sum + answer.refused, 0) - refusedBefore,
+        errors: answers.flatMap((answer) => answer.errors).slice(0, 5),
+        server: {
+          rssMiB: { before: before.rss, connected: connected.rss, peak: peak.rss },
+          fds: { before: before.fds, connected: connected.fds, peak: peak.fds },
+          requestsDuringSwap: { total: s1.requests - s0.requests, byKind, byStatus },
+          sockets: s1.sockets,
+          ...(idle ? { idle } : {}),
+        },
+        setupSeconds: Math.round(setupSeconds * 10) / 10,
+        swapsMs: [],
+        swapsPeakRssMiB: [],
+      };
+      log(
+        `fleet ${hosts} hosts, ${mode}, swap ${swap}: all ${result.latencyMs.serving}/${hosts} serving ${result.latencyMs.max.toFixed(0)} ms ` +
+          `after the manifest (median ${result.latencyMs.median.toFixed(0)}); server RSS ${before.rss.toFixed(0)} -> ` +
+          `${peak.rss.toFixed(0)} MiB, fds ${before.fds} -> ${peak.fds}; ${result.server.requestsDuringSwap.total} requests ` +
+          `${JSON.stringify(byStatus)}` +
+          `; first check median ${result.breakdown.firstCheckMs.median.toFixed(0)} ms, found median ` +
+          `${result.breakdown.foundMs.median.toFixed(0)} max ${result.breakdown.foundMs.max.toFixed(0)} ms; CPU server ` +
+          `${result.breakdown.serverCpuMs.toFixed(0)} ms, hosts ${result.breakdown.hostCpuMsPerHost.toFixed(1)} ms/host` +
+          (idle ? `; idle ${idle.requestsPerSecond.toFixed(0)} req/s, ${idle.cpuMsPerSecond.toFixed(0)} ms CPU/s` : ''),
+      );
+      // A fleet that did not take the build measured nothing: say why, loudly, instead of a NaN in the report.
+      if (result.refused > 0 || result.latencyMs.serving < hosts) {
+        log(
+          `WARNING fleet ${hosts} hosts, ${mode}: ${result.refused} update(s) refused, ${hosts - result.latencyMs.serving} ` +
+            `host(s) not serving the new build; first errors: ${JSON.stringify(result.errors.slice(0, 2))}`,
+        );
+      }
+      refusedBefore += result.refused;
+      return result;
+    };
+    const results: FleetResult[] = [];
+    for (let swap = 1; swap <= (options.swaps ?? 1); swap++) {
+      // Between builds, the kept connections go idle and close, as between two deploys.
+      if (swap > 1) await new Promise((resolve) => setTimeout(resolve, 3000));
+      results.push(await swapOnce(swap));
     }
-    return result;
+    const swapsMs = results.map((run) => run.latencyMs.max);
+    const swapsPeakRssMiB = results.map((run) => run.server.rssMiB.peak);
+    const result = [...results].sort((a, b) => a.latencyMs.max - b.latencyMs.max)[results.length >> 1]!;
+    return { ...result, swapsMs, swapsPeakRssMiB };
   } finally {
     for (const child of children) child.stdin!.write('close\n');
     await Promise.all(
