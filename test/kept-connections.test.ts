@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHost, type Host } from '../src/index.ts';
+import { createHost, type Host, type HostOptions } from '../src/index.ts';
 import { createFerryServer, type FerryServer } from '../src/server/index.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject, type TempProject } from './helpers/temp-project.ts';
@@ -52,19 +52,25 @@ async function importEach(host: Host): Promise<void> {
   }
 }
 
+/** A host of the remote at `url`, caching in the project, polling too rarely to interfere. */
+function hostOf(url: string, project: TempProject, extra: Partial<HostOptions> = {}): Host {
+  return createHost({
+    name: 'h',
+    remotes: { authService: url },
+    cache: { dir: project.path('cache') },
+    live: { push: false, pollInterval: 600_000 },
+    onWarning: () => {},
+    ...extra,
+  });
+}
+
 test('a load shares connections between its requests, and host.close() leaves none open', async (t) => {
   await using project = await createTempProject({});
   const server = await serveRemote(t, project);
   const seen = countConnections(server.server);
   let requests = 0;
   server.server.on('request', () => requests++);
-  const host = createHost({
-    name: 'h',
-    remotes: { authService: `${server.url}mf-manifest.json` },
-    cache: { dir: project.path('cache') },
-    live: { push: false, pollInterval: 600_000 },
-    onWarning: () => {},
-  });
+  const host = hostOf(`${server.url}mf-manifest.json`, project);
   await importEach(host);
   assert.equal(requests, 4, 'the manifest and three files');
   assert.equal(seen.opened, 1, 'one kept connection served every request');
@@ -76,13 +82,7 @@ test('a kept connection the host does not use again is closed by the host after 
   await using project = await createTempProject({});
   const server = await serveRemote(t, project);
   const seen = countConnections(server.server);
-  const host = createHost({
-    name: 'h',
-    remotes: { authService: `${server.url}mf-manifest.json` },
-    cache: { dir: project.path('cache') },
-    live: { push: false, pollInterval: 600_000 },
-    onWarning: () => {},
-  });
+  const host = hostOf(`${server.url}mf-manifest.json`, project);
   t.after(() => host.close());
   await importEach(host);
   assert.equal(seen.open.size, 1, 'kept after the load');
@@ -119,15 +119,8 @@ test('a request on a kept connection the server closed meanwhile is sent again o
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
   const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/mf-manifest.json`;
-  const host = createHost({
-    name: 'h',
-    remotes: { authService: url },
-    cache: { dir: project.path('cache') },
-    live: { push: false, pollInterval: 600_000 },
-    // No request retries: only the resend on a new connection can save the import.
-    retry: false,
-    onWarning: () => {},
-  });
+  // No request retries: only the resend on a new connection can save the import.
+  const host = hostOf(url, project, { retry: false });
   t.after(() => host.close());
   await importEach(host);
   assert.ok(dropped >= 1, `the proxy dropped a reused connection (${dropped})`);
