@@ -16,15 +16,24 @@ import { answering, createSignedRemote, type SignedRemote, serveWithFerry } from
 import { waitFor } from './helpers/wait-for.ts';
 
 /**
- * ferry's request handler behind the remote's loopback server; while `down()` says so, the manifest and its signature
- * answer 503 (the event stream stays up).
+ * ferry's request handler behind the remote's loopback server; while `down` is set, the manifest and its signature
+ * answer 503 (the event stream stays up). `stop()` takes the handler away.
  */
-function serveWithOutage(remote: SignedRemote, down: () => boolean): () => void {
-  return serveWithFerry(remote.server, remote.project.dir, (req, res) => {
-    if (!down() || !/^\/mf-manifest\.json/.test(req.url ?? '')) return false;
-    res.writeHead(503).end('overloaded');
-    return true;
-  });
+function serveWithOutage(remote: SignedRemote): { down: boolean; stop(): void } {
+  const outage = {
+    down: false,
+    stop: serveWithFerry(remote.server, remote.project.dir, (req, res) => {
+      if (!outage.down || !/^\/mf-manifest\.json/.test(req.url ?? '')) return false;
+      res.writeHead(503).end('overloaded');
+      return true;
+    }),
+  };
+  return outage;
+}
+
+/** How many times the remote was asked for its manifest. */
+function manifestRequests(remote: SignedRemote): number {
+  return remote.server.requests.filter((path) => path === '/mf-manifest.json').length;
 }
 
 /** A host of `remote` (its key pinned unless `signed: false`) whose update events go to `events`. */
@@ -78,29 +87,27 @@ test('a check whose manifest request times out is failed, not unchanged from the
 test('a check asks once: a 503 is failed at once, not retried (a fleet checking an overloaded remote does not multiply its load)', async () => {
   await using remote = await createSignedRemote({ release: 1 });
   await using cache = await createTempProject({});
-  let down = false;
-  const stop = serveWithOutage(remote, () => down);
+  const outage = serveWithOutage(remote);
   // The default retry policy: an import would try a 503 three times.
   const host = hostOf(remote, cache.dir, []);
   try {
     await host.import('authService/x');
-    down = true;
-    const before = remote.server.requests.filter((path) => path === '/mf-manifest.json').length;
+    outage.down = true;
+    const before = manifestRequests(remote);
     const [outcome] = await host.update('authService');
     assert.equal(outcome?.status, 'failed');
     assert.equal(outcome?.error?.name, 'HttpStatusError');
-    assert.equal(remote.server.requests.filter((path) => path === '/mf-manifest.json').length, before + 1);
+    assert.equal(manifestRequests(remote), before + 1);
   } finally {
     await host.close();
-    stop();
+    outage.stop();
   }
 });
 
 test('polls that cannot ask the remote ease off (a growing random extra wait), and the plain interval is back once one reaches it', async () => {
   await using remote = await createSignedRemote({ release: 1 });
   await using cache = await createTempProject({});
-  let down = false;
-  const stop = serveWithOutage(remote, () => down);
+  const outage = serveWithOutage(remote);
   const events: UpdateMessage[] = [];
   // No breaker, and one request per check: the polls alone decide how often the remote is asked.
   const host = hostOf(remote, cache.dir, events, {
@@ -112,7 +119,7 @@ test('polls that cannot ask the remote ease off (a growing random extra wait), a
   try {
     const live = await host.live<{ answer: number }>('authService/x');
     await waitFor(() => polls() >= 3, 'polls at the plain interval');
-    down = true;
+    outage.down = true;
     const before = polls();
     await sleep(3000);
     // At the plain 100 ms, 3 s is ~25 polls (more than 20 even on a slow machine). After n failed polls in a row the
@@ -125,45 +132,43 @@ test('polls that cannot ask the remote ease off (a growing random extra wait), a
     // Back: the next poll (after at most the last extra wait, below a minute) finds the new build, and the polls
     // after it are at the plain interval again.
     await remote.publish({ release: 2, ...answering(remote, 43) });
-    down = false;
+    outage.down = false;
     await waitFor(() => live.answer === 43, 'the new build, once the remote answers again', 65_000);
     const after = polls();
     await sleep(1000);
     assert.ok(polls() - after >= 5, `${polls() - after} polls in the second after the remote answered again`);
   } finally {
     await host.close();
-    stop();
+    outage.stop();
   }
 });
 
 test('a check a push started that cannot ask the remote is retried with backoff, and the announced build goes live without a poll', async () => {
   await using remote = await createSignedRemote({ release: 1 });
   await using cache = await createTempProject({});
-  let down = false;
-  const stop = serveWithOutage(remote, () => down);
+  const outage = serveWithOutage(remote);
   const events: UpdateMessage[] = [];
-  const manifestRequests = () => remote.server.requests.filter((path) => path === '/mf-manifest.json').length;
   // Unsigned, so the host fetches the manifest the event announces (a signed remote's event carries it).
   const host = hostOf(remote, cache.dir, events, { signed: false, retry: { attempts: 1 }, live: { push: true } });
   try {
     const live = await host.live<{ answer: number }>('authService/x');
     await waitFor(() => remote.server.requests.includes('/mf-manifest.events'), 'the push subscription');
     await sleep(200);
-    down = true;
-    const before = manifestRequests();
+    outage.down = true;
+    const before = manifestRequests(remote);
     await remote.publish({ release: 2, ...answering(remote, 43) });
     // The announcement's check, and at least one retry, meet the 503.
-    await waitFor(() => manifestRequests() >= before + 2, 'the push check and a retry', 15_000);
+    await waitFor(() => manifestRequests(remote) >= before + 2, 'the push check and a retry', 15_000);
     assert.equal(live.answer, 42);
     assert.ok(!events.some((event) => event.type === 'activated'));
-    down = false;
+    outage.down = false;
     await waitFor(() => live.answer === 43, 'the announced build, through a retry', 70_000);
     const activated = events.find((event) => event.type === 'activated');
     assert.equal(activated?.trigger, 'retry');
     assert.ok(!events.some((event) => event.trigger === 'poll'), 'polling is off: no poll found it');
   } finally {
     await host.close();
-    stop();
+    outage.stop();
   }
 });
 
