@@ -7,6 +7,7 @@
  */
 
 import type { KeyObject } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidOptionError } from '../common/errors.ts';
@@ -45,24 +46,46 @@ const fail = (option: string, message: string): never => {
   throw new InvalidOptionError(`ferry release: ${message}`, { option });
 };
 
-/** The releases kept in `outDir`, newest first. */
-export async function keptReleases(outDir: string): Promise<KeptRelease[]> {
-  const names = await readdir(join(outDir, RELEASES_DIR)).catch(() => [] as string[]);
-  const releases: KeptRelease[] = [];
+/** A kept release with the exact bytes of its manifest (the name of its signature copy is their hash). */
+interface KeptReleaseFile extends KeptRelease {
+  bytes: Uint8Array;
+}
+
+/**
+ * Every kept release, read once each. Every build reads them all (to keep their files), so the folder's history is
+ * read synchronously: a kept manifest is a few KB, and a read through the thread pool costs ~0.3 ms of round trips
+ * against ~20 µs here, which made a build 1 ms slower per kept release (27 ms with 33 of them).
+ */
+function readKeptReleases(outDir: string): KeptReleaseFile[] {
+  const dir = join(outDir, RELEASES_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const releases: KeptReleaseFile[] = [];
   for (const name of names) {
     const match = /^(\d+)\.json$/.exec(name);
     if (!match) continue;
-    const file = join(outDir, RELEASES_DIR, name);
-    const manifest = parseManifest(await readFile(file), file);
+    const file = join(dir, name);
+    const bytes = readFileSync(file);
+    const manifest = parseManifest(bytes, file);
     if (String(manifest.ferry.release) !== match[1]) continue; // not a file ferry wrote
     releases.push({
       release: manifest.ferry.release,
       version: manifest.ferry.version,
       builtAt: manifest.ferry.builtAt,
       manifest,
+      bytes,
     });
   }
   return releases.sort((a, b) => b.release - a.release);
+}
+
+/** The releases kept in `outDir`, newest first. */
+export async function keptReleases(outDir: string): Promise<KeptRelease[]> {
+  return readKeptReleases(outDir).map(({ bytes: _, ...kept }) => kept);
 }
 
 /** The channel documents in `outDir`, by name. */
@@ -87,12 +110,11 @@ export async function keepRelease(outDir: string, release: number, manifest: Uin
 /** Every file the kept releases list, with their manifests: what builds and pruning must leave in place. */
 export async function keptFiles(outDir: string): Promise<Set<string>> {
   const keep = new Set<string>();
-  for (const { manifest, release } of await keptReleases(outDir)) {
+  for (const { manifest, release, bytes } of readKeptReleases(outDir)) {
     for (const name of Object.keys(manifest.ferry.files)) keep.add(name);
     keep.add(releaseFiles(release).manifest);
     // The content-addressed copy of its signature (mf-manifest.<hash>.sig), which hosts may fetch.
-    const bytes = await readFile(join(outDir, releaseFiles(release).manifest)).catch(() => undefined);
-    if (bytes) keep.add(signatureFileFor(bytes));
+    keep.add(signatureFileFor(bytes));
   }
   return keep;
 }
