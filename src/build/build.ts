@@ -55,6 +55,11 @@ export interface BuildOptions {
   baseline?: string | false;
   /** Release breaking changes without a new major version; the reason is recorded in the manifest. */
   allowBreaking?: string;
+  /**
+   * Reuse the shared-package fallbacks of earlier builds from `node_modules/.cache/ferry/fallbacks/` when nothing
+   * they were made from changed (default true; src/build/fallback-cache.ts). `false` bundles every one again.
+   */
+  cache?: boolean;
 }
 
 /** What a build wrote. */
@@ -118,8 +123,9 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   const bundled = bundleExposes(config);
   const runtimeScript = containerRuntime(); // the container runtime (bundled once per process when run from src/)
   runtimeScript.catch(() => {}); // awaited when the container is written
-  const ahead = startSharedFallbacks(config);
-  const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
+  const fallbackOptions = { cache: options.cache ?? true };
+  const ahead = startSharedFallbacks(config, fallbackOptions);
+  const fallbacks = bundled.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead, fallbackOptions));
   fallbacks.catch(() => {}); // reported by the Promise.all below
   // The contract check's inputs come beside them too: the baseline release (read before anything is written over
   // it) and each expose's export names and kinds.

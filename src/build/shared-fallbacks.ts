@@ -11,11 +11,12 @@
  * bundled, and {@link bundleSharedFallbacks} uses that result when the requests turn out to be exactly that one.
  */
 import { createHash } from 'node:crypto';
-import type { Message } from 'esbuild';
+import type { BuildOptions, Message } from 'esbuild';
 import { BuildError } from '../common/errors.ts';
 import type { ExposeBundle } from './bundle.ts';
 import type { ResolvedConfig } from './config.ts';
 import { loadEsbuild } from './esbuild.ts';
+import { FallbackCache } from './fallback-cache.ts';
 import { type NativeHit, nativeBinariesPlugin, nativePackagesIn } from './native-packages.ts';
 import { type ResolvedShared, sharedKeyOf } from './shared.ts';
 
@@ -62,36 +63,75 @@ function fallbackName(key: string, code: Uint8Array): string {
   return `shared-${key.replaceAll('/', '-')}.${hash}.js`;
 }
 
-/** A fallback's bytes, or `undefined` when its graph reaches a native addon (no copy can be made). */
+/** How fallbacks are made. */
+export interface FallbackOptions {
+  /**
+   * Use and fill the project's fallback cache (src/build/fallback-cache.ts; default true). `ferry build --no-cache`
+   * turns it off.
+   */
+  cache?: boolean;
+}
+
+const caches = new WeakMap<ResolvedConfig, Promise<FallbackCache | undefined>>();
+
+/** The fallback cache of the config's project, opened once per resolved config; none when it cannot be opened. */
+function cacheOf(config: ResolvedConfig): Promise<FallbackCache | undefined> {
+  let cache = caches.get(config);
+  if (cache === undefined) {
+    cache = loadEsbuild().then(
+      ({ version }) => FallbackCache.open(config.root, version),
+      () => undefined, // reported by the build that needs esbuild
+    );
+    caches.set(config, cache);
+  }
+  return cache;
+}
+
+/**
+ * A fallback's bytes, or `undefined` when its graph reaches a native addon (no copy can be made). With a `cache`, an
+ * earlier build's result for the same options and unchanged inputs is used instead of bundling again.
+ */
 async function bundleFallback(
   config: ResolvedConfig,
   module: Pick<SharedModule, 'key' | 'options' | 'requests'>,
+  useCache: boolean,
 ): Promise<Uint8Array | undefined> {
   const getters = module.requests.map(
     (request) => `  ${JSON.stringify(request)}: () => require(${JSON.stringify(request)}),`,
   );
+  const sourcefile = `ferry-shared-${module.key}.js`;
+  const options = {
+    stdin: {
+      contents: `// ${module.key}@${module.options.version}: the fallback copy of remote ${config.name}.\nmodule.exports = {\n${getters.join('\n')}\n};\n`,
+      resolveDir: config.root,
+      sourcefile,
+      loader: 'js',
+    },
+    absWorkingDir: config.root,
+    bundle: true,
+    write: false,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node22',
+    logLevel: 'silent',
+    metafile: true,
+  } satisfies BuildOptions;
+  const cache = useCache ? await cacheOf(config) : undefined;
+  const cached = cache?.get(options);
+  if (cached !== undefined) return cached === null ? undefined : new TextEncoder().encode(cached);
   const { build, formatMessages } = await loadEsbuild();
   const native: NativeHit[] = [];
   try {
-    const result = await build({
-      stdin: {
-        contents: `// ${module.key}@${module.options.version}: the fallback copy of remote ${config.name}.\nmodule.exports = {\n${getters.join('\n')}\n};\n`,
-        resolveDir: config.root,
-        sourcefile: `ferry-shared-${module.key}.js`,
-        loader: 'js',
-      },
-      absWorkingDir: config.root,
-      bundle: true,
-      write: false,
-      format: 'cjs',
-      platform: 'node',
-      target: 'node22',
-      logLevel: 'silent',
-      metafile: true,
-      plugins: [nativeBinariesPlugin(config.root, native)],
-    });
+    const result = await build({ ...options, plugins: [nativeBinariesPlugin(config.root, native)] });
     native.push(...(await nativePackagesIn(result.metafile, config.root)));
-    return native.length > 0 ? undefined : result.outputFiles[0]!.contents;
+    const code = native.length > 0 ? undefined : result.outputFiles[0]!.contents;
+    await cache?.set(
+      options,
+      Object.keys(result.metafile.inputs),
+      code === undefined ? null : result.outputFiles[0]!.text,
+      sourcefile,
+    );
+    return code;
   } catch (cause) {
     const errors = (cause as { errors?: Message[] }).errors;
     const detail = errors?.length
@@ -119,13 +159,16 @@ export type SpeculativeFallback = { ok: true; code: Uint8Array | undefined } | {
  * const shared = await bundleSharedFallbacks(config, bundles, ahead);
  * ```
  */
-export function startSharedFallbacks(config: ResolvedConfig): Map<string, Promise<SpeculativeFallback>> {
+export function startSharedFallbacks(
+  config: ResolvedConfig,
+  options: FallbackOptions = {},
+): Map<string, Promise<SpeculativeFallback>> {
   const started = new Map<string, Promise<SpeculativeFallback>>();
-  for (const [key, options] of Object.entries(config.shared)) {
-    if (key.endsWith('/') || !options.import) continue;
+  for (const [key, shared] of Object.entries(config.shared)) {
+    if (key.endsWith('/') || !shared.import) continue;
     started.set(
       key,
-      bundleFallback(config, { key, options, requests: [key] }).then(
+      bundleFallback(config, { key, options: shared, requests: [key] }, options.cache ?? true).then(
         (code): SpeculativeFallback => ({ ok: true, code }),
         (error: unknown): SpeculativeFallback => ({ ok: false, error }),
       ),
@@ -149,6 +192,7 @@ export async function bundleSharedFallbacks(
   config: ResolvedConfig,
   bundles: readonly ExposeBundle[],
   ahead: ReadonlyMap<string, Promise<SpeculativeFallback>> = new Map(),
+  options: FallbackOptions = {},
 ): Promise<SharedModule[]> {
   const modules = sharedModules(config, bundles);
   try {
@@ -159,9 +203,9 @@ export async function bundleSharedFallbacks(
           module.requests.length === 1 && module.requests[0] === module.key ? ahead.get(module.key) : undefined;
         let code: Uint8Array | undefined;
         if (early === undefined) {
-          code = await bundleFallback(config, module);
+          code = await bundleFallback(config, module, options.cache ?? true);
         } else {
-          // The same esbuild call as bundleFallback(config, module) would make: its failure is this key's failure.
+          // The same esbuild call as bundleFallback(config, module, …) would make: its failure is this key's failure.
           const result = await early;
           if (!result.ok) throw result.error;
           code = result.code;

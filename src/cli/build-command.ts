@@ -30,6 +30,8 @@ Options:
       --allow-breaking <reason>
                         release breaking changes without a new major version; the reason and the breaking
                         exports are recorded in the manifest (hosts still refuse it live outside their versionRange)
+      --no-cache        bundle every shared package's fallback again instead of reusing the one an earlier
+                        build made from the same, unchanged files (node_modules/.cache/ferry/fallbacks)
   -w, --watch           build again whenever a file of the project changes, until Ctrl+C; a failed build
                         prints its error and keeps the last good output (hosts with live updates pick each
                         new build up from \`ferry serve\`)
@@ -57,6 +59,7 @@ export async function runBuild(args: string[]): Promise<number> {
       baseline: { type: 'string' },
       'no-baseline': { type: 'boolean' },
       'allow-breaking': { type: 'string' },
+      'no-cache': { type: 'boolean' },
       watch: { type: 'boolean', short: 'w' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -77,6 +80,7 @@ export async function runBuild(args: string[]): Promise<number> {
         ? { baseline: /^https?:\/\//i.test(values.baseline) ? values.baseline : resolve(values.baseline) }
         : {}),
     ...(values['allow-breaking'] !== undefined ? { allowBreaking: values['allow-breaking'] } : {}),
+    ...(values['no-cache'] ? { cache: false } : {}),
   };
   const build = async () => {
     const result = await buildRemote(options);
