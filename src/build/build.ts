@@ -180,17 +180,28 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
     await writeFileAtomic(config.outDir, name, bytes);
     written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
   };
+  // The files every manifest names by their content (bundles, chunks, maps, assets, declarations, fallbacks) are
+  // written side by side: none is reachable before the container and the manifest below name it, and each is whole
+  // on disk (temporary file, rename) before those are written. They are listed in the order they are started.
+  const pending: Promise<void>[] = [];
+  const start = (name: string, bytes: Uint8Array, type?: OutputFile['type']): Promise<void> => {
+    written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
+    const writing = writeFileAtomic(config.outDir, name, bytes);
+    writing.catch(() => {}); // awaited below, with the others
+    pending.push(writing);
+    return Promise.resolve();
+  };
   // The container (remoteEntry.js, for MF tooling) is CommonJS; without this, a project with "type": "module" makes
   // Node load it as ESM under require(). Bundles and chunks are ES modules that only ferry's loader evaluates.
-  await write('package.json', new TextEncoder().encode('{\n  "type": "commonjs"\n}\n'));
-  // Chunks first: an entry is never written before what it imports.
+  await start('package.json', new TextEncoder().encode('{\n  "type": "commonjs"\n}\n'));
   for (const bundle of [...chunks, ...bundles]) {
-    await write(bundle.file, bundle.code, 'esm');
-    await write(bundle.map, bundle.mapCode);
+    await start(bundle.file, bundle.code, 'esm');
+    await start(bundle.map, bundle.mapCode);
   }
-  const assets = await writeAssets(config, [...new Set([...config.assets, ...found])].sort(), write);
-  for (const types of typesResult.types) await write(types.file, types.code);
-  for (const { fallback } of shared) if (fallback) await write(fallback.file, fallback.code);
+  const assets = await writeAssets(config, [...new Set([...config.assets, ...found])].sort(), start);
+  for (const types of typesResult.types) await start(types.file, types.code);
+  for (const { fallback } of shared) if (fallback) await start(fallback.file, fallback.code);
+  await Promise.all(pending);
   // The manifest names the container by its content, so a host that read the previous manifest still gets the
   // previous container; `filename` itself is written below, with the same bytes, for Module Federation tooling.
   // The container embeds the size and integrity of every file it may load in a Module Federation host.
