@@ -4,9 +4,11 @@
  * code), reading the config (a ferry.config.ts is bundled by esbuild and imported), the signing key, then side by
  * side as `buildRemote()` runs them: the expose bundles (esbuild), the type declarations (oxc-transform in process
  * when the sources follow the isolatedDeclarations rules, else the project's `tsc` as a child process) and the
- * shared-package fallbacks (started with the bundles, finished once they say which requests each key serves).
+ * shared-package fallbacks (started with the bundles, finished once they say which requests each key serves; taken
+ * from node_modules/.cache/ferry/fallbacks when an earlier build made them from the same files).
  * dist/ is bundled (scripts/build.ts), so the phases' own functions are taken from src/ (loaded outside the timed
- * phases). It writes nothing; `ferry build` also writes and signs the output (a few ms). Prints one JSON line.
+ * phases). It writes nothing but a fallback cache entry on a miss; `ferry build` also writes and signs the output.
+ * Prints one JSON line.
  *
  * @example
  * ```sh
@@ -54,7 +56,7 @@ const typing = emitExposeTypes(config).then((result) => {
 const ahead = startSharedFallbacks(config);
 const fallbacks = bundling.then(({ bundles }) => bundleSharedFallbacks(config, bundles, ahead));
 fallbacks.then(() => {
-  phases['shared fallbacks (esbuild)'] = since(t);
+  phases['shared fallbacks (esbuild, or the fallback cache of the earlier builds)'] = since(t);
 });
 await Promise.all([bundling, typing, fallbacks]);
 phases['bundles, declarations and fallbacks together'] = since(t);

@@ -76,9 +76,10 @@ if (!webpack.ok) {
 }
 
 // 1. Remote builds, interleaved: the article's `webpack` against `ferry build` (and, for the breakdown, `ferry build`
-// with `dts: false`), each as a CLI process; the order rotates every run.
-const buildMs: Record<BuildVariant, number[]> = { webpack: [], ferry: [], ferryNoDts: [] };
-const buildOrder: BuildVariant[] = ['webpack', 'ferry', 'ferryNoDts'];
+// with `dts: false`, and `ferry build --no-cache`, which bundles the shared fallbacks again as a first build does),
+// each as a CLI process; the order rotates every run. The article's webpack config keeps no cache between builds.
+const buildMs: Record<BuildVariant, number[]> = { webpack: [], ferry: [], ferryNoDts: [], ferryNoCache: [] };
+const buildOrder: BuildVariant[] = ['webpack', 'ferry', 'ferryNoDts', 'ferryNoCache'];
 for (let i = 0; i < runs; i++) {
   const order = buildOrder.map((_, k) => buildOrder[(k + i) % buildOrder.length]!);
   for (const which of order) {
@@ -86,7 +87,9 @@ for (let i = 0; i < runs; i++) {
     const result =
       which === 'webpack'
         ? await timed([WEBPACK_CLI, '--config', 'webpack.config.js'], layout.webpackRemote)
-        : await timed([FERRY_CLI, 'build'], which === 'ferry' ? layout.ferryRemote : layout.ferryRemoteNoDts);
+        : which === 'ferryNoCache'
+          ? await timed([FERRY_CLI, 'build', '--no-cache'], layout.ferryRemote)
+          : await timed([FERRY_CLI, 'build'], which === 'ferry' ? layout.ferryRemote : layout.ferryRemoteNoDts);
     if (result.code !== 0) {
       const message = `${which} build failed (exit ${result.code}): ${result.output.slice(-800)}`;
       if (which !== 'webpack' || !quick) fail(message);
@@ -99,7 +102,7 @@ for (let i = 0; i < runs; i++) {
   }
   log(
     `build run ${i + 1}/${runs}: webpack ${fmt(buildMs.webpack.at(-1))} ms, ferry ${fmt(buildMs.ferry.at(-1))} ms, ` +
-      `ferry without d.ts ${fmt(buildMs.ferryNoDts.at(-1))} ms`,
+      `ferry without d.ts ${fmt(buildMs.ferryNoDts.at(-1))} ms, ferry --no-cache ${fmt(buildMs.ferryNoCache.at(-1))} ms`,
   );
 }
 // Where ferry build's time goes (bench/build-phases.ts, the build's own steps in a fresh process), a few times.
