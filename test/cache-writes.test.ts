@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { readFile, rm, stat, utimes } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -125,4 +125,68 @@ test('a restart answered 304 marks the cached manifest in use (a fresh mtime) an
   const third = createHost(options);
   assert.equal(((await third.import('authService/x')) as { answer(): number }).answer(), 42);
   await third.close();
+});
+
+test('a 304 with the same ETag marks the record confirmed (its time) without writing it; the stale age counts from it', async (t) => {
+  await using project = await createTempProject({});
+  const dir = project.path('remote');
+  await writeRemoteOutput(dir, {
+    name: 'authService',
+    format: 'esm',
+    exposes: { './x': { code: 'const answer = () => 42;\nreturn __ferryNamespace({ answer: () => answer });\n' } },
+  });
+  const server = await createFerryServer({ dir, port: 0 });
+  t.after(() => server.close());
+  const warnings: { code: string; message: string }[] = [];
+  const options = {
+    name: 'h',
+    remotes: { authService: `${server.url}mf-manifest.json` },
+    cache: { dir: project.path('cache') },
+    onWarning: (warning: { code: string; message: string }) => warnings.push(warning),
+  };
+  const first = createHost(options);
+  await first.import('authService/x');
+  await first.close();
+  const records = join(project.path('cache'), 'remotes');
+  const [name] = (await readdir(records)).filter((file) => file.endsWith('.json'));
+  const record = join(records, name!);
+  // As if the remote had last served it two hours ago.
+  const twoHoursAgo = Date.now() - 2 * 3_600_000;
+  const text = (await readFile(record, 'utf8')).replace(/"fetchedAt": \d+/, `"fetchedAt": ${twoHoursAgo}`);
+  await writeFile(record, text);
+  await utimes(record, new Date(twoHoursAgo), new Date(twoHoursAgo));
+  const before = await stat(record);
+
+  const second = createHost(options);
+  await second.import('authService/x');
+  await second.close();
+  const after = await stat(record);
+  assert.equal(await readFile(record, 'utf8'), text, 'the record was not written again');
+  assert.equal(after.ino, before.ino, 'the same file, not a new one renamed over it');
+  assert.ok(after.mtimeMs > Date.now() - 60_000, 'its time says when the remote confirmed it');
+  const files = new FileCache(project.path('cache'), () => {});
+  const confirmed = await files.readRecord('authService', options.remotes.authService);
+  assert.ok(confirmed && confirmed.fetchedAt > Date.now() - 60_000, `fetchedAt ${confirmed?.fetchedAt}`);
+
+  // With the remote gone, the copy is served, and its age is the 304's, not the first fetch's.
+  await server.close();
+  const third = createHost(options);
+  assert.equal(((await third.import('authService/x')) as { answer(): number }).answer(), 42);
+  await third.close();
+  const stale = warnings.find((warning) => warning.code === 'FERRY_STALE_CACHE');
+  const at = /\((\d{4}-\d\d-\d\dT[^)]+)\)/.exec(stale?.message ?? '')?.[1];
+  assert.ok(at && Date.parse(at) > Date.now() - 60_000, `the stale copy's time: ${stale?.message}`);
+});
+
+test('confirming a record whose file is gone writes it again', async () => {
+  await using project = await createTempProject({});
+  const files = new FileCache(project.dir, () => {});
+  const record = {
+    formatVersion: 1 as const,
+    url: 'http://127.0.0.1:1/mf-manifest.json',
+    manifest: `sha384-${'A'.repeat(64)}`,
+    fetchedAt: 1000,
+  };
+  await files.confirmRecord('authService', record);
+  assert.equal((await files.readRecord('authService', record.url))?.manifest, record.manifest);
 });

@@ -27,7 +27,7 @@ import { dirname, join, sep } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
 import { integrityOf } from '../../manifest/index.ts';
-import { NotARegularFile, readRegularFile } from './regular-file.ts';
+import { NotARegularFile, readRegularFile, readRegularFileAndStat } from './regular-file.ts';
 
 /** One earlier accepted manifest of a remote, kept in its record so its files survive pruning. */
 export interface ManifestVersion {
@@ -237,8 +237,8 @@ export class FileCache {
   /** The record for a remote (keyed by its name and manifest URL), or undefined. */
   async readRecord(remoteName: string, url: string): Promise<ManifestRecord | undefined> {
     try {
-      const text = (await readRegularFile(this.#recordPath(remoteName, url), MAX_RECORD_BYTES)).toString('utf8');
-      const record = JSON.parse(text) as Partial<ManifestRecord>;
+      const { bytes, stat } = await readRegularFileAndStat(this.#recordPath(remoteName, url), MAX_RECORD_BYTES);
+      const record = JSON.parse(bytes.toString('utf8')) as Partial<ManifestRecord>;
       if (
         record.formatVersion !== 1 ||
         record.url !== url ||
@@ -251,10 +251,32 @@ export class FileCache {
       if (record.previous !== undefined && !(Array.isArray(record.previous) && record.previous.every(isVersion))) {
         delete record.previous;
       }
+      // A 304 that confirmed the manifest set the file's time instead of writing it again (confirmRecord).
+      record.fetchedAt = Math.max(record.fetchedAt, Math.floor(stat.mtimeMs));
       return record as ManifestRecord;
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Marks the record of a remote as confirmed now: the remote answered 304 for the manifest it names, with the same
+   * ETag, so only `fetchedAt` would change. The file's time is set (one metadata call) instead of the file being
+   * written again (a read, a temporary file, a rename), and {@link readRecord} takes the later of the two times.
+   * Writes `record` instead while a write of it is under way, or when the file cannot be touched (gone).
+   */
+  async confirmRecord(remoteName: string, record: ManifestRecord): Promise<void> {
+    const path = this.#recordPath(remoteName, record.url);
+    if (!this.#recordWrites.has(path)) {
+      const now = new Date();
+      try {
+        utimesSync(path, now, now);
+        return;
+      } catch {
+        // Gone (someone emptied the cache folder): written again below.
+      }
+    }
+    await this.writeRecord(remoteName, record);
   }
 
   /**

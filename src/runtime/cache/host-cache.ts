@@ -150,14 +150,40 @@ export class HostCache {
       fetchedAt: Date.now(),
     };
     if (this.#closed) return;
-    await this.track(this.files.writeRecord(remote.name, record)).catch((error: unknown) => {
-      this.#warn(
-        'FERRY_CACHE_WRITE',
-        `The host could not record the manifest of remote "${remote.alias}" in its cache ${this.dir} ` +
-          `(${(error as Error).message}); it cannot start from the cache while that remote is down. Make ` +
-          "`cache.dir` a folder the host's user can write.",
-      );
-    });
+    await this.track(this.files.writeRecord(remote.name, record)).catch((error: unknown) =>
+      this.#recordFailed(remote, error),
+    );
+  }
+
+  /**
+   * The remote confirmed its cached copy with a 304: the copy's bytes are marked in use (`stored`, the
+   * {@link storeCopy} started for them) and the record is marked confirmed now, or written again when the ETag
+   * changed. A failure is a warning, as for {@link writeRecord}.
+   */
+  async confirmRecord(
+    remote: ResolvedRemote,
+    cached: CachedCopy,
+    etag: string | undefined,
+    stored: Promise<void>,
+  ): Promise<void> {
+    if (etag !== cached.record.etag) return this.writeRecord(remote, cached.bytes, cached.signature, etag, stored);
+    if (this.#closed) return;
+    await stored;
+    const { previous: _history, ...current } = cached.record;
+    const record: ManifestRecord = { ...current, fetchedAt: Date.now() };
+    if (this.#closed) return;
+    await this.track(this.files.confirmRecord(remote.name, record)).catch((error: unknown) =>
+      this.#recordFailed(remote, error),
+    );
+  }
+
+  #recordFailed(remote: ResolvedRemote, error: unknown): void {
+    this.#warn(
+      'FERRY_CACHE_WRITE',
+      `The host could not record the manifest of remote "${remote.alias}" in its cache ${this.dir} ` +
+        `(${(error as Error).message}); it cannot start from the cache while that remote is down. Make ` +
+        "`cache.dir` a folder the host's user can write.",
+    );
   }
 
   /** Stops pruning and writing. */

@@ -44,10 +44,15 @@ export class NotARegularFile extends Error {
  * be opened (ENOENT when absent, ELOOP for a symlink), and {@link NotARegularFile} for anything else.
  */
 export async function readRegularFile(path: string, maxBytes: number): Promise<Buffer> {
+  return (await readRegularFileAndStat(path, maxBytes)).bytes;
+}
+
+/** {@link readRegularFile}, with the file's metadata as it was opened (its modification time, for one). */
+export async function readRegularFileAndStat(path: string, maxBytes: number): Promise<{ bytes: Buffer; stat: Stats }> {
   const fd = openSync(path, FLAGS);
   try {
     const stat = checked(path, fstatSync(fd), maxBytes);
-    if (stat.size <= SYNC_IO_BYTES) return readAll(fd, stat.size);
+    if (stat.size <= SYNC_IO_BYTES) return { bytes: readAll(fd, stat.size), stat };
     const bytes = Buffer.alloc(stat.size);
     let done = 0;
     while (done < bytes.byteLength) {
@@ -56,7 +61,7 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<B
       done += bytesRead;
     }
     // A file that shrank while it was read is not the file that was stat'ed: the hash check refuses it anyway.
-    return done === bytes.byteLength ? bytes : bytes.subarray(0, done);
+    return { bytes: done === bytes.byteLength ? bytes : bytes.subarray(0, done), stat };
   } finally {
     closeSync(fd);
   }

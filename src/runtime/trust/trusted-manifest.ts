@@ -186,13 +186,7 @@ async function fetchFromRemote(
         // whole on disk as it is: refreshing the record's time and ETag does not hold its code back. Tracked, so
         // host.close() waits for it; a host that exits first keeps the record as it was.
         void cache.track(
-          cache.writeRecord(
-            remote,
-            cached.bytes,
-            cached.signature,
-            response.etag,
-            cache.storeCopy(cached.bytes, cached.signature, true),
-          ),
+          cache.confirmRecord(remote, cached, response.etag, cache.storeCopy(cached.bytes, cached.signature, true)),
         );
       },
     );
