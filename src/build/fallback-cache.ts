@@ -5,7 +5,7 @@
  *
  * An entry is found by a key that covers everything esbuild was given (the generated entry, every option, esbuild's
  * and ferry's versions) and the project's install state (the lockfiles and the package managers' own records of
- * node_modules, from the project root up), so an install that changes which file a request resolves to is a miss even
+ * node_modules, from the project root up, by size, time and inode), so an install that changes which file a request resolves to is a miss even
  * when no file esbuild read changed. It holds the SHA-256 of every file esbuild read, each read and hashed again
  * before the entry is used: a file edited in node_modules (a patch, a rebuilt link) is a miss too.
  *
@@ -14,7 +14,7 @@
  * entry. Without a node_modules folder in the project root there is no cache.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, type Stats, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { ferryVersion } from '../common/ferry-version.ts';
@@ -52,18 +52,22 @@ interface Entry {
 
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
+/**
+ * What the install left, from `root` up: each state file's identity (size, modification time, inode). A lockfile at a
+ * monorepo's root can be megabytes, and any install that changes it writes it again, so its identity is enough.
+ */
 function installState(root: string): string {
   const hash = createHash('sha256');
   for (let dir = root; ; dir = dirname(dir)) {
     for (const name of INSTALL_STATE) {
       const file = join(dir, name);
-      let bytes: Buffer;
+      let stat: Stats;
       try {
-        bytes = readFileSync(file);
+        stat = statSync(file);
       } catch {
-        continue; // absent (or a folder): not part of the state
+        continue; // absent: not part of the state
       }
-      hash.update(`${file}\0${bytes.byteLength}\0`).update(bytes);
+      if (stat.isFile()) hash.update(`${file}\0${stat.size}\0${stat.mtimeMs}\0${stat.ino}\n`);
     }
     if (dirname(dir) === dir) return hash.digest('hex');
   }
