@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildRemote } from '../src/build/build.ts';
 import { FALLBACK_CACHE_DIR } from '../src/build/fallback-cache.ts';
+import { runFerry } from './helpers/build-fixture.ts';
 import { createTempProject, type TempProject } from './helpers/temp-project.ts';
 
 /** A remote sharing a package of its own node_modules (a real folder, so a test can change its files). */
@@ -137,4 +138,23 @@ test('a corrupt, truncated or foreign entry is a miss: the build bundles the pac
     assert.equal(await fallbackOf(await buildRemote({ root: project.dir, baseline: false })), first, bytes);
     assert.equal(JSON.parse(await readFile(file, 'utf8')).code, first, `the entry is rewritten after ${bytes}`);
   }
+});
+
+test('`ferry build` keeps the fallback in the cache; `ferry build --no-cache` neither reads nor writes it', async () => {
+  await using project = await createProject();
+  const uncached = await runFerry(['build', '--no-cache'], { cwd: project.dir });
+  assert.equal(uncached.code, 0, uncached.stderr);
+  assert.deepEqual(await entries(project), []);
+  const cached = await runFerry(['build'], { cwd: project.dir });
+  assert.equal(cached.code, 0, cached.stderr);
+  assert.equal((await entries(project)).length, 1);
+  await plant(project, 'planted for the CLI');
+  const again = await runFerry(['build', '--no-cache'], { cwd: project.dir });
+  assert.equal(again.code, 0, again.stderr);
+  const manifest = JSON.parse(await readFile(join(project.dir, 'dist/federation/mf-manifest.json'), 'utf8'));
+  const fallback = await readFile(
+    join(project.dir, 'dist/federation', manifest.ferry.shared['tick-lib'].fallback),
+    'utf8',
+  );
+  assert.doesNotMatch(fallback, /planted for the CLI/);
 });
