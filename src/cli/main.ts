@@ -24,9 +24,12 @@ const commands: Record<string, CommandEntry> = {
     summary: 'bundle the exposed modules of ferry.config.* into a signed, content-hashed federation bundle',
     load: async () => (await import('./build-command.ts')).runBuild,
     // esbuild's service is a child process that takes a few ms to answer its first request: started here, it is
-    // ready when the config is bundled. Any failure (esbuild not installed) is the build's to report, with its fix.
+    // ready when the config is bundled. oxc-transform (the type declarations) is a native addon whose loading (~6 ms)
+    // lands while the config is bundled, instead of beside the bundles, where esbuild's plugins wait for the main
+    // thread. Any failure (a package not installed) is the build's to report, with its fix.
     prepare: () => {
       import('esbuild').then((esbuild) => esbuild.formatMessages([], { kind: 'warning' })).catch(() => {});
+      import('oxc-transform').catch(() => {});
     },
   },
   serve: {
