@@ -5,9 +5,10 @@
  *
  * An entry is found by a key that covers everything esbuild was given (the generated entry, every option, esbuild's
  * and ferry's versions) and the project's install state (the lockfiles and the package managers' own records of
- * node_modules, from the project root up, by size, time and inode), so an install that changes which file a request resolves to is a miss even
- * when no file esbuild read changed. It holds the SHA-256 of every file esbuild read, each read and hashed again
- * before the entry is used: a file edited in node_modules (a patch, a rebuilt link) is a miss too.
+ * node_modules, from the project root up, by size, time and inode), so an install that changes which file a request
+ * resolves to is a miss even when no file esbuild read changed. It holds the SHA-256 of every file esbuild read, each
+ * read and hashed again before the entry is used: a file edited in node_modules (a patch, a rebuilt link) is a miss
+ * too.
  *
  * The cache is as trusted as node_modules itself, which the fallback is bundled from: whoever can write one can
  * write the other. Unreadable, corrupt or foreign entries are misses, never errors; a failed write only loses the
@@ -88,11 +89,18 @@ export class FallbackCache {
   readonly #root: string;
   readonly #salt: string;
 
-  /** The cache of the project at `root`, or `undefined` when `root` has no node_modules folder. */
+  /**
+   * The cache of the project at `root`, or `undefined` when `root` has no node_modules folder (or ferry's own version
+   * cannot be read, which the key needs): the build then bundles every fallback.
+   */
   static open(root: string, esbuildVersion: string): FallbackCache | undefined {
     const modules = join(root, 'node_modules');
     if (!existsSync(modules)) return undefined;
-    return new FallbackCache(join(modules, FALLBACK_CACHE_DIR), root, esbuildVersion);
+    try {
+      return new FallbackCache(join(modules, FALLBACK_CACHE_DIR), root, esbuildVersion);
+    } catch {
+      return undefined;
+    }
   }
 
   private constructor(dir: string, root: string, esbuildVersion: string) {
