@@ -70,6 +70,8 @@ export interface Results {
   buildMs: Record<BuildVariant, number[]>;
   /** bench/build-phases.ts: milliseconds per phase of `ferry build`, one record per run. */
   buildPhases: Record<string, number>[];
+  /** `ferry build` of the demo remote (`few` kept releases) and of a copy with `extra` more kept releases. */
+  historyMs?: { few: number[]; many: number[]; extra: number };
   webpackHostBuildMs: number | undefined;
   distBytes: { ferry: number; webpack?: number };
   /** Cold starts with the remotes up (fresh ferry cache folder each). */
@@ -356,6 +358,18 @@ export function renderMarkdown(results: Results): string {
       lines.push(`| ${phase} | ${show(summarize(samples))} |`);
     }
     lines.push('');
+  }
+  const history = results.historyMs;
+  if (history && history.few.length > 0 && history.many.length > 0) {
+    const few = summarize(history.few);
+    const many = summarize(history.many);
+    const slope = (many.median - few.median) / history.extra;
+    lines.push(
+      `A build against the output folder's history (every build keeps a release, and reads the kept ones): the demo ` +
+        `remote ${show(few, ' ms')}, a copy with ${history.extra} more kept releases ${show(many, ' ms')}, ` +
+        `alternating: ${slope.toFixed(3)} ms per kept release.`,
+      '',
+    );
   }
   lines.push('## Where ferry spends its start-up, and what the V8 code cache saves', '');
   if (d.share) {

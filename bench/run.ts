@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -113,6 +113,34 @@ for (let i = 0; i < Math.min(runs, 5); i++) {
   if (result.code === 0 && line) buildPhases.push(JSON.parse(line) as Record<string, number>);
   else notes.push(`build-phases.ts failed: ${result.output.slice(-300)}`);
 }
+// A build against the length of the output folder's history: every build keeps a release, and every build reads
+// the kept ones (to leave their files in place). A copy of the demo remote gets HISTORY more kept releases (the last
+// manifest under lower release numbers), and its builds alternate with the original's.
+const HISTORY = quick ? 100 : 500;
+const historyRemote = join(layout.root, 'ferry', 'remote-history');
+await cp(layout.ferryRemote, historyRemote, { recursive: true, verbatimSymlinks: true });
+{
+  const releases = join(historyRemote, 'dist', 'federation', 'releases');
+  const manifest = JSON.parse(await readFile(join(historyRemote, 'dist', 'federation', MANIFEST_FILE), 'utf8'));
+  const lowest = Math.min(
+    ...(await readdir(releases)).map((name) => Number.parseInt(name, 10)).filter(Number.isFinite),
+  );
+  for (let i = 1; i <= HISTORY; i++) {
+    manifest.ferry.release = lowest - i;
+    await writeFile(join(releases, `${lowest - i}.json`), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+}
+const historyMs: { few: number[]; many: number[]; extra: number } = { few: [], many: [], extra: HISTORY };
+for (let i = 0; i < Math.min(runs, 5); i++) {
+  for (const which of i % 2 ? (['many', 'few'] as const) : (['few', 'many'] as const)) {
+    const result = await timed([FERRY_CLI, 'build'], which === 'few' ? layout.ferryRemote : historyRemote);
+    if (result.code !== 0) fail(`ferry build with ${which} kept releases failed: ${result.output.slice(-800)}`);
+    historyMs[which].push(result.ms);
+  }
+}
+log(
+  `build with ${HISTORY} more kept releases: ${fmt(Math.min(...historyMs.many))} against ${fmt(Math.min(...historyMs.few))} ms (fastest)`,
+);
 const ferryDist = join(layout.ferryRemote, 'dist', 'federation');
 const webpackDist = join(layout.webpackRemote, 'dist');
 const distBytes = {
@@ -339,6 +367,7 @@ const results: Results = {
   webpack: webpack.ok ? { included: true } : { included: false, why: webpack.why },
   buildMs,
   buildPhases,
+  historyMs,
   webpackHostBuildMs,
   distBytes,
   hostRuns,
