@@ -67,6 +67,7 @@ test('a rebuild reuses the fallback an earlier build kept, byte for byte, and ke
   assert.deepEqual(Object.keys(kept.inputs).sort(), [
     'node_modules/tick-lib/format.js',
     'node_modules/tick-lib/index.js',
+    'node_modules/tick-lib/package.json',
   ]);
 
   const second = await buildRemote({ root: project.dir, baseline: false });
@@ -90,6 +91,21 @@ test('a changed file of the package, even one the entry point only requires, is 
   const rebuilt = await fallbackOf(await buildRemote({ root: project.dir, baseline: false }));
   assert.doesNotMatch(rebuilt, /stale/);
   assert.match(rebuilt, /"<" \+ text \+ ">"/);
+});
+
+test('a package whose package.json now names another entry file is bundled again (no JavaScript file changed)', async () => {
+  await using project = await createProject({
+    'node_modules/tick-lib/other.js': "exports.tick = () => 'from the other entry';\n",
+  });
+  await buildRemote({ root: project.dir, baseline: false });
+  await plant(project, 'the old entry');
+  await writeFile(
+    join(project.dir, 'node_modules/tick-lib/package.json'),
+    JSON.stringify({ name: 'tick-lib', version: '2.1.0', main: 'other.js' }),
+  );
+  const rebuilt = await fallbackOf(await buildRemote({ root: project.dir, baseline: false }));
+  assert.doesNotMatch(rebuilt, /the old entry/);
+  assert.match(rebuilt, /from the other entry/);
 });
 
 test('a changed install state (lockfile, package.json) is a miss, though no file esbuild read changed', async () => {

@@ -7,8 +7,8 @@
  * and ferry's versions) and the project's install state (the lockfiles and the package managers' own records of
  * node_modules, from the project root up, by size, time and inode), so an install that changes which file a request
  * resolves to is a miss even when no file esbuild read changed. It holds the SHA-256 of every file esbuild read, each
- * read and hashed again before the entry is used: a file edited in node_modules (a patch, a rebuilt link) is a miss
- * too.
+ * read and hashed again before the entry is used, with the package.json of each package they are in: a file edited
+ * in node_modules (a patch, a rebuilt link) is a miss too.
  *
  * The cache is as trusted as node_modules itself, which the fallback is bundled from: whoever can write one can
  * write the other. Unreadable, corrupt or foreign entries are misses, never errors; a failed write only loses the
@@ -147,12 +147,27 @@ export class FallbackCache {
         if (input === stdinName || input === '<stdin>') continue;
         if (/^[a-z-]+:/i.test(input) && !isAbsolute(input)) return;
         hashes[input] = sha256(readFileSync(resolve(this.#root, input)));
+        // The package.json of the package the file is in (a workspace's too): its `main`, `exports` or `browser` say
+        // which file a request resolves to, and esbuild does not list it among the inputs.
+        const manifest = this.#packageJsonOf(input);
+        if (manifest !== undefined && !(manifest in hashes)) {
+          hashes[manifest] = sha256(readFileSync(resolve(this.#root, manifest)));
+        }
       }
       const entry: Entry = { format: FORMAT, inputs: hashes, code };
       await writeFileAtomic(this.#file(options), JSON.stringify(entry), { createParent: true });
       this.#prune();
     } catch {
       // A read-only node_modules, a file gone since esbuild read it: the next build bundles the package again.
+    }
+  }
+
+  /** The package.json nearest above `input` (a path relative to the root, as the result is), if there is one. */
+  #packageJsonOf(input: string): string | undefined {
+    for (let dir = dirname(input); ; dir = dirname(dir)) {
+      const candidate = join(dir, 'package.json');
+      if (existsSync(resolve(this.#root, candidate))) return candidate;
+      if (dir === '.' || dirname(dir) === dir) return undefined;
     }
   }
 
