@@ -68,6 +68,21 @@ test('options: the file mode, creating the parent folder (with its mode), and a 
   assert.equal((await stat(dir.path('plain.txt'))).mode & 0o777, 0o600);
 });
 
+test('createParent makes a missing folder for bytes, text and a stream (which cannot be written twice)', async () => {
+  await using dir = await createTempProject({});
+  await writeFileAtomic(dir.path('x', 'bytes.bin'), new Uint8Array([7]), { createParent: true });
+  await writeFileAtomic(dir.path('y', 'z', 'text.txt'), 'text', { createParent: true });
+  async function* chunks() {
+    yield Buffer.from('str');
+    yield Buffer.from('eam');
+  }
+  await writeFileAtomic(dir.path('s', 'stream.txt'), chunks(), { createParent: true });
+  assert.deepEqual([...(await readFile(dir.path('x', 'bytes.bin')))], [7]);
+  assert.equal(await readFile(dir.path('y', 'z', 'text.txt'), 'utf8'), 'text');
+  assert.equal(await readFile(dir.path('s', 'stream.txt'), 'utf8'), 'stream');
+  for (const folder of ['x', 'y/z', 's']) assert.equal((await readdir(dir.path(folder))).length, 1, folder);
+});
+
 test('isAtomicTemporary recognises the temporary names, and only them', async () => {
   await using dir = await createTempProject({});
   await mkdir(dir.path('x'));

@@ -22,9 +22,9 @@ import { isBundleFileName } from './bundle.ts';
  * ```
  */
 export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
-  // A server may read the folder at any moment, so no half-written file. An asset or a kept release sits in a folder
-  // of its own, made when missing; `dir` itself must exist (a recursive mkdir per file was a tenth of a write).
-  return writeAtomic(join(dir, name), bytes, { createParent: name.includes('/') });
+  // A server may read the folder at any moment, so no half-written file; an asset may sit in a folder of its own, made
+  // when the write finds it missing.
+  return writeAtomic(join(dir, name), bytes, { createParent: true });
 }
 
 /**

@@ -17,7 +17,11 @@ export type AtomicWriteData = Parameters<typeof writeFile>[1];
 export interface AtomicWriteOptions {
   /** Mode of the new file (default `0o666` less the umask, as `fs.writeFile`). */
   mode?: number;
-  /** Create the parent folder (recursively) when it is missing (default false: a missing folder is an error). */
+  /**
+   * Create the parent folder (recursively) when it is missing (default false: a missing folder is an error). It is
+   * made when the write finds it missing, then the write is made again, rather than probed before every write (for
+   * bytes and text; a stream, which cannot be written twice, gets its folder first).
+   */
   createParent?: boolean;
   /** Mode of folders created by `createParent` (default `0o777` less the umask). */
   parentMode?: number;
@@ -58,13 +62,27 @@ export async function writeFileAtomic(
   data: AtomicWriteData,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const dir = dirname(path);
-  if (options.createParent) {
-    await mkdir(dir, { recursive: true, ...(options.parentMode === undefined ? {} : { mode: options.parentMode }) });
+  const makeParent = () =>
+    mkdir(dirname(path), {
+      recursive: true,
+      ...(options.parentMode === undefined ? {} : { mode: options.parentMode }),
+    });
+  const again = typeof data === 'string' || ArrayBuffer.isView(data);
+  if (options.createParent && !again) await makeParent();
+  try {
+    await writeThroughTemporary(path, data, options);
+  } catch (error) {
+    if (!options.createParent || !again || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await makeParent();
+    await writeThroughTemporary(path, data, options);
   }
+}
+
+/** The write itself: a temporary file beside `path`, renamed over it; on failure the temporary file is removed. */
+async function writeThroughTemporary(path: string, data: AtomicWriteData, options: AtomicWriteOptions): Promise<void> {
   // 48 random bits from randomUUID(), which draws on a buffer of entropy it refills in batches: randomBytes(6) per
   // write cost a call into OpenSSL each (~15 µs a write under load, bench/README.md sixth round).
-  const temporary = join(dir, `.${basename(path)}.${process.pid}.${randomUUID().slice(-12)}.tmp`);
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(-12)}.tmp`);
   try {
     // 'wx': created here or not at all, so a symlink planted under the temporary name is never written through.
     await writeFile(temporary, data, {

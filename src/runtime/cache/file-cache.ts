@@ -328,16 +328,10 @@ export class FileCache {
   async #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
     // Private to the host's user; no fsync: every entry is hashed again when read, and a lost record only costs a
     // fetch.
-    const dir = dirname(path);
-    await this.#folder(dir);
-    try {
-      await writeFileAtomic(path, data, { mode: 0o600 });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      // The folder went away since it was made (someone emptied the cache folder): make it again.
-      this.#folders.delete(dir);
-      await writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
-    }
+    // The folder is made once per process before the first write into it (a cold start's writes all start at once);
+    // one that went away since (someone emptied the cache folder) is made again by the write that finds it missing.
+    await this.#folder(dirname(path));
+    await writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
   }
 
   /** Creates `dir` (and its parents) once; concurrent writes into one folder share the creation. */

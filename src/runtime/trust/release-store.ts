@@ -231,13 +231,12 @@ export class ReleaseStore {
     for (const [key, record] of this.#persisted) onDisk.set(key, higher(onDisk.get(key), record));
     const doc: ReleasesDocument = { formatVersion: 1, remotes: Object.fromEntries(onDisk) };
     // Flushed: after a crash the record must still be there, or a rollback would pass after the restart.
-    const text = `${JSON.stringify(doc, null, 2)}\n`;
-    try {
-      await writeFileAtomic(this.file, text, { mode: 0o600, flush: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      // The folder is made at the first write (or again, when it went away), not probed at every write.
-      await writeFileAtomic(this.file, text, { mode: 0o600, createParent: true, parentMode: 0o700, flush: true });
-    }
+    // The folder is made at the first write (or again, when it went away), not probed at every write (createParent).
+    await writeFileAtomic(this.file, `${JSON.stringify(doc, null, 2)}\n`, {
+      mode: 0o600,
+      createParent: true,
+      parentMode: 0o700,
+      flush: true,
+    });
   }
 }
