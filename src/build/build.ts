@@ -175,18 +175,18 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
 
   await mkdir(config.outDir, { recursive: true });
   const keep = await previousFiles(config.outDir);
+  // Every file written is listed in the order its write started.
   const written: OutputFile[] = [];
-  const write = async (name: string, bytes: Uint8Array, type?: OutputFile['type']) => {
-    await writeFileAtomic(config.outDir, name, bytes);
+  const write = (name: string, bytes: Uint8Array, type?: OutputFile['type']): Promise<void> => {
     written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
+    return writeFileAtomic(config.outDir, name, bytes);
   };
   // The files every manifest names by their content (bundles, chunks, maps, assets, declarations, fallbacks) are
   // written side by side: none is reachable before the container and the manifest below name it, and each is whole
-  // on disk (temporary file, rename) before those are written. They are listed in the order they are started.
+  // on disk (temporary file, rename) before those are written.
   const pending: Promise<void>[] = [];
   const start = (name: string, bytes: Uint8Array, type?: OutputFile['type']): Promise<void> => {
-    written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
-    const writing = writeFileAtomic(config.outDir, name, bytes);
+    const writing = write(name, bytes, type);
     writing.catch(() => {}); // awaited below, with the others
     pending.push(writing);
     return Promise.resolve();
