@@ -57,6 +57,12 @@ export async function renderCharts(results: Record<string, unknown>, dir: string
     const rows = bundle.pairs.flatMap((pair) => [
       { bytes: pair.x, series: 'ferry import (cold)', ms: median(pair.ferry.map((s) => s.importMs)) },
       { bytes: pair.x, series: 'local import', ms: median(pair.local.map((s) => s.importMs)) },
+      ...(pair.ferry.every((s) => s.secondMs !== undefined) && pair.local.every((s) => s.secondMs !== undefined)
+        ? [
+            { bytes: pair.x, series: 'ferry, a second expose', ms: median(pair.ferry.map((s) => s.secondMs!)) },
+            { bytes: pair.x, series: 'local, a second module', ms: median(pair.local.map((s) => s.secondMs!)) },
+          ]
+        : []),
     ]);
     const verify = bundle.verify.flatMap((row) => [
       { bytes: row.bytes, series: 'raw SHA-384 (node:crypto)', mbps: median(row.rawMBps) },

@@ -6,8 +6,10 @@
  *
  * 1. remotes: hosts of 1, 10, 50 remotes of 3 exposes of ~20 KB: spawn to every expose imported, and RSS, cold,
  *    restarted with the cache, and with the remotes down; against a process importing the same files locally.
- * 2. bundle: one expose of 10 KB .. 10 MB: the import and RSS against a local import of the same text; ferry's file
- *    check (checkFileIntegrity) against node:crypto's raw SHA-384 of the same bytes.
+ * 2. bundle: one expose of 10 KB .. 10 MB: the import and RSS against a local import of the same text, in a fresh
+ *    process; then, in the same process, a second expose of the same size (the host running, the remote's manifest
+ *    verified; the app running) against a second local file; ferry's file check (checkFileIntegrity) against
+ *    node:crypto's raw SHA-384 of the same bytes.
  * 3. fleet: one createFerryServer, 100 / 1,000 hosts subscribed to its push channel, then polling (bench/scale-fleet.ts).
  * 4. uptime: 1,000 live swaps of a 200 KB remote in one process (bench/scale-uptime.ts).
  */
@@ -66,6 +68,8 @@ export interface Sample {
   importMs: number;
   /** ferry: of importMs, loading ferry and createHost() before the first import (0 for local) */
   setupMs?: number;
+  /** bundle: the import of a second module of the same size, in the same process, after the first */
+  secondMs?: number;
   rssMiB: number;
 }
 export interface Paired {
@@ -96,8 +100,14 @@ async function child(job: Record<string, unknown>, extraArgs: string[] = []): Pr
   clearTimeout(killer);
   const line = out.split('\n').find((text) => text.startsWith('{'));
   if (code !== 0 || !line) throw new Error(`scale-host exited ${code}: ${(err || out).slice(-1500)}`);
-  const parsed = JSON.parse(line) as { importMs: number; setupMs: number; rssMiB: number };
-  return { wallMs, importMs: parsed.importMs, setupMs: parsed.setupMs, rssMiB: parsed.rssMiB };
+  const parsed = JSON.parse(line) as { importMs: number; setupMs: number; secondMs?: number; rssMiB: number };
+  return {
+    wallMs,
+    importMs: parsed.importMs,
+    setupMs: parsed.setupMs,
+    ...(parsed.secondMs === undefined ? {} : { secondMs: parsed.secondMs }),
+    rssMiB: parsed.rssMiB,
+  };
 }
 
 const results: Record<string, unknown> = {
@@ -184,7 +194,8 @@ if (axes.has('bundle')) {
   const pairs: Paired[] = [];
   const verify: Array<{ bytes: number; rawMBps: number[]; ferryMBps: number[] }> = [];
   for (const [k, size] of sizes.entries()) {
-    const sources = { './big': moduleSource(1000 + k, size) };
+    // ./second: as large, other code (nothing in common with ./big for V8 to reuse), imported after ./big.
+    const sources = { './big': moduleSource(1000 + k, size), './second': moduleSource(2000 + k, size) };
     const dir = join(root, 'bundles', `b${k}`);
     await writeFerryRemote(dir, { name: `b${k}`, version: '1.0.0', release: 1, sources }, privateKey);
     await writeLocalModules(join(appRoot, 'bundles', `b${k}`), sources);
@@ -203,13 +214,18 @@ if (axes.has('bundle')) {
             cacheDir: join(root, 'bundle-cache', `${k}-${i}`),
             files: [join(appRoot, 'bundles', `b${k}`, 'big.mjs')],
             specifiers: [`b${k}/big`],
+            second: {
+              files: [join(appRoot, 'bundles', `b${k}`, 'second.mjs')],
+              specifiers: [`b${k}/second`],
+            },
             ferry: FERRY,
           }),
         );
       }
       log(
         `bundle ${size} B run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ms, ` +
-          `local ${pair.local.at(-1)!.importMs.toFixed(1)} ms`,
+          `local ${pair.local.at(-1)!.importMs.toFixed(1)} ms; a second: ferry ` +
+          `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms`,
       );
     }
     await server.close();
