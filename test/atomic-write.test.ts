@@ -1,9 +1,10 @@
 /**
  * writeFileAtomic (src/common/atomic-write.ts), on real files: concurrent writers of one path end with one complete
- * file, a failed write leaves no temporary file and the old file intact, and the options (mode, parent folder, fsync)
- * do what they say.
+ * file, a failed write leaves no temporary file and the old file intact, and the options (mode, parent folder, fsync,
+ * `started`) do what they say.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -100,4 +101,42 @@ test('isAtomicTemporary recognises the temporary names, and only them', async ()
   for (const name of ['entry.js', 'releases.json', '.hidden', 'a.tmp', '.a.1.xyz.tmp']) {
     assert.ok(!isAtomicTemporary(name), name);
   }
+});
+
+test('started: bytes go to the thread pool in one write, which finishes while the main thread is kept busy', async () => {
+  await using dir = await createTempProject({});
+  const bytes = Buffer.alloc(8 * 1024 * 1024 + 17, 'a');
+  let calls = 0;
+  let wholeWhileBusy = false;
+  await writeFileAtomic(dir.path('big.bin'), bytes, {
+    started: () => {
+      calls++;
+      // Busy, as a compile would keep it: the temporary file must still fill up (not stop at a first piece).
+      const deadline = Date.now() + 10_000;
+      while (!wholeWhileBusy && Date.now() < deadline) {
+        const temporary = readdirSync(dir.dir).find(isAtomicTemporary);
+        wholeWhileBusy = temporary !== undefined && statSync(join(dir.dir, temporary)).size === bytes.byteLength;
+      }
+    },
+  });
+  assert.equal(calls, 1);
+  assert.ok(wholeWhileBusy, 'the whole file was written while the main thread was busy');
+  assert.ok((await readFile(dir.path('big.bin'))).equals(bytes));
+});
+
+test('started: once for text, a DataView and a write made again into a missing folder; never for a write that fails first', async () => {
+  await using dir = await createTempProject({});
+  const calls: string[] = [];
+  await writeFileAtomic(dir.path('text.txt'), 'zażółć\n', { started: () => calls.push('text') });
+  const view = new DataView(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2);
+  await writeFileAtomic(dir.path('view.bin'), view, { started: () => calls.push('view') });
+  await writeFileAtomic(dir.path('new', 'again.txt'), 'x', { createParent: true, started: () => calls.push('again') });
+  await assert.rejects(writeFileAtomic(dir.path('missing', 'file.txt'), 'x', { started: () => calls.push('failed') }), {
+    code: 'ENOENT',
+  });
+  assert.deepEqual(calls, ['text', 'view', 'again']);
+  assert.equal(await readFile(dir.path('text.txt'), 'utf8'), 'zażółć\n');
+  assert.deepEqual([...(await readFile(dir.path('view.bin')))], [8, 7]);
+  assert.equal(await readFile(dir.path('new', 'again.txt'), 'utf8'), 'x');
+  assert.deepEqual((await readdir(dir.dir)).sort(), ['new', 'text.txt', 'view.bin']);
 });

@@ -2,11 +2,13 @@
  * What the scale fixes of issue 21 changed in the host's writes keeps its guarantees: acceptances that share one
  * write of releases.json each resolve only once their own record is on disk; the content store makes each folder once
  * and still writes when a folder went away; a 304 marks the cached manifest in use (its mtime, for pruning) without
- * rewriting it.
+ * rewriting it; a module compiled while its file is being written runs only once the file and the version's record
+ * are on disk.
  */
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +19,8 @@ import { ReleaseStore } from '../src/runtime/trust/release-store.ts';
 import { createFerryServer } from '../src/server/index.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject } from './helpers/temp-project.ts';
+
+const require = createRequire(import.meta.url);
 
 test('acceptances made while releases.json is written share writes, and each resolves only once it is on disk', async () => {
   await using project = await createTempProject({});
@@ -189,4 +193,68 @@ test('confirming a record whose file is gone writes it again', async () => {
   };
   await files.confirmRecord('authService', record);
   assert.equal((await files.readRecord('authService', record.url))?.manifest, record.manifest);
+});
+
+test('a module compiled while its file is written to the cache runs only once the file and the record are on disk', async (t) => {
+  await using project = await createTempProject({});
+  const dir = project.path('remote');
+  const cacheDir = project.path('cache');
+  // ~4 MB (a comment, quick to compile, slow enough to write) in each of two exposes: the expose loaded without the
+  // container (compiled before the version's record is written) and the one its code imports (compiled once fetched).
+  const padding = `/*${'x'.repeat(4 * 1024 * 1024)}*/\n`;
+  const probe = `const seen = globalThis.__ferryCacheProbe(__filename);\n`;
+  const y = `${padding}return (async () => {\n${probe}return __ferryNamespace({ seen: () => seen });\n})();\n`;
+  // The name writeRemoteOutput gives ./y's file.
+  const yFile = `y.${integrityOf(Buffer.from(y))
+    .slice(7, 17)
+    .replace(/[^A-Za-z0-9]/g, 'x')}.js`;
+  const { manifest } = await writeRemoteOutput(dir, {
+    name: 'authService',
+    format: 'esm',
+    exposes: {
+      './x': {
+        code:
+          `${padding}return (async () => {\n${probe}const later = await __fImp('./${yFile}');\n` +
+          'return __ferryNamespace({ seen: () => seen, later: () => later.seen });\n})();\n',
+      },
+      './y': { code: y },
+    },
+  });
+  const server = await createFerryServer({ dir, port: 0 });
+  t.after(() => server.close());
+  const fileOf = (integrity: string) =>
+    join(cacheDir, 'files', integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_'));
+  const probes = new Map<string, { cached: number; expected: number; records: number }>();
+  (globalThis as { __ferryCacheProbe?: unknown }).__ferryCacheProbe = (filename: string) => {
+    const file = Object.keys(manifest.ferry.files).find((name) => filename.endsWith(`/${name}`))!;
+    const entry = manifest.ferry.files[file]!;
+    const { statSync, readdirSync } = require('node:fs') as typeof import('node:fs');
+    const size = (() => {
+      try {
+        return statSync(fileOf(entry.integrity)).size;
+      } catch {
+        return -1;
+      }
+    })();
+    const records = readdirSync(join(cacheDir, 'remotes')).filter((name) => name.endsWith('.json')).length;
+    probes.set(file, { cached: size, expected: entry.size, records });
+    return true;
+  };
+  t.after(() => {
+    delete (globalThis as { __ferryCacheProbe?: unknown }).__ferryCacheProbe;
+  });
+  const host = createHost({
+    name: 'h',
+    remotes: { authService: `${server.url}mf-manifest.json` },
+    cache: { dir: cacheDir },
+    onWarning: () => {},
+  });
+  const loaded = (await host.import('authService/x')) as { seen: boolean; later: boolean };
+  await host.close();
+  assert.deepEqual([loaded.seen, loaded.later], [true, true]);
+  assert.equal(probes.size, 2, [...probes.keys()].join(', '));
+  for (const [file, { cached, expected, records }] of probes) {
+    assert.equal(cached, expected, `${file} was whole in the cache when its code ran`);
+    assert.equal(records, 1, `the version's record was on disk when ${file} ran`);
+  }
 });

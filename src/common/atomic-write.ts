@@ -8,7 +8,7 @@
  * and two writers (threads, processes, hosts sharing a folder) never write the same temporary file.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** What may be written: bytes, text, or an (async) iterable of them such as a readable stream. */
@@ -30,6 +30,12 @@ export interface AtomicWriteOptions {
    * empty or partial file under the target's name on file systems that reorder data and metadata writes.
    */
   flush?: boolean;
+  /**
+   * Called once the data is on its way: for bytes and text, when their one write is queued in the thread pool, so a
+   * caller about to keep the main thread busy (compiling) lets the write run meanwhile; what is left (close, rename)
+   * needs the main thread only briefly. Not called when the write fails before that.
+   */
+  started?: () => void;
 }
 
 /** Matches the temporary names {@link writeFileAtomic} uses: `.<name>.<pid>.<12 hex>.tmp`. */
@@ -60,8 +66,10 @@ export function isAtomicTemporary(name: string): boolean {
 export async function writeFileAtomic(
   path: string,
   data: AtomicWriteData,
-  options: AtomicWriteOptions = {},
+  given: AtomicWriteOptions = {},
 ): Promise<void> {
+  // Once, though a write made again (its folder was missing) starts twice.
+  const options = given.started ? { ...given, started: once(given.started) } : given;
   const makeParent = () =>
     mkdir(dirname(path), {
       recursive: true,
@@ -85,16 +93,63 @@ async function writeThroughTemporary(path: string, data: AtomicWriteData, option
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(-12)}.tmp`);
   try {
     // 'wx': created here or not at all, so a symlink planted under the temporary name is never written through.
-    await writeFile(temporary, data, {
-      flag: 'wx',
-      ...(options.mode === undefined ? {} : { mode: options.mode }),
-      ...(options.flush ? { flush: true } : {}),
-    });
+    if (typeof data === 'string' || ArrayBuffer.isView(data)) await writeWhole(temporary, data, options);
+    else {
+      options.started?.();
+      await writeFile(temporary, data, {
+        flag: 'wx',
+        ...(options.mode === undefined ? {} : { mode: options.mode }),
+        ...(options.flush ? { flush: true } : {}),
+      });
+    }
     await rename(temporary, path);
   } catch (error) {
     // Not ours to remove when it was there before (EEXIST). The cleanup's own failure must not hide why the write
     // failed.
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') await rm(temporary, { force: true }).catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Bytes or text written with one write request (more only if the system writes part of them), not `writeFile`'s
+ * 512 KiB pieces, each of which waits for a turn of the main thread: a large file's write then runs in the thread
+ * pool while the main thread does something else (`started`).
+ */
+async function writeWhole(
+  temporary: string,
+  data: string | NodeJS.ArrayBufferView,
+  options: AtomicWriteOptions,
+): Promise<void> {
+  const bytes =
+    typeof data === 'string' ? Buffer.from(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const handle = await open(temporary, 'wx', options.mode);
+  try {
+    const writing = writeAll(handle, bytes);
+    options.started?.();
+    await writing;
+    if (options.flush) await handle.sync();
+  } catch (error) {
+    // The write's error is the one to report, not the close's.
+    await handle.close().catch(() => {});
+    throw error;
+  }
+  await handle.close();
+}
+
+function once(callback: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    callback();
+  };
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.byteLength; ) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.byteLength - offset);
+    if (bytesWritten === 0) throw new Error(`no bytes written to ${handle.fd} at offset ${offset}`);
+    offset += bytesWritten;
   }
 }

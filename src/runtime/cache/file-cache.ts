@@ -211,11 +211,14 @@ export class FileCache {
     );
   }
 
-  /** Stores verified bytes under their integrity (atomically; an existing entry is replaced by identical bytes). */
-  async write(integrity: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * Stores verified bytes under their integrity (atomically; an existing entry is replaced by identical bytes).
+   * `started` is called once the bytes' write is queued (atomic-write.ts).
+   */
+  async write(integrity: string, bytes: Uint8Array, started?: () => void): Promise<void> {
     if (!INTEGRITY.test(integrity)) return;
     // Rewritten even when present: the fresh mtime tells pruning that a host is using the entry right now.
-    await this.#atomicWrite(this.pathOf(integrity), bytes);
+    await this.#atomicWrite(this.pathOf(integrity), bytes, started);
   }
 
   /**
@@ -325,13 +328,18 @@ export class FileCache {
     return join(this.recordsDir, `${remoteName}-${key}.json`);
   }
 
-  async #atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+  async #atomicWrite(path: string, data: Uint8Array | string, started?: () => void): Promise<void> {
     // Private to the host's user; no fsync: every entry is hashed again when read, and a lost record only costs a
     // fetch.
     // The folder is made once per process before the first write into it (a cold start's writes all start at once);
     // one that went away since (someone emptied the cache folder) is made again by the write that finds it missing.
     await this.#folder(dirname(path));
-    await writeFileAtomic(path, data, { mode: 0o600, createParent: true, parentMode: 0o700 });
+    await writeFileAtomic(path, data, {
+      mode: 0o600,
+      createParent: true,
+      parentMode: 0o700,
+      ...(started ? { started } : {}),
+    });
   }
 
   /** Creates `dir` (and its parents) once; concurrent writes into one folder share the creation. */

@@ -85,10 +85,10 @@ export class HostCache {
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
-  /** Keeps verified bytes; a failed write is a warning. */
-  store(integrity: string, bytes: Uint8Array): Promise<void> {
+  /** Keeps verified bytes; a failed write is a warning. `started`: see FileCache.write. */
+  store(integrity: string, bytes: Uint8Array, started?: () => void): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return this.#keep(this.files.write(integrity, bytes));
+    return this.#keep(this.files.write(integrity, bytes, started));
   }
 
   /** Tracks a write of verified bytes; its failure is a warning. */

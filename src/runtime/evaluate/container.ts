@@ -14,7 +14,7 @@ import type { Manifest } from '../../manifest/index.ts';
 import type { ShareScope } from '../sharing/share-scope.ts';
 import type { ResolvedSharedModule } from '../sharing/sharing.ts';
 import { evaluateCommonJs, type ModuleRecord } from './commonjs.ts';
-import { evaluateFerryModule, type ModuleMeta } from './ferry-module.ts';
+import { compileFerryModule, type ModuleMeta } from './ferry-module.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { type RegisteredSourceMap, registerSourceMap, unregisterSourceMap } from './source-maps.ts';
 
@@ -35,8 +35,10 @@ export interface EvaluationSource {
   prefix: string;
   /** The verified bytes of a file, if fetched. */
   verified(name: string): Uint8Array | undefined;
-  /** The verified bytes of a file, fetched if needed (a chunk that `import()` loads later). */
+  /** The verified bytes of a file, fetched if needed (a chunk that `import()` loads later), once they are on disk. */
   fetch(name: string): Promise<Uint8Array>;
+  /** {@link fetch}, but possibly before the bytes are on disk: to compile them, not to run them. */
+  verify(name: string): Promise<Uint8Array>;
   /** The version's folder on the host, where its assets are laid out (version-folder.ts). */
   folder: string;
   /** A module of a remote this remote uses (its manifest's `remotes`: `key`), through the host's federation. */
@@ -130,8 +132,13 @@ export class ModuleEvaluator {
    */
   module(exposeKey: string, file: string, commonjs: boolean): Promise<unknown> {
     return this.#evaluating(exposeKey, async () => {
-      await this.#source.ready();
-      const namespace = await this.#source.within(this.#importModule(file), `evaluating ${exposeKey}`);
+      // The module is compiled while the version's files and record are written (compiling runs none of its code),
+      // and run once they are.
+      const ready = this.#source.ready();
+      const evaluated = this.#importModule(file, ready);
+      evaluated.catch(() => {}); // awaited below, once the version is ready
+      await ready;
+      const namespace = await this.#source.within(evaluated, `evaluating ${exposeKey}`);
       return commonjs ? (namespace as { default?: unknown }).default : namespace;
     });
   }
@@ -209,13 +216,18 @@ export class ModuleEvaluator {
     return Object.hasOwn(this.#source.manifest.ferry.remotes ?? {}, key) ? key : undefined;
   }
 
-  /** Evaluates a ferry module once (its bytes fetched and verified first if they were not) and gives its namespace. */
-  #importModule(name: string): Promise<object> {
+  /**
+   * Evaluates a ferry module once (its bytes fetched and verified first if they were not) and gives its namespace.
+   * It is compiled as soon as its bytes are verified and run once they are on disk, and after `before` if given.
+   */
+  #importModule(name: string, before?: Promise<void>): Promise<object> {
     let pending = this.#modules.get(name);
     if (!pending) {
-      pending = this.#source.fetch(name).then((bytes) => {
+      pending = this.#source.verify(name).then(async (bytes) => {
         const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-        return evaluateFerryModule(source, this.#source.prefix + name, {
+        const run = compileFerryModule(source, this.#source.prefix + name, this.housekeeping);
+        await Promise.all([this.#source.fetch(name), before]);
+        return run({
           require: (id) => this.#require(name, id),
           import: (specifier) => this.#import(name, specifier),
           moduleMeta: (path) => this.#meta(path),

@@ -37,13 +37,23 @@ export interface FerryModuleContext {
  * `filename` (`ferry://authService@1.0.0/x.js`) names it in stack traces.
  */
 export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
-  const { housekeeping } = context;
+  return compileFerryModule(source, filename, context.housekeeping)(context);
+}
+
+/**
+ * Compiles one ferry module (running none of its code): the function returned runs it with `context`, whose
+ * `housekeeping` must be the one given here, and resolves to its namespace.
+ */
+export function compileFerryModule(
+  source: string,
+  filename: string,
+  housekeeping: Housekeeping | undefined,
+): (context: FerryModuleContext) => Promise<object> {
   const fn = compileUncached(
     source,
     housekeeping ? [...FERRY_MODULE_PARAMETERS, ...HOUSEKEEPING_PARAMETERS] : [...FERRY_MODULE_PARAMETERS],
-    {
-      filename,
-    },
+    { filename },
   );
-  return fn.call(undefined, ...ferryModuleArguments(context), ...(housekeeping?.values() ?? [])) as Promise<object>;
+  return (context) =>
+    fn.call(undefined, ...ferryModuleArguments(context), ...(housekeeping?.values() ?? [])) as Promise<object>;
 }

@@ -101,6 +101,7 @@ export class RemoteVersion {
       prefix: this.prefix,
       verified: (name) => this.#files.verified(name),
       fetch: (name) => this.#files.fetch(name),
+      verify: (name) => this.#files.verify(name),
       folder: this.folder,
       importRemote: (key, specifier) => context.importRemote(this, key, specifier),
       shared: this.#shared,
@@ -237,11 +238,12 @@ export class RemoteVersion {
     const maps = [entry.map, ...(entry.chunks ?? []).map((chunk) => `${chunk}.map`)].filter(
       (name): name is string => name !== undefined && Object.hasOwn(ferry.files, name),
     );
+    // Verified is enough here: nothing runs before `ready`, which waits for their cache writes.
     const files = Promise.all([
-      direct ? undefined : this.#files.fetch(ferry.remoteEntry),
-      this.#files.fetch(entry.file),
-      ...(entry.chunks ?? []).map((chunk) => this.#files.fetch(chunk)),
-      ...maps.map((map) => this.#files.fetch(map)),
+      direct ? undefined : this.#files.verify(ferry.remoteEntry),
+      this.#files.verify(entry.file),
+      ...(entry.chunks ?? []).map((chunk) => this.#files.verify(chunk)),
+      ...maps.map((map) => this.#files.verify(map)),
     ]);
     // Shared: chosen (and the host's own packages required, some ms of synchronous work) while the files are on
     // their way: one turn of the event loop later, once the requests are out. A file's error still comes first; a
@@ -259,9 +261,14 @@ export class RemoteVersion {
     return this.#evaluator.expose(exposeKey);
   }
 
-  /** Before the version's code first runs: its assets are on disk, then its record (so it is whole when committed). */
+  /**
+   * Before the version's code first runs: its assets and the files verified so far are on disk, then its record (so
+   * it is whole when committed).
+   */
   #ready(): Promise<void> {
-    this.#committed ??= this.#layOutAssets().then(() => this.#context.commit?.());
+    this.#committed ??= this.#layOutAssets()
+      .then(() => this.#files.stored())
+      .then(() => this.#context.commit?.());
     return this.#committed;
   }
 

@@ -3,7 +3,10 @@
  * capped at the size the manifest declares, and checked against the manifest's size and integrity
  * (trust/file-integrity.ts) before anything else sees it. A version whose manifest came from the cache takes its
  * files from the cache (re-hashed on read), so an unchanged remote costs a 304 and no file bytes; when the remote goes
- * down mid-load, the cached copy of exactly those bytes stands in. Verified bytes are kept in the cache.
+ * down mid-load, the cached copy of exactly those bytes stands in. Verified bytes are kept in the cache: `verify` hands
+ * them over while that write is still going (to compile them meanwhile: compiling runs none of their code), `fetch`
+ * once it is done, and `stored` settles when every write started so far is, so no code runs and no record names a
+ * version before its files are on disk.
  */
 import type { FileEntry, Manifest } from '../../manifest/index.ts';
 import type { HostCache } from '../cache/host-cache.ts';
@@ -29,6 +32,8 @@ export class VersionFiles {
   readonly #source: FileSource;
   readonly #fetches = new Map<string, Promise<Uint8Array>>();
   readonly #verified = new Map<string, Uint8Array>();
+  /** The cache writes of the files fetched from the network (they never reject: a failed write is a warning). */
+  readonly #stores = new Map<string, Promise<void>>();
 
   constructor(manifest: Manifest, fromCache: boolean, source: FileSource) {
     this.#manifest = manifest;
@@ -36,8 +41,18 @@ export class VersionFiles {
     this.#source = source;
   }
 
-  /** The verified bytes of file `name`; concurrent calls share one fetch, a failed one is tried again next time. */
-  fetch(name: string): Promise<Uint8Array> {
+  /** The verified bytes of file `name`, once they are also in the cache (to run them, or hand them to other code). */
+  async fetch(name: string): Promise<Uint8Array> {
+    const bytes = await this.verify(name);
+    await this.#stores.get(name);
+    return bytes;
+  }
+
+  /**
+   * The verified bytes of file `name`, possibly before the cache has them (to compile them: run them only after
+   * {@link fetch} or {@link stored}); concurrent calls share one fetch, a failed one is tried again next time.
+   */
+  verify(name: string): Promise<Uint8Array> {
     let pending = this.#fetches.get(name);
     if (!pending) {
       pending = tracing.file.hasSubscribers ? this.#traced(name) : this.#fetchAndVerify(name);
@@ -52,10 +67,16 @@ export class VersionFiles {
     return this.#verified.get(name);
   }
 
+  /** Settles when the cache writes of every file verified so far are done (or failed, which is a warning). */
+  async stored(): Promise<void> {
+    await Promise.all(this.#stores.values());
+  }
+
   /** Drops every file (the version was disposed). */
   clear(): void {
     this.#fetches.clear();
     this.#verified.clear();
+    this.#stores.clear();
   }
 
   /** {@link fetch} on `tracing:ferry:file:*` (only built when someone subscribes). */
@@ -100,7 +121,15 @@ export class VersionFiles {
     if (trace) Object.assign(trace, { source, status: result.status, bytes: result.bytes.byteLength });
     checkFileIntegrity(result.bytes, entry, { remote: remote.alias, url, file: name });
     this.#verified.set(name, result.bytes);
-    await cache.store(entry.integrity, result.bytes);
+    // Handed over once the bytes are on their way to the disk (one system call in the thread pool), not before: a
+    // write that still needs the main thread would wait for the compile it was meant to run beside.
+    let underWay!: () => void;
+    const writing = new Promise<void>((resolve) => {
+      underWay = resolve;
+    });
+    const store = cache.store(entry.integrity, result.bytes, underWay);
+    this.#stores.set(name, store);
+    await Promise.race([writing, store]);
     return result.bytes;
   }
 
