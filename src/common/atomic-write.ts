@@ -33,7 +33,8 @@ export interface AtomicWriteOptions {
   /**
    * Called once the data is on its way: for bytes and text, when their one write is queued in the thread pool, so a
    * caller about to keep the main thread busy (compiling) lets the write run meanwhile; what is left (close, rename)
-   * needs the main thread only briefly. Not called when the write fails before that.
+   * needs the main thread only briefly. For a stream, as its write begins. Not called when the write fails before
+   * that (the temporary file could not be created).
    */
   started?: () => void;
 }
