@@ -83,8 +83,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     };
     const key = versionKey(file);
     const size = Number(file.stat.size);
-    // Small files: one read serves both the tag and the body.
-    const bytes = size <= READ_WHOLE_BYTES && etags.get(key) === undefined ? await file.handle.readFile() : undefined;
+    // Small files are read whole, in one read of the size the open file has (not a stream: two reads, a pipe);
+    // when the tag is not known yet, that read serves both the tag and the body.
+    const small = size <= READ_WHOLE_BYTES;
+    let bytes = small && etags.get(key) === undefined ? await readWhole(file, size) : undefined;
     const etag = etags.get(key) ?? (bytes ? etagOf(bytes) : await hashStreaming(file));
     remember(key, etag);
     if (ifNoneMatchMatches(req.headers['if-none-match'], etag)) {
@@ -98,7 +100,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       'Content-Length': String(bytes?.byteLength ?? size),
     });
     if (req.method === 'HEAD' || size === 0) return void res.end();
-    if (bytes) return void res.end(bytes);
+    if (small) {
+      bytes ??= await readWhole(file, size);
+      return void res.end(bytes);
+    }
     // Exactly the bytes the tag and Content-Length describe (a file rewritten in place meanwhile ends short, and
     // the client sees a truncated body rather than other bytes under this tag). The descriptor is closed by the
     // caller once the stream settles.
@@ -153,6 +158,21 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     });
   };
   return Object.assign(handler, { close: () => events?.close() });
+}
+
+/**
+ * The first `size` bytes of the file: a file shortened in place since it was opened gives fewer (the answer then ends
+ * short of its Content-Length, and the client sees a truncated body, never other bytes under the tag).
+ */
+async function readWhole(file: OpenedFile, size: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await file.handle.read(buffer, filled, size - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === size ? buffer : buffer.subarray(0, filled);
 }
 
 /** The file's strong tag, hashed in one pass of 64 KiB reads: the file is never held whole. */

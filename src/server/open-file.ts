@@ -39,8 +39,8 @@ export function isMissingFileError(error: unknown): boolean {
  */
 export async function openInside(dir: string, name: string): Promise<OpenedFile | undefined> {
   try {
-    const root = await realpath(dir);
-    const realPath = await realpath(join(root, name));
+    // Side by side: the file's real path resolves the folder's symlinks too, so it does not need the folder's first.
+    const [root, realPath] = await Promise.all([realpath(dir), realpath(join(dir, name))]);
     const inside = relative(root, realPath).split(sep).join('/');
     if (!isSafeFileName(inside)) return undefined;
     // O_NONBLOCK: opening a FIFO someone left in the folder must not hang the request (it is then not a file).
