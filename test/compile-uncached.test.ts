@@ -2,7 +2,7 @@
  * Remote code is compiled outside V8's compilation cache (src/runtime/evaluate/compile-uncached.ts), which otherwise
  * keeps every compiled version's source and functions alive (issue 21: ~0.7 MiB of heap per swap of a 200 KB
  * remote). In a child process with --expose-gc: 200 distinct ~30 KB sources compiled and run through
- * evaluateFerryModule must leave the heap flat, while the same through a plain vm.compileFunction (the control,
+ * compileFerryModule must leave the heap flat, while the same through a plain vm.compileFunction (the control,
  * which shows this test can fail) grows it by about their size — and the cache is still on after ferry's compiles.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { REPO_ROOT } from './helpers/temp-project.ts';
 
 const CHILD = `
 import { compileFunction } from 'node:vm';
-import { evaluateFerryModule } from './src/runtime/evaluate/ferry-module.ts';
+import { compileFerryModule } from './src/runtime/evaluate/ferry-module.ts';
 const body = Array.from({ length: 250 }, (_, i) =>
   'function f' + i + '(a) { let t = 0; for (let k = 0; k < a.length; k++) t += a[k] * ' + i + '; return { t, s: "x' + i + '" + t }; }').join('\\n');
 const heap = () => { gc(); gc(); return process.memoryUsage().heapUsed / 2 ** 20; };
@@ -24,8 +24,8 @@ async function growth(compile) {
 }
 const tag = (kind, i) => 'const V = "' + kind + i + '";\\n' + body + '\\n';
 const ferry = await growth((i) =>
-  evaluateFerryModule('return (async () => {' + tag('ferry', i) + 'return __ferryNamespace({ v: () => V + f1([1]).t }, []); })();',
-    'ferry://t@1.0.' + i + '/x.js', context));
+  compileFerryModule('return (async () => {' + tag('ferry', i) + 'return __ferryNamespace({ v: () => V + f1([1]).t }, []); })();',
+    'ferry://t@1.0.' + i + '/x.js', undefined)(context));
 const plain = await growth((i) => compileFunction(tag('plain', i) + 'return f1([1]).t;', [], { filename: 'p' + i + '.js' })());
 console.log(JSON.stringify({ ferry, plain }));
 `;

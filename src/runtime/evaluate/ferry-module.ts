@@ -33,16 +33,10 @@ export interface FerryModuleContext {
 }
 
 /**
- * Compiles and runs one ferry module; resolves to its namespace. `source` must be exactly the verified bytes, decoded;
- * `filename` (`ferry://authService@1.0.0/x.js`) names it in stack traces.
- */
-export function evaluateFerryModule(source: string, filename: string, context: FerryModuleContext): Promise<object> {
-  return compileFerryModule(source, filename, context.housekeeping)(context);
-}
-
-/**
- * Compiles one ferry module (running none of its code): the function returned runs it with `context`, whose
- * `housekeeping` must be the one given here, and resolves to its namespace.
+ * Compiles one ferry module, running none of its code (the host compiles while the module's file is written to the
+ * cache): the function returned runs it with `context`, whose `housekeeping` must be the one given here, and
+ * resolves to its namespace. `source` must be exactly the verified bytes, decoded; `filename`
+ * (`ferry://authService@1.0.0/x.js`) names it in stack traces.
  */
 export function compileFerryModule(
   source: string,
