@@ -76,7 +76,7 @@ export async function writeFileAtomic(
       recursive: true,
       ...(options.parentMode === undefined ? {} : { mode: options.parentMode }),
     });
-  const again = typeof data === 'string' || ArrayBuffer.isView(data);
+  const again = isWhole(data);
   if (options.createParent && !again) await makeParent();
   try {
     await writeThroughTemporary(path, data, options);
@@ -94,7 +94,7 @@ async function writeThroughTemporary(path: string, data: AtomicWriteData, option
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(-12)}.tmp`);
   try {
     // 'wx': created here or not at all, so a symlink planted under the temporary name is never written through.
-    if (typeof data === 'string' || ArrayBuffer.isView(data)) await writeWhole(temporary, data, options);
+    if (isWhole(data)) await writeWhole(temporary, data, options);
     else {
       options.started?.();
       await writeFile(temporary, data, {
@@ -110,6 +110,11 @@ async function writeThroughTemporary(path: string, data: AtomicWriteData, option
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') await rm(temporary, { force: true }).catch(() => {});
     throw error;
   }
+}
+
+/** Bytes or text, which are written in one request (and can be written again); not a stream. */
+function isWhole(data: AtomicWriteData): data is string | NodeJS.ArrayBufferView {
+  return typeof data === 'string' || ArrayBuffer.isView(data);
 }
 
 /**

@@ -123,13 +123,10 @@ export class VersionFiles {
     this.#verified.set(name, result.bytes);
     // Handed over once the bytes are on their way to the disk (one system call in the thread pool), not before: a
     // write that still needs the main thread would wait for the compile it was meant to run beside.
-    let underWay!: () => void;
-    const writing = new Promise<void>((resolve) => {
-      underWay = resolve;
-    });
-    const store = cache.store(entry.integrity, result.bytes, underWay);
+    const underWay = Promise.withResolvers<void>();
+    const store = cache.store(entry.integrity, result.bytes, underWay.resolve);
     this.#stores.set(name, store);
-    await Promise.race([writing, store]);
+    await Promise.race([underWay.promise, store]);
     return result.bytes;
   }
 
