@@ -32,7 +32,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { bundleContainerRuntime } from '../src/build/container-runtime.ts';
 
@@ -48,6 +48,33 @@ function externalPackagesBut(bundled: RegExp): Plugin {
       );
     },
   };
+}
+
+/**
+ * Node's builtins through `process.getBuiltinModule()` instead of ES imports: an `import … from 'node:util'` builds
+ * that module's ES facade, which reads every export, lazy getters included. Those load what ferry never uses
+ * (`node:util`'s load worker_threads, parseArgs, the assertion diff and the stream classes; `node:fs`'s load the
+ * readline interface and the file streams; `node:http`'s load Node's bundled undici for `WebSocket`): ~3 ms of a
+ * host's `import 'ferry'` (bench/README.md, ninth round). In the bundles esbuild wrote, each
+ * `import { a, b as c } from "node:x";` becomes `const { a, b: c } = process.getBuiltinModule("node:x");` in its
+ * place (esbuild puts a module's imports at the top of its part of the chunk, before its code), which reads only the
+ * names imported; a default or namespace import becomes the module itself. Line for line, so the source maps hold.
+ * Any other form of builtin import left in a bundle fails the build.
+ */
+function builtinsWithoutFacades(code: string, file: string): string {
+  const rewritten = code
+    .replace(
+      /^import \{([^}]*)\} from "(node:[\w/]+)";$/gm,
+      (_, names: string, builtin: string) =>
+        `const {${names.replace(/\b(\w+) as (\w+)\b/g, '$1: $2')}} = process.getBuiltinModule("${builtin}");`,
+    )
+    .replace(
+      /^import (?:\* as )?(\w+) from "(node:[\w/]+)";$/gm,
+      (_, name: string, builtin: string) => `const ${name} = process.getBuiltinModule("${builtin}");`,
+    );
+  const left = /^(?:import|export)\b[^;]*?"node:[^"]*"/m.exec(rewritten) ?? /\bimport\(\s*"node:/.exec(rewritten);
+  if (left) throw new Error(`${file}: a builtin import the build does not rewrite: ${left[0]}`);
+  return rewritten;
 }
 const dist = join(root, 'dist');
 
@@ -100,10 +127,20 @@ function bundle(entries: Record<string, string>, chunkNames: string) {
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'warning',
+    write: false,
   });
 }
 
-await Promise.all([bundle(HOST_ENTRIES, 'chunks/host-[name]-[hash]'), bundle(OTHER_ENTRIES, 'chunks/[name]-[hash]')]);
+const bundles = await Promise.all([
+  bundle(HOST_ENTRIES, 'chunks/host-[name]-[hash]'),
+  bundle(OTHER_ENTRIES, 'chunks/[name]-[hash]'),
+]);
+for (const { outputFiles } of bundles) {
+  for (const { path, text } of outputFiles) {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, path.endsWith('.js') ? builtinsWithoutFacades(text, path) : text);
+  }
+}
 
 await writeFile(
   join(dist, 'THIRD-PARTY-NOTICES'),

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { runProcess } from './helpers/build-fixture.ts';
 import { modulesLoadedBy, packagesLoadedBy, runtimeImports } from './helpers/import-graph.ts';
 import { REPO_ROOT } from './helpers/temp-project.ts';
@@ -171,4 +172,28 @@ test('ferry --version prints the version of its package.json, from the bundled C
   });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), pkg.version);
+});
+
+test('loading `ferry` or `ferry/server` builds no ES facade of a builtin: none of what only a facade loads is loaded', async () => {
+  // What the ES facades of node:util, node:fs and node:http load through their lazy getters (worker_threads and
+  // parseArgs for util's, Node's bundled undici for http's `WebSocket`), which ferry never uses: the build takes
+  // builtins from process.getBuiltinModule() (scripts/build.ts).
+  const facadeOnly = ['NativeModule worker_threads', 'NativeModule internal/util/parse_args/parse_args'];
+  const undici = 'NativeModule internal/deps/undici/undici';
+  for (const entry of ['index.js', 'server/index.js']) {
+    const script =
+      'const before = new Set(process.moduleLoadList);' +
+      `await import(${JSON.stringify(pathToFileURL(join(DIST, entry)).href)});` +
+      'console.log(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name))));';
+    const result = await runProcess(process.execPath, ['--input-type=module', '-e', script], { cwd: DIST });
+    assert.equal(result.code, 0, result.stderr);
+    const loaded = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as string[];
+    assert.ok(loaded.includes('NativeModule vm') || entry !== 'index.js', 'the walk sees what the runtime loads');
+    for (const name of [...facadeOnly, undici]) assert.ok(!loaded.includes(name), `dist/${entry} loads ${name}`);
+  }
+  // No bundle keeps an ES import of a builtin (the build rewrites them, and fails on a form it does not know).
+  for (const file of await jsFiles(DIST)) {
+    const code = await readFile(file, 'utf8');
+    assert.doesNotMatch(code, /^(?:import|export)\b[^;]*?"node:[^"]*"/m, relative(DIST, file));
+  }
 });

@@ -100,43 +100,49 @@ export function createContainerHooks(source: ContainerFilesSource): ContainerHoo
     const encoding = encodingOf(options);
     return encoding ? bytes.toString(encoding) : bytes;
   };
-  const promises = Object.create(realFs.promises) as typeof realFs.promises;
-  Object.assign(promises, {
-    readFile(path: unknown, options?: Encoding) {
-      const name = nameOf(path);
-      if (name === undefined) return realFs.promises.readFile(path as string, options as BufferEncoding);
-      return read(name).then((bytes) => encode(bytes, options));
-    },
-  });
-  const fs = Object.create(realFs) as typeof realFs;
-  Object.assign(fs, {
-    promises,
-    existsSync(path: unknown) {
-      const name = nameOf(path);
-      if (name === undefined) return realFs.existsSync(path as string);
-      // Every script name answers true, so a container reads even an unlocked chunk through here (and is refused)
-      // instead of fetching it over HTTP itself.
-      return Object.hasOwn(files, name) || /\.[cm]?js$/.test(name);
-    },
-    readFile(path: unknown, ...rest: unknown[]) {
-      const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
-      const options = rest[0] as Encoding;
-      const name = nameOf(path);
-      if (name === undefined) {
-        (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
-        return;
-      }
-      read(name).then(
-        (bytes) => callback(null, encode(bytes, options)),
-        (error: Error) => callback(error),
-      );
-    },
-    readFileSync(path: unknown, options?: Encoding) {
-      const name = nameOf(path);
-      if (name === undefined) return realFs.readFileSync(path as string, options as BufferEncoding);
-      return encode(readSync(name), options);
-    },
-  });
+  // Own properties defined over the real module's, as for `fs` below.
+  const promises = Object.create(
+    realFs.promises,
+    Object.getOwnPropertyDescriptors({
+      readFile(path: unknown, options?: Encoding) {
+        const name = nameOf(path);
+        if (name === undefined) return realFs.promises.readFile(path as string, options as BufferEncoding);
+        return read(name).then((bytes) => encode(bytes, options));
+      },
+    }),
+  ) as typeof realFs.promises;
+  // Defined, not assigned: the module's getter-only properties (`promises`) cannot be assigned over.
+  const fs = Object.create(
+    realFs,
+    Object.getOwnPropertyDescriptors({
+      promises,
+      existsSync(path: unknown) {
+        const name = nameOf(path);
+        if (name === undefined) return realFs.existsSync(path as string);
+        // Every script name answers true, so a container reads even an unlocked chunk through here (and is refused)
+        // instead of fetching it over HTTP itself.
+        return Object.hasOwn(files, name) || /\.[cm]?js$/.test(name);
+      },
+      readFile(path: unknown, ...rest: unknown[]) {
+        const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
+        const options = rest[0] as Encoding;
+        const name = nameOf(path);
+        if (name === undefined) {
+          (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
+          return;
+        }
+        read(name).then(
+          (bytes) => callback(null, encode(bytes, options)),
+          (error: Error) => callback(error),
+        );
+      },
+      readFileSync(path: unknown, options?: Encoding) {
+        const name = nameOf(path);
+        if (name === undefined) return realFs.readFileSync(path as string, options as BufferEncoding);
+        return encode(readSync(name), options);
+      },
+    }),
+  ) as typeof realFs;
   let hostRequire: NodeRequire | undefined;
   return {
     builtin(id) {

@@ -141,28 +141,31 @@ async function runOnce(
     const inside = relative(folder, resolve(path));
     return inside === '' || inside.startsWith('..') ? undefined : inside.split(sep).join('/');
   };
-  const fs = Object.create(realFs) as typeof realFs;
-  Object.assign(fs, {
-    existsSync: (path: unknown) => (nameOf(path) === undefined ? realFs.existsSync(path as string) : true),
-    readFileSync(path: unknown, encoding?: BufferEncoding) {
-      const name = nameOf(path);
-      if (name === undefined) return realFs.readFileSync(path as string, encoding as BufferEncoding);
-      const bytes = Buffer.from(need(name));
-      return encoding ? bytes.toString(encoding) : bytes;
-    },
-    readFile(path: unknown, ...rest: unknown[]) {
-      const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
-      const name = nameOf(path);
-      if (name === undefined) return (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
-      fetchFile(name).then(
-        (bytes) => {
-          used.add(name);
-          callback(null, rest[0] ? Buffer.from(bytes).toString('utf8') : Buffer.from(bytes));
-        },
-        (error: Error) => callback(error),
-      );
-    },
-  });
+  // Defined, not assigned: the module's getter-only properties (`promises`) cannot be assigned over.
+  const fs = Object.create(
+    realFs,
+    Object.getOwnPropertyDescriptors({
+      existsSync: (path: unknown) => (nameOf(path) === undefined ? realFs.existsSync(path as string) : true),
+      readFileSync(path: unknown, encoding?: BufferEncoding) {
+        const name = nameOf(path);
+        if (name === undefined) return realFs.readFileSync(path as string, encoding as BufferEncoding);
+        const bytes = Buffer.from(need(name));
+        return encoding ? bytes.toString(encoding) : bytes;
+      },
+      readFile(path: unknown, ...rest: unknown[]) {
+        const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
+        const name = nameOf(path);
+        if (name === undefined) return (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
+        fetchFile(name).then(
+          (bytes) => {
+            used.add(name);
+            callback(null, rest[0] ? Buffer.from(bytes).toString('utf8') : Buffer.from(bytes));
+          },
+          (error: Error) => callback(error),
+        );
+      },
+    }),
+  ) as typeof realFs;
   const hostRequire = createRequire(join(options.root, 'package.json'));
   const records = new Map<string, ModuleRecord>();
   const load = (name: string): unknown => {
