@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createHost, IntegrityError } from '../src/index.ts';
 import { parseManifest } from '../src/manifest/index.ts';
 import { entryNameOf } from '../src/runtime/cache/file-cache.ts';
@@ -124,6 +125,7 @@ test('ES module exposes: top-level await, import.meta, files beside the code, im
     assert.match(seen.meta.url, /^file:\/\/.*\/versions\/toolbox@1\.0\.0-[\w-]+\/src\/meta\.ts$/);
     assert.ok(seen.meta.filename.startsWith(versionDir) && seen.meta.filename.endsWith('/src/meta.ts'));
     assert.equal(seen.meta.dirname, join(seen.meta.filename, '..'));
+    assert.equal(fileURLToPath(seen.meta.url), seen.meta.filename, 'import.meta.url names import.meta.filename');
     assert.equal(seen.meta.resolved, new URL('./data.txt', seen.meta.url).href);
     assert.equal(seen.tag, '[object Module]', 'an ES module expose gives its namespace');
     assert.equal(seen.n, 42, 'top-level await');
