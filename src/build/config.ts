@@ -358,7 +358,7 @@ function resolveRemotes(
       url.pathname.endsWith('/') || url.pathname.endsWith('.js') ? new URL(MANIFEST_FILE, url).href : url.href;
     const dependency: RemoteDependency = { name, url: manifestUrl };
     if (spec.versionRange !== undefined) {
-      if (typeof spec.versionRange !== 'string' || semver.validRange(spec.versionRange) === null) {
+      if (typeof spec.versionRange !== 'string' || !semver.isValidRange(spec.versionRange)) {
         invalidOption(
           source,
           `${option}.versionRange`,

@@ -98,7 +98,7 @@ function declaredRange(pkg: PackageJson, packageName: string): string | undefine
   for (const field of [pkg.dependencies, pkg.peerDependencies, pkg.devDependencies]) {
     if (!isPlainObject(field)) continue;
     const range = field[packageName];
-    if (typeof range === 'string' && semver.validRange(range) !== null) return range;
+    if (typeof range === 'string' && semver.isValidRange(range)) return range;
   }
   return undefined;
 }
@@ -182,7 +182,7 @@ async function resolveOne(
   let requiredVersion: string | false;
   if (raw.requiredVersion === false) requiredVersion = false;
   else if (raw.requiredVersion !== undefined) {
-    if (typeof raw.requiredVersion !== 'string' || semver.validRange(raw.requiredVersion) === null) {
+    if (typeof raw.requiredVersion !== 'string' || !semver.isValidRange(raw.requiredVersion)) {
       invalidOption(
         source,
         `${option}.requiredVersion`,

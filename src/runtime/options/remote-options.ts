@@ -238,7 +238,7 @@ export function resolveRemote(alias: string, raw: unknown, defaults: RemoteDefau
     );
   }
   const range = options.versionRange;
-  if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
+  if (range !== undefined && (typeof range !== 'string' || !semver.isValidRange(range))) {
     invalid(`${where}.versionRange`, `must be a semver range such as "^1", got ${JSON.stringify(range)}.`);
   }
   const channel = options.channel;

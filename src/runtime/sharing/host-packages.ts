@@ -47,7 +47,7 @@ function declaredRange(pkg: string, root: string): string | undefined {
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     for (const field of ['dependencies', 'peerDependencies', 'devDependencies']) {
       const range = manifest?.[field]?.[pkg];
-      if (typeof range === 'string' && semver.validRange(range) !== null) return range;
+      if (typeof range === 'string' && semver.isValidRange(range)) return range;
     }
   } catch {
     // no package.json at root: no declared range
