@@ -5,9 +5,9 @@
  *   `ferry/register`, `ferry/testing` and the CLI) as an ES module at the path package.json's `exports` names, with
  *   code splitting, in two groups. The host's entries, `ferry` and `ferry/register`, are split only against each
  *   other: the runtime they share is one chunk (dist/chunks/host-*), so they share one runtime (one host, one share
- *   scope) and a host loads three files. The other entries are split among themselves (dist/chunks/chunk-*). Split
+ *   scope) and a host loads two files. The other entries are split among themselves (dist/chunks/chunk-*). Split
  *   all together, what any subset of entries uses became a chunk of its own, and `import 'ferry'` read and linked 12
- *   files: ~31 → ~23 ms in a fresh process (bench/README.md, ninth round). The price is a second copy of what both
+ *   files: ~27 → ~22 ms in a fresh process (bench/README.md, ninth round). The price is a second copy of what both
  *   groups use (the error classes, the manifest's code, the diagnostics channels' names), which changes nothing a
  *   user sees: `instanceof FerryError` checks a `Symbol.for` brand and the code, not the class (src/common/errors.ts),
  *   and diagnostics channels are found by name.
@@ -63,13 +63,13 @@ function externalPackagesBut(bundled: RegExp): Plugin {
  */
 function builtinsWithoutFacades(code: string, file: string): string {
   const rewritten = code
+    .replace(/^import \{([^}]*)\} from "(node:[\w/]+)";$/gm, (statement: string, names: string, builtin: string) => {
+      // A builtin's ES default is the module itself, which destructuring cannot name: left as it is, refused below.
+      if (/\bdefault\b/.test(names)) return statement;
+      return `const {${names.replace(/([\w$]+) as ([\w$]+)/g, '$1: $2')}} = process.getBuiltinModule("${builtin}");`;
+    })
     .replace(
-      /^import \{([^}]*)\} from "(node:[\w/]+)";$/gm,
-      (_, names: string, builtin: string) =>
-        `const {${names.replace(/\b(\w+) as (\w+)\b/g, '$1: $2')}} = process.getBuiltinModule("${builtin}");`,
-    )
-    .replace(
-      /^import (?:\* as )?(\w+) from "(node:[\w/]+)";$/gm,
+      /^import (?:\* as )?([\w$]+) from "(node:[\w/]+)";$/gm,
       (_, name: string, builtin: string) => `const ${name} = process.getBuiltinModule("${builtin}");`,
     );
   const left = /^(?:import|export)\b[^;]*?"node:[^"]*"/m.exec(rewritten) ?? /\bimport\(\s*"node:/.exec(rewritten);
