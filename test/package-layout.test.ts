@@ -1,6 +1,7 @@
 /**
  * The built package (dist/, written by scripts/build.ts): every entry package.json and bin/ferry.js name exists, the
- * bundles share one copy of the runtime and of the error classes, and what a host loads never reaches build tooling,
+ * host entries share one copy of the runtime (the error classes have one per group of entries, and `instanceof`
+ * holds across them), no bundle builds a builtin's ES facade, and what a host loads never reaches build tooling,
  * checked on the built chunks themselves (test/architecture.test.ts checks the same on src/).
  */
 import assert from 'node:assert/strict';
