@@ -12,9 +12,11 @@
  *   user sees: `instanceof FerryError` checks a `Symbol.for` brand and the code, not the class (src/common/errors.ts),
  *   and diagnostics channels are found by name.
  *   Packages (esbuild, oxc-transform, TypeScript) stay imports, resolved from node_modules as before. semver is the
- *   exception: its four functions are bundled into the runtime's chunk (its licence in dist/THIRD-PARTY-NOTICES), since
- *   as a package its ~15 CommonJS files were resolved, read and wrapped one by one at every host's start (~10 ms of
- *   a first import where nothing else had loaded semver; bench/README.md).
+ *   exception (ferry has no dependencies): its four functions are bundled into one CommonJS file of their own,
+ *   dist/chunks/semver.cjs (its licence in dist/THIRD-PARTY-NOTICES), which src/common/semver.ts requires on first
+ *   use only: plain versions and simple ranges never need it, and a host's start-up no longer compiles and runs
+ *   semver's ~54 KB (bench/README.md, tenth round). As a package its ~15 CommonJS files had been resolved, read and
+ *   wrapped one by one at every host's start (~10 ms).
  *   Why bundle at all: a host loads ferry at start-up, and resolving and linking its ~40 small modules one by one
  *   took about as long as running them (`import 'ferry'`: ~32 → ~15 ms on the bench machine, bench/README.md).
  * - Declarations: tsc, `emitDeclarationOnly`, one .d.ts per source file as before (the `exports` types point there).
@@ -38,17 +40,15 @@ import { bundleContainerRuntime } from '../src/build/container-runtime.ts';
 
 const root = join(import.meta.dirname, '..');
 
-/** Every bare import (a package) stays an import, except those `bundled` matches. */
-function externalPackagesBut(bundled: RegExp): Plugin {
-  return {
-    name: 'external-packages',
-    setup(plugin) {
-      plugin.onResolve({ filter: /^[^./]/ }, (args) =>
-        bundled.test(args.path) || args.path.startsWith('node:') ? undefined : { path: args.path, external: true },
-      );
-    },
-  };
-}
+/** Every bare import (a package) stays an import. */
+const externalPackages: Plugin = {
+  name: 'external-packages',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('node:') ? undefined : { path: args.path, external: true },
+    );
+  },
+};
 
 /**
  * Node's builtins through `process.getBuiltinModule()` instead of ES imports: an `import … from 'node:util'` builds
@@ -120,8 +120,8 @@ function bundle(entries: Record<string, string>, chunkNames: string) {
     format: 'esm',
     platform: 'node',
     target: 'node22',
-    // Packages stay imports, except semver (see above).
-    plugins: [externalPackagesBut(/^semver(\/|$)/)],
+    // Packages stay imports (semver is required from dist/chunks/semver.cjs, see above).
+    plugins: [externalPackages],
     // Error classes set `name` from their class name; bundling must not rename them when two files use one name.
     keepNames: true,
     sourcemap: 'linked',
@@ -142,9 +142,31 @@ for (const { outputFiles } of bundles) {
   }
 }
 
+// semver's functions, for src/common/semver.ts to require when a version or range is not of the plain forms.
+await build({
+  absWorkingDir: root,
+  stdin: {
+    contents: [
+      'module.exports = {',
+      "  satisfies: require('semver/functions/satisfies.js'),",
+      "  validRange: require('semver/ranges/valid.js'),",
+      "  valid: require('semver/functions/valid.js'),",
+      "  rsort: require('semver/functions/rsort.js'),",
+      '};',
+    ].join('\n'),
+    resolveDir: root,
+    sourcefile: 'semver-functions.cjs',
+  },
+  outfile: join(dist, 'chunks', 'semver.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node22',
+  logLevel: 'warning',
+});
 await writeFile(
   join(dist, 'THIRD-PARTY-NOTICES'),
-  `dist/ includes semver (https://github.com/npm/node-semver), under this licence:\n\n${await readFile(
+  `dist/chunks/semver.cjs includes semver (https://github.com/npm/node-semver), under this licence:\n\n${await readFile(
     join(root, 'node_modules', 'semver', 'LICENSE'),
     'utf8',
   )}`,

@@ -175,6 +175,29 @@ test('ferry --version prints the version of its package.json, from the bundled C
   assert.equal(result.stdout.trim(), pkg.version);
 });
 
+test('semver is its own file, dist/chunks/semver.cjs: a host with plain versions and ranges never loads it, others get semver`s answers', async () => {
+  // src/common/semver.ts answers plain versions and `^x.y.z`, `~x.y.z`, `x.y.z`, `*` itself and requires semver's
+  // functions from dist/chunks/semver.cjs for anything else (scripts/build.ts bundles them there).
+  const script = `
+    import { createRequire } from 'node:module';
+    const { createHost } = await import(${JSON.stringify(pathToFileURL(join(DIST, 'index.js')).href)});
+    const cache = createRequire(import.meta.url).cache;
+    const semverLoaded = () => Object.keys(cache).some((file) => file.endsWith('semver.cjs'));
+    const host = (versionRange) =>
+      createHost({ name: 'h', remotes: { r: { url: 'http://127.0.0.1:9/mf-manifest.json', versionRange } } });
+    const plain = [host('^1.2.3'), host('~1.2.3'), host('1.2.3'), host('*')];
+    const before = semverLoaded();
+    host('>=1.0.0 <2.0.0');
+    let refused = '';
+    try { host('not a range'); } catch (error) { refused = error.code; }
+    console.log(JSON.stringify({ before, after: semverLoaded(), refused, hosts: plain.length }));
+  `;
+  const result = await runProcess(process.execPath, ['--input-type=module', '-e', script], { cwd: DIST });
+  assert.equal(result.code, 0, result.stderr);
+  const answer = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  assert.deepEqual(answer, { before: false, after: true, refused: 'ERR_FERRY_INVALID_OPTION', hosts: 4 });
+});
+
 test('loading `ferry` or `ferry/server` builds no ES facade of a builtin: none of what only a facade loads is loaded', async () => {
   // What the ES facades of node:util, node:fs and node:http load through their lazy getters (worker_threads and
   // parseArgs for util's, Node's bundled undici for http's `WebSocket`), which ferry never uses: the build takes

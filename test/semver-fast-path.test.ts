@@ -1,14 +1,18 @@
 /**
- * src/common/semver.ts answers simple ranges (`^x.y.z`, `~x.y.z`, `x.y.z` against a plain version) without semver's
+ * src/common/semver.ts answers simple ranges (`^x.y.z`, `~x.y.z`, `x.y.z`, `*` against a plain version) without semver's
  * range parser: its answers must be semver's, for every version and range of a grid that covers the 0.x and 0.0.x
  * rules of `^` and `~`, each boundary, and the forms it hands to semver (prereleases, `v` prefixes, leading zeros,
- * spaces, `||`, hyphen ranges, parts too long to be exact).
+ * spaces, `||`, hyphen ranges, parts too long to be exact). Likewise `valid` and `rsort`, which answer plain versions
+ * themselves and hand the rest to semver (test/package-layout.test.ts checks that a host of plain ranges never loads
+ * semver's file at all).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import semverRsort from 'semver/functions/rsort.js';
 import semverSatisfies from 'semver/functions/satisfies.js';
+import semverValid from 'semver/functions/valid.js';
 import semverValidRange from 'semver/ranges/valid.js';
-import { isValidRange, satisfies } from '../src/common/semver.ts';
+import { isValidRange, rsort, satisfies, valid } from '../src/common/semver.ts';
 
 const parts = [0, 1, 2, 3, 10];
 const plain = parts.flatMap((a) => parts.flatMap((b) => parts.map((c) => `${a}.${b}.${c}`)));
@@ -66,4 +70,20 @@ test('isValidRange is semver`s validRange(range) !== null for every range of the
   for (const range of [...ranges, '>=', '^', '~x.y.z', '1.2.3.4', 'not a range']) {
     assert.equal(isValidRange(range), semverValidRange(range) !== null, JSON.stringify(range));
   }
+});
+
+test('valid is semver`s valid for every version of the grid', () => {
+  for (const version of [...versions, '1.2.3+build.5', '=1.2.3', 'v0.0.0', '1.2.3.4']) {
+    assert.equal(valid(version), semverValid(version), JSON.stringify(version));
+  }
+});
+
+test('rsort orders like semver`s rsort, plain versions alone and mixed with others', () => {
+  const shuffled = [...plain].sort(() => Math.random() - 0.5);
+  assert.deepEqual(rsort([...shuffled]), semverRsort([...shuffled]));
+  const mixed = ['1.2.3', '1.2.3-beta.1', '10.0.0', '2.0.0', '1.10.0', '0.0.3-0'];
+  assert.deepEqual(rsort([...mixed]), semverRsort([...mixed]));
+  const list = ['1.0.0', '3.0.0', '2.0.0'];
+  assert.equal(rsort(list), list, 'sorted in place, like semver`s');
+  assert.deepEqual(list, ['3.0.0', '2.0.0', '1.0.0']);
 });
