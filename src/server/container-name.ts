@@ -7,9 +7,9 @@
  * cached per version of the manifest file (device, inode, size, mtime, ctime), so a rebuild is noticed on the next
  * request; whether the version changed is one `stat`, not the checked open of the file a read takes (two `realpath`
  * calls, open, `fstat`, close: the server asked this for every bundle it served, doubling the file-system calls of
- * each).
+ * each). Synchronous, like the server's other calls on its folder (src/server/open-file.ts).
  */
-import { stat } from 'node:fs/promises';
+import { closeSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isContainerFileOf, MANIFEST_FILE, parseManifest } from '../manifest/index.ts';
 import { fileIdentity, openInside, versionKey } from './open-file.ts';
@@ -31,21 +31,21 @@ export class ContainerNameReader {
    *
    * @example
    * ```ts
-   * await new ContainerNameReader('dist/federation').read(); // Set { 'remoteEntry.js' }
+   * new ContainerNameReader('dist/federation').read(); // Set { 'remoteEntry.js' }
    * ```
    */
-  async read(): Promise<ReadonlySet<string> | undefined> {
+  read(): ReadonlySet<string> | undefined {
     let seen: string;
     try {
-      seen = fileIdentity(await stat(join(this.#dir, MANIFEST_FILE), { bigint: true }));
+      seen = fileIdentity(statSync(join(this.#dir, MANIFEST_FILE), { bigint: true }));
     } catch {
       return undefined;
     }
     // The same file as when its names were read (a rebuild, or a switched `current` symlink, is another file).
     if (this.#cached?.seen === seen) return this.#cached.names;
-    let file: Awaited<ReturnType<typeof openInside>>;
+    let file: ReturnType<typeof openInside>;
     try {
-      file = await openInside(this.#dir, MANIFEST_FILE);
+      file = openInside(this.#dir, MANIFEST_FILE);
     } catch {
       return undefined;
     }
@@ -60,7 +60,7 @@ export class ContainerNameReader {
       }
       let names: Set<string> | undefined;
       try {
-        const manifest = parseManifest(await file.handle.readFile(), MANIFEST_FILE);
+        const manifest = parseManifest(readFileSync(file.fd), MANIFEST_FILE);
         // The parser does not check the Module Federation fields (ferry never loads by them): read it with care.
         const configured: unknown = manifest.metaData?.remoteEntry?.name;
         const listed = manifest.ferry.remoteEntry;
@@ -73,7 +73,7 @@ export class ContainerNameReader {
       this.#cached = { seen, key, names };
       return names;
     } finally {
-      await file.handle.close();
+      closeSync(file.fd);
     }
   }
 }

@@ -10,8 +10,10 @@
  */
 
 import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, read, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { isSignatureFileCopy, MANIFEST_FILE, SIGNATURE_FILE } from '../manifest/index.ts';
 import { etagOf, IMMUTABLE, ifNoneMatchMatches, looksContentHashed, REVALIDATE } from './cache-policy.ts';
 import { ContainerNameReader } from './container-name.ts';
@@ -67,18 +69,19 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     etags.set(key, etag);
   };
 
-  const cacheControlFor = async (name: string): Promise<string> => {
+  const cacheControlFor = (name: string): string => {
     // Named by the sha384 of the manifest it signs: its bytes never change under that name.
     if (isSignatureFileCopy(name)) return IMMUTABLE;
     if (name === MANIFEST_FILE || name === SIGNATURE_FILE || !looksContentHashed(name)) return REVALIDATE;
-    const fixed = await containerNames.read();
+    const fixed = containerNames.read();
     // No readable manifest (mid-rebuild, or not a ferry folder): revalidating is always safe.
     return fixed === undefined || fixed.has(name) ? REVALIDATE : IMMUTABLE;
   };
 
-  const serveFile = async (req: IncomingMessage, res: ServerResponse, name: string, file: OpenedFile) => {
+  /** Answers with `file`; sets `file.streamed` when its descriptor goes to the body's stream, which then closes it. */
+  const serveFile = async (req: IncomingMessage, res: ServerResponse, name: string, file: ServedFile) => {
     const headers: Record<string, string> = {
-      'Cache-Control': await cacheControlFor(name),
+      'Cache-Control': cacheControlFor(name),
       'X-Content-Type-Options': 'nosniff',
     };
     const key = versionKey(file);
@@ -86,7 +89,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     // Small files are read whole, in one read of the size the open file has (not a stream: two reads, a pipe);
     // when the tag is not known yet, that read serves both the tag and the body.
     const small = size <= READ_WHOLE_BYTES;
-    let bytes = small && etags.get(key) === undefined ? await readWhole(file, size) : undefined;
+    const bytes = small && etags.get(key) === undefined ? readWhole(file, size) : undefined;
     const etag = etags.get(key) ?? (bytes ? etagOf(bytes) : await hashStreaming(file));
     remember(key, etag);
     if (ifNoneMatchMatches(req.headers['if-none-match'], etag)) {
@@ -100,19 +103,12 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       'Content-Length': String(bytes?.byteLength ?? size),
     });
     if (req.method === 'HEAD' || size === 0) return void res.end();
-    if (small) {
-      bytes ??= await readWhole(file, size);
-      return void res.end(bytes);
-    }
+    if (small) return void res.end(bytes ?? readWhole(file, size));
     // Exactly the bytes the tag and Content-Length describe (a file rewritten in place meanwhile ends short, and
-    // the client sees a truncated body rather than other bytes under this tag). The descriptor is closed by the
-    // caller once the stream settles.
-    const body = file.handle.createReadStream({
-      start: 0,
-      end: size - 1,
-      autoClose: false,
-      highWaterMark: CHUNK_BYTES,
-    });
+    // the client sees a truncated body rather than other bytes under this tag). The stream closes the descriptor
+    // once it settles, after any read still in flight.
+    const body = createReadStream('', { fd: file.fd, start: 0, end: size - 1, highWaterMark: CHUNK_BYTES });
+    file.streamed = true;
     try {
       await pipeline(body, res);
     } catch (error) {
@@ -139,13 +135,14 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       }
       return events.subscribe(req, res);
     }
-    const file = await openInside(dir, target.name);
-    if (file === undefined) return notFound();
+    const opened = openInside(dir, target.name);
+    if (opened === undefined) return notFound();
+    const file: ServedFile = { ...opened, streamed: false };
     try {
       if (!readOnly) return sendStatus(req, res, 405, 'Method Not Allowed', { Allow: ALLOW });
       await serveFile(req, res, target.name, file);
     } finally {
-      await file.handle.close();
+      if (!file.streamed) closeSync(file.fd);
     }
   };
 
@@ -164,15 +161,22 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
  * The first `size` bytes of the file: a file shortened in place since it was opened gives fewer (the answer then ends
  * short of its Content-Length, and the client sees a truncated body, never other bytes under the tag).
  */
-async function readWhole(file: OpenedFile, size: number): Promise<Buffer> {
+function readWhole(file: OpenedFile, size: number): Buffer {
   const buffer = Buffer.allocUnsafe(size);
   let filled = 0;
   while (filled < size) {
-    const { bytesRead } = await file.handle.read(buffer, filled, size - filled, filled);
+    const bytesRead = readSync(file.fd, buffer, filled, size - filled, filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
   return filled === size ? buffer : buffer.subarray(0, filled);
+}
+
+const readAsync = promisify(read);
+
+/** A file being answered with: `streamed` once its descriptor belongs to the body's stream. */
+interface ServedFile extends OpenedFile {
+  streamed: boolean;
 }
 
 /** The file's strong tag, hashed in one pass of 64 KiB reads: the file is never held whole. */
@@ -181,7 +185,7 @@ async function hashStreaming(file: OpenedFile): Promise<string> {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   let position = 0;
   for (;;) {
-    const { bytesRead } = await file.handle.read(buffer, 0, CHUNK_BYTES, position);
+    const { bytesRead } = await readAsync(file.fd, buffer, 0, CHUNK_BYTES, position);
     if (bytesRead === 0) break;
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;

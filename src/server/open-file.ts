@@ -5,15 +5,20 @@
  * (`current -> releases/42`) is followed. The file's real path must lie inside it, and its name relative to it must
  * itself be a safe name: a symlink pointing out of the folder, or at a hidden file in it, is treated as missing.
  * The final open uses O_NOFOLLOW so a symlink swapped in after the realpath check is not followed either.
+ *
+ * These calls are synchronous, as Node's module loader makes its own on the files it loads, and as a host reads its
+ * cache (src/runtime/cache/regular-file.ts): each is a few microseconds on a local folder, where a round trip through
+ * libuv's thread pool costs several times that in CPU (two `realpath`, `open` and `fstat`: ~15 µs synchronously,
+ * ~60 µs through the pool on the bench machine), which a server answering a fleet's cold starts paid per request
+ * (bench/README.md, tenth round). The bytes of a large file are still read asynchronously (src/server/handler.ts).
  */
-import { type BigIntStats, constants } from 'node:fs';
-import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { isSafeFileName } from '../manifest/index.ts';
 
-/** An open regular file of the served folder; the caller closes `handle`. */
+/** An open regular file of the served folder; the caller closes `fd` (or hands it to a stream that does). */
 export interface OpenedFile {
-  handle: FileHandle;
+  fd: number;
   stat: BigIntStats;
   /** The real path, used as a cache key; never sent to clients. */
   realPath: string;
@@ -28,31 +33,32 @@ export function isMissingFileError(error: unknown): boolean {
 }
 
 /**
- * Opens `name` (already checked with isSafeFileName) inside `dir`, or resolves to `undefined` when there is no
- * regular file of that name inside the folder. Other file-system errors are thrown.
+ * Opens `name` (already checked with isSafeFileName) inside `dir`, or returns `undefined` when there is no regular
+ * file of that name inside the folder. Other file-system errors are thrown.
  *
  * @example
  * ```ts
- * const file = await openInside('dist/federation', 'mf-manifest.json');
- * if (file) try { await file.handle.readFile(); } finally { await file.handle.close(); }
+ * const file = openInside('dist/federation', 'mf-manifest.json');
+ * if (file) try { readFileSync(file.fd); } finally { closeSync(file.fd); }
  * ```
  */
-export async function openInside(dir: string, name: string): Promise<OpenedFile | undefined> {
+export function openInside(dir: string, name: string): OpenedFile | undefined {
   try {
-    // Side by side: the file's real path resolves the folder's symlinks too, so it does not need the folder's first.
-    const [root, realPath] = await Promise.all([realpath(dir), realpath(join(dir, name))]);
+    // The file's real path resolves the folder's symlinks too, so it does not need the folder's first.
+    const root = realpathSync.native(dir);
+    const realPath = realpathSync.native(join(dir, name));
     const inside = relative(root, realPath).split(sep).join('/');
     if (!isSafeFileName(inside)) return undefined;
     // O_NONBLOCK: opening a FIFO someone left in the folder must not hang the request (it is then not a file).
-    const handle = await open(realPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const fd = openSync(realPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      const stat = await handle.stat({ bigint: true });
-      if (stat.isFile()) return { handle, stat, realPath };
+      const stat = fstatSync(fd, { bigint: true });
+      if (stat.isFile()) return { fd, stat, realPath };
     } catch (error) {
-      await handle.close();
+      closeSync(fd);
       throw error;
     }
-    await handle.close();
+    closeSync(fd);
     return undefined;
   } catch (error) {
     if (isMissingFileError(error)) return undefined;
