@@ -2,7 +2,9 @@
  * The server's limits with real sockets: event-stream subscribers beyond the cap are answered 503 (no-store,
  * Retry-After, not an event stream, so their hosts poll) while the others are still served and still get
  * announcements; a push stream ends after its lifetime; a half-sent request is cut after headersTimeout; a client
- * that never reads a large file does not make the server (a child process) hold the file; a change of the manifest
+ * that never reads a large file does not make the server (a child process) hold the file; every file a request opens
+ * is closed again, whether its answer was read whole, streamed to the end, cut off mid-body, a 304 or a HEAD; a
+ * change of the manifest
  * that cannot be read at that moment (the server's process out of descriptors) is announced once it can be.
  */
 import assert from 'node:assert/strict';
@@ -184,6 +186,46 @@ test('clients that never read a 100 MiB file do not make the server hold it (RSS
   const grown = (after - before) / MiB;
   console.log(`server RSS grew ${grown.toFixed(1)} MiB with 10 stalled clients of a 100 MiB file`);
   assert.ok(grown < 50, `the server's RSS grew ${grown.toFixed(1)} MiB`);
+});
+
+test('every file a request opens is closed again: small and large files, streamed or cut off mid-body, 304, HEAD', {
+  timeout: 20_000,
+}, async () => {
+  await using project = await createTempProject({});
+  await publish(project.dir, 1);
+  const big = await open(project.path('big.bin'), 'w');
+  for (let i = 0; i < 8; i++) await big.write(Buffer.alloc(MiB, i));
+  await big.close();
+  await using child = await startChild({ dir: project.dir });
+  const { port } = new URL(child.url);
+  const openFiles = async () => ((await child.send('fds')).files as string[]).filter((f) => f.startsWith(project.dir));
+  assert.deepEqual(await openFiles(), [], 'nothing of the folder is open before the requests');
+  const manifest = await fetch(`${child.url}mf-manifest.json`);
+  const etag = manifest.headers.get('etag')!;
+  await manifest.arrayBuffer();
+  const whole = await fetch(`${child.url}big.bin`);
+  assert.equal((await whole.arrayBuffer()).byteLength, 8 * MiB);
+  for (const init of [{ method: 'HEAD' }, { headers: { 'If-None-Match': etag } }]) {
+    const answer = await fetch(`${child.url}mf-manifest.json`, init);
+    await answer.arrayBuffer();
+    assert.ok(answer.status === 200 || answer.status === 304, String(answer.status));
+  }
+  // Clients that go away after the first bytes of the large file, and one that never reads them.
+  for (let i = 0; i < 5; i++) {
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    if (i > 0) await once(socket, 'data');
+    socket.destroy();
+  }
+  let left = await openFiles();
+  for (let waited = 0; left.length > 0 && waited < 5000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = await openFiles();
+  }
+  assert.deepEqual(left, [], 'every descriptor a request opened is closed');
+  const after = await fetch(`${child.url}big.bin`);
+  assert.equal((await after.arrayBuffer()).byteLength, 8 * MiB, 'and the file is served again');
 });
 
 test('a manifest change that cannot be read then (out of descriptors) is announced once it can be', {

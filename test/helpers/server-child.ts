@@ -1,10 +1,11 @@
 /**
  * `createFerryServer()` in a child process, for tests that measure or starve the server's process without touching
  * the test runner's: its memory (`rss`), and its file descriptors (`exhaust` opens /dev/null until the process is out
- * of descriptors, `release` closes them again), and what reached its `onError` (`errors`: their codes). Run as `node server-child.ts '<json options>'`; it prints one JSON line
+ * of descriptors, `release` closes them again; `fds` lists the files it has open), and what reached its `onError`
+ * (`errors`: their codes). Run as `node server-child.ts '<json options>'`; it prints one JSON line
  * `{ "url": … }` when it listens, then one JSON line per command read from stdin.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createFerryServer, type FerryServerOptions } from '../../src/server/index.ts';
 
@@ -31,6 +32,15 @@ for await (const line of createInterface({ input: process.stdin })) {
         break;
       }
     }
+  } else if (line === 'fds') {
+    const open = readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/self/fd/${fd}`)];
+      } catch {
+        return []; // the descriptor readdir itself used, closed by now
+      }
+    });
+    reply({ files: open.filter((target) => target.startsWith('/')) });
   } else if (line === 'errors') {
     reply({ errors });
   } else if (line === 'release') {
