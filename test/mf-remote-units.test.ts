@@ -17,7 +17,7 @@ import {
   UnsupportedContainerError,
 } from '../src/index.ts';
 import { requiredPackages } from '../src/runtime/mf/container-files.ts';
-import { emptyLock, isSafeFileName, parseLock, serializeLock } from '../src/runtime/mf/lock-file.ts';
+import { emptyLock, isSafeLockedName, parseLock, serializeLock } from '../src/runtime/mf/lock-file.ts';
 import { parseMfManifest } from '../src/runtime/mf/mf-manifest.ts';
 import { resolveHostOptions } from '../src/runtime/options/host-options.ts';
 
@@ -77,9 +77,9 @@ test('the lock file is written with sorted keys (expose file order kept), so equ
   assert.equal(serializeLock(a), serializeLock(shuffled));
   assert.match(serializeLock(a), /"z\.js",\n\s+"a\.js"/);
   assert.ok(serializeLock(a).endsWith('}\n'));
-  assert.ok(isSafeFileName('dir/chunk.abc.js'));
+  assert.ok(isSafeLockedName('dir/chunk.abc.js'));
   for (const name of ['../x.js', '/abs.js', 'a//b.js', 'http://x/y.js', 'a\\b.js', './x.js']) {
-    assert.equal(isSafeFileName(name), false, name);
+    assert.equal(isSafeLockedName(name), false, name);
   }
 });
 

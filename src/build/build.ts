@@ -29,7 +29,7 @@ import { configRoot, loadConfig } from './config.ts';
 import { containerRuntime } from './container-runtime.ts';
 import { type ContractReport, compareApi, compareTypes, enforceContract, formatContractSummary } from './contract.ts';
 import { createManifest, type OutputFile, sharedEntryOf } from './create-manifest.ts';
-import { cleanOutDir, previousFiles, writeFileAtomic } from './output.ts';
+import { cleanOutDir, previousFiles, writeOutputFile } from './output.ts';
 import { keepRelease, keptFiles } from './release.ts';
 import { createRemoteEntry } from './remote-entry.ts';
 import { bundleSharedFallbacks, startSharedFallbacks } from './shared-fallbacks.ts';
@@ -179,7 +179,7 @@ export async function buildRemote(options: BuildOptions = {}): Promise<BuildResu
   const written: OutputFile[] = [];
   const write = (name: string, bytes: Uint8Array, type?: OutputFile['type']): Promise<void> => {
     written.push({ name, size: bytes.byteLength, integrity: integrityOf(bytes), ...(type ? { type } : {}) });
-    return writeFileAtomic(config.outDir, name, bytes);
+    return writeOutputFile(config.outDir, name, bytes);
   };
   // The files every manifest names by their content (bundles, chunks, maps, assets, declarations, fallbacks) are
   // written side by side: none is reachable before the container and the manifest below name it, and each is whole

@@ -20,7 +20,7 @@ export interface ResolvedExpose {
 
 const SOURCE_EXTENSIONS = ['.ts', '.mts', '.cts', '.tsx', '.js', '.mjs', '.cjs', '.jsx'];
 
-async function isFile(file: string): Promise<boolean> {
+async function isSourceFile(file: string): Promise<boolean> {
   try {
     return (await stat(file)).isFile();
   } catch {
@@ -45,7 +45,7 @@ async function resolveExposeFile(root: string, key: string, path: string, source
     ...SOURCE_EXTENSIONS.map((ext) => base + ext),
     ...SOURCE_EXTENSIONS.map((ext) => resolve(base, `index${ext}`)),
   ];
-  for (const candidate of candidates) if (await isFile(candidate)) return candidate;
+  for (const candidate of candidates) if (await isSourceFile(candidate)) return candidate;
   throw new ExposeNotFoundError(
     `${source.label}: ${exposeOption(key)} names ${path}, but ${base} does not exist. ` +
       'Fix the path (relative to the project root) or create the file.',

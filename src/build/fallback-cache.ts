@@ -97,7 +97,9 @@ export class FallbackCache {
     const modules = join(root, 'node_modules');
     if (!existsSync(modules)) return undefined;
     try {
-      return new FallbackCache(join(modules, FALLBACK_CACHE_DIR), root, esbuildVersion);
+      // `this`, not the class's name: a class that names itself inside its body is renamed when bundled
+      // (scripts/build.ts).
+      return new this(join(modules, FALLBACK_CACHE_DIR), root, esbuildVersion);
     } catch {
       return undefined;
     }

@@ -48,7 +48,7 @@ function loadOxc(): Promise<typeof Oxc> {
   return oxc;
 }
 
-async function isFile(file: string, cache: Map<string, Promise<boolean>>): Promise<boolean> {
+async function isFileCached(file: string, cache: Map<string, Promise<boolean>>): Promise<boolean> {
   let found = cache.get(file);
   if (found === undefined) {
     found = stat(file).then(
@@ -114,9 +114,10 @@ export async function resolveDeclarationSource(
     if (extension !== '') candidates.push(...withExtensions(path.slice(0, -extension.length), extension));
     candidates.push(...withExtensions(path, ''));
   }
-  for (const candidate of candidates) if (await isFile(candidate, cache)) return candidate;
-  if (await isFile(join(path, 'package.json'), cache)) return undefined;
-  for (const candidate of withExtensions(join(path, 'index'), '')) if (await isFile(candidate, cache)) return candidate;
+  for (const candidate of candidates) if (await isFileCached(candidate, cache)) return candidate;
+  if (await isFileCached(join(path, 'package.json'), cache)) return undefined;
+  for (const candidate of withExtensions(join(path, 'index'), ''))
+    if (await isFileCached(candidate, cache)) return candidate;
   return undefined;
 }
 

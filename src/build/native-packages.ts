@@ -42,7 +42,7 @@ function packageOf(file: string): { dir: string; name: string } | undefined {
   return { dir: parts.slice(0, index + (scoped ? 3 : 2)).join(sep), name };
 }
 
-async function isFile(file: string): Promise<boolean> {
+async function isPackageFile(file: string): Promise<boolean> {
   try {
     return (await stat(file)).isFile();
   } catch {
@@ -65,7 +65,7 @@ export async function nativeReason(dir: string): Promise<string | undefined> {
     const loader = NATIVE_LOADERS.find((name) => Object.hasOwn(deps, name));
     if (loader !== undefined) return `its package.json depends on ${loader}, which loads a native binary`;
   }
-  if (await isFile(join(dir, 'binding.gyp'))) return 'it has a binding.gyp (a node-gyp build)';
+  if (await isPackageFile(join(dir, 'binding.gyp'))) return 'it has a binding.gyp (a node-gyp build)';
   if (typeof pkg.binary === 'object' && pkg.binary !== null)
     return 'its package.json has a node-pre-gyp "binary" field';
   return undefined;

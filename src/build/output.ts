@@ -18,10 +18,10 @@ import { isBundleFileName } from './bundle.ts';
  *
  * @example
  * ```ts
- * await writeFileAtomic('dist/federation', 'remoteEntry.js', bytes);
+ * await writeOutputFile('dist/federation', 'remoteEntry.js', bytes);
  * ```
  */
-export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
+export function writeOutputFile(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
   // A server may read the folder at any moment, so no half-written file; an asset may sit in a folder of its own, made
   // when the write finds it missing.
   return writeAtomic(join(dir, name), bytes, { createParent: true });

@@ -25,7 +25,7 @@ import {
   signatureFileFor,
   signManifest,
 } from '../manifest/index.ts';
-import { cleanOutDir, writeFileAtomic } from './output.ts';
+import { cleanOutDir, writeOutputFile } from './output.ts';
 
 /** A release kept in the folder. */
 export interface KeptRelease {
@@ -102,9 +102,9 @@ export async function channelsOf(outDir: string): Promise<ChannelDocument[]> {
 /** Writes a kept release (the manifest's exact bytes, and its signature when signed). */
 export async function keepRelease(outDir: string, release: number, manifest: Uint8Array, signature?: Uint8Array) {
   const files = releaseFiles(release);
-  if (signature) await writeFileAtomic(outDir, files.signature, signature);
+  if (signature) await writeOutputFile(outDir, files.signature, signature);
   else await rm(join(outDir, files.signature), { force: true });
-  await writeFileAtomic(outDir, files.manifest, manifest);
+  await writeOutputFile(outDir, files.manifest, manifest);
 }
 
 /** Every file the kept releases list, with their manifests: what builds and pruning must leave in place. */
@@ -124,8 +124,8 @@ async function writeChannel(outDir: string, document: ChannelDocument, key: KeyO
   const files = channelFiles(document.channel);
   // The signature first: a reader that sees the new document finds its signature (and an old one still verifies
   // the old document until it is replaced a moment later: hosts retry a mismatch).
-  await writeFileAtomic(outDir, files.signature, new TextEncoder().encode(signManifest(bytes, key)));
-  await writeFileAtomic(outDir, files.document, bytes);
+  await writeOutputFile(outDir, files.signature, new TextEncoder().encode(signManifest(bytes, key)));
+  await writeOutputFile(outDir, files.document, bytes);
 }
 
 async function currentChannel(outDir: string, channel: string): Promise<ChannelDocument | undefined> {

@@ -69,7 +69,9 @@ export class FerryError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     if ((value as Record<symbol, unknown>)[BRAND] !== true) return false;
-    if (this === FerryError) return true;
+    // FerryError itself, the one class of the family that extends Error directly (named without referring to
+    // FerryError from inside its own body, which makes bundlers rename the class: see scripts/build.ts).
+    if (Object.getPrototypeOf(this) === Error) return true;
     return (value as { code?: unknown }).code === this.code;
   }
   // biome-ignore-end lint/complexity/noThisInStatic: see above

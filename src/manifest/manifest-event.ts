@@ -99,11 +99,11 @@ export function parseManifestEvent(data: string): ManifestAnnouncement {
   }
   const integrity = typeof parsed.integrity === 'string' ? parsed.integrity : undefined;
   if (integrity === undefined || !INTEGRITY.test(integrity)) return { integrity, pushed: undefined };
-  const bytes = decode(parsed.manifest, MAX_PUSHED_MANIFEST_BYTES);
+  const bytes = decodeBase64(parsed.manifest, MAX_PUSHED_MANIFEST_BYTES);
   if (bytes === undefined || integrityOf(bytes) !== integrity) return { integrity, pushed: undefined };
   let signature: Uint8Array | undefined;
   if (parsed.signature !== undefined) {
-    signature = decode(parsed.signature, MAX_PUSHED_SIGNATURE_BYTES);
+    signature = decodeBase64(parsed.signature, MAX_PUSHED_SIGNATURE_BYTES);
     if (signature === undefined) return { integrity, pushed: undefined };
   }
   const etag = typeof parsed.etag === 'string' && ETAG.test(parsed.etag) ? parsed.etag : undefined;
@@ -111,7 +111,7 @@ export function parseManifestEvent(data: string): ManifestAnnouncement {
 }
 
 /** Strict base64 of at most `maxBytes` decoded bytes, else undefined. */
-function decode(value: unknown, maxBytes: number): Uint8Array | undefined {
+function decodeBase64(value: unknown, maxBytes: number): Uint8Array | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length % 4 !== 0) return undefined;
   if (value.length > Math.ceil(maxBytes / 3) * 4 || !BASE64.test(value)) return undefined;
   const bytes = Buffer.from(value, 'base64');

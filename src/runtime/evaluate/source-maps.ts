@@ -33,7 +33,7 @@ export function unregisterSourceMap(filename: string, map: RegisteredSourceMap):
 }
 
 /** The decoded map, or undefined when the payload cannot be decoded (then frames keep their bundle positions). */
-function decode(map: RegisteredSourceMap): SourceMap | undefined {
+function decodeMap(map: RegisteredSourceMap): SourceMap | undefined {
   if (!map.decoded) {
     try {
       const { SourceMap: Decoder } = process.getBuiltinModule('node:module') as typeof import('node:module');
@@ -60,7 +60,7 @@ function lookup(filename: string | undefined | null, line: number | null, column
   if (!filename || line === null || column === null) return undefined;
   const registered = maps.get(filename);
   if (!registered) return undefined;
-  const map = decode(registered);
+  const map = decodeMap(registered);
   if (!map) return undefined;
   // findEntry takes and returns zero-based positions; findOrigin was measured off by columns.
   const entry = map.findEntry(line - 1, column - 1) as Partial<{

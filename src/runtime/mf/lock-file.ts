@@ -56,7 +56,7 @@ export function emptyLock(): LockFile {
 const SAFE_FILE = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._@+~-][A-Za-z0-9._@+~/-]*$/;
 
 /** True for a file name a lock (or an MF manifest) may name: relative, no `..`, no scheme, no backslash. */
-export function isSafeFileName(name: string): boolean {
+export function isSafeLockedName(name: string): boolean {
   return SAFE_FILE.test(name) && !name.includes('//') && name.length <= 512;
 }
 
@@ -96,7 +96,7 @@ export function parseLock(text: string, path: string): LockFile {
     if (!isObject(files)) return fail(`${where}.files is not an object`);
     const lockedFiles: Record<string, LockedFile> = {};
     for (const [file, entryValue] of Object.entries(files)) {
-      if (!isSafeFileName(file)) fail(`${where}.files has the unsafe name ${JSON.stringify(file)}`);
+      if (!isSafeLockedName(file)) fail(`${where}.files has the unsafe name ${JSON.stringify(file)}`);
       if (
         !isObject(entryValue) ||
         typeof entryValue['integrity'] !== 'string' ||

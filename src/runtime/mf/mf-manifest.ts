@@ -6,7 +6,7 @@
  * `publicPath: 'auto'` (or a relative one) is taken; chunks on another server are refused with the setting that works.
  */
 import { InvalidManifestError, UnsupportedContainerError } from '../../common/errors.ts';
-import { isSafeFileName } from './lock-file.ts';
+import { isSafeLockedName } from './lock-file.ts';
 
 /** What a host reads of a Module Federation manifest. */
 export interface MfManifest {
@@ -88,7 +88,7 @@ export function parseMfManifest(bytes: Uint8Array, url: string, alias: string): 
   const entryPath = typeof remoteEntry['path'] === 'string' ? remoteEntry['path'] : '';
   const entry = `${entryPath.replace(/^\.?\/+/, '').replace(/\/?$/, entryPath === '' ? '' : '/')}${remoteEntry['name']}`;
   const file = (value: unknown, where: string) => {
-    if (typeof value !== 'string' || !isSafeFileName(value))
+    if (typeof value !== 'string' || !isSafeLockedName(value))
       fail(`names the unsafe file ${JSON.stringify(value)} in ${where}`);
     return value as string;
   };

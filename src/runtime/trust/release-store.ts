@@ -123,7 +123,9 @@ export class ReleaseStore {
         );
       }
     }
-    return new ReleaseStore(file, records, warn);
+    // `this`, not the class's name: a class that names itself inside its body is renamed when bundled
+    // (scripts/build.ts).
+    return new this(file, records, warn);
   }
 
   private constructor(
