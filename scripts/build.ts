@@ -122,8 +122,12 @@ function bundle(entries: Record<string, string>, chunkNames: string) {
     target: 'node22',
     // Packages stay imports (semver is required from dist/chunks/semver.cjs, see above).
     plugins: [externalPackages],
-    // Error classes set `name` from their class name; bundling must not rename them when two files use one name.
-    keepNames: true,
+    // No `keepNames`: it wraps every function in a naming call, made again for each closure a request or a load
+    // creates (~10 % of the server's requests per second on small files; bench/README.md, tenth round). Names then
+    // hold because no two bundled functions share one and no class names itself inside its own body (esbuild would
+    // rename it, `var FerryError = class _FerryError`), and error classes take `name` from their class:
+    // test/package-layout.test.ts checks every exported function, class and error of the built entries.
+    keepNames: false,
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'warning',

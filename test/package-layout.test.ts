@@ -175,6 +175,43 @@ test('ferry --version prints the version of its package.json, from the bundled C
   assert.equal(result.stdout.trim(), pkg.version);
 });
 
+test('bundled without keepNames: every function and class an entry exports keeps its name, every error its class`s', async () => {
+  // scripts/build.ts does not wrap every function in a naming helper (a call per closure made, in every request's
+  // path); names then survive only as long as no two bundled functions share one and no class names itself inside
+  // its own body (esbuild renames such classes, `var FerryError = class _FerryError`).
+  const entries = Object.entries(pkg.exports as Record<string, { default?: string }>)
+    .map(([subpath, target]) => [subpath, target.default] as const)
+    // ferry/register starts a host from the config it finds when it is imported.
+    .filter(
+      (entry): entry is readonly [string, string] => entry[1]?.endsWith('.js') === true && entry[0] !== './register',
+    );
+  const script = `
+    const wrong = [];
+    let checked = 0;
+    for (const [subpath, file] of ${JSON.stringify(entries)}) {
+      const module = await import(new URL(file, ${JSON.stringify(pathToFileURL(`${REPO_ROOT}/`).href)}));
+      for (const [name, value] of Object.entries(module)) {
+        if (typeof value !== 'function') continue;
+        checked++;
+        if (value.name !== name) wrong.push(subpath + ' ' + name + ' is named ' + value.name);
+        if (value.prototype instanceof Error && new value('x').name !== name) wrong.push(subpath + ' ' + name + ' errors');
+      }
+    }
+    console.log(JSON.stringify({ checked, wrong }));
+  `;
+  const result = await runProcess(process.execPath, ['--input-type=module', '-e', script], { cwd: DIST });
+  assert.equal(result.code, 0, result.stderr);
+  const { checked, wrong } = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+    checked: number;
+    wrong: string[];
+  };
+  assert.ok(checked > 50, `${checked} exported functions and classes checked`);
+  assert.deepEqual(wrong, []);
+  for (const file of await jsFiles(DIST)) {
+    assert.doesNotMatch(await readFile(file, 'utf8'), /= class _\w/, `${relative(DIST, file)} has a renamed class`);
+  }
+});
+
 test('semver is its own file, dist/chunks/semver.cjs: a host with plain versions and ranges never loads it, others get semver`s answers', async () => {
   // src/common/semver.ts answers plain versions and `^x.y.z`, `~x.y.z`, `x.y.z`, `*` itself and requires semver's
   // functions from dist/chunks/semver.cjs for anything else (scripts/build.ts bundles them there).
