@@ -1,14 +1,14 @@
 /**
  * The semver functions ferry uses. Versions and ranges nearly always have the plain forms (`1.2.3`; `^1.2.3`,
- * `~1.2.3`, `1.2.3`, `*`), and those are answered here; anything else is handed to the `semver` package, which is
- * loaded then, on first use, from its own modules (`satisfies`, `validRange`, `valid`, `rsort`).
+ * `~1.2.3`, `1.2.3`, `*`), and those are answered here; anything else is handed to the `semver` package's
+ * functions (`satisfies`, `validRange`, `valid`, `rsort`), loaded then, on first use.
  *
  * Why not import semver up front: loading it costs every host's start-up what it never uses. As a package its
  * ~15 CommonJS files were resolved and read one by one (~10 ms, until the third round bundled them); bundled,
  * its ~54 KB were a sixth of the runtime's chunk to compile, and its module bodies (~40 regular expressions built)
  * ran at every start (~3 ms together), and the first range its parser read cost ~2.2 ms more (bench/README.md,
  * ninth and tenth rounds). test/semver-fast-path.test.ts checks the answers against semver's over a grid of
- * versions and ranges, and that loading ferry does not load semver.
+ * versions and ranges; test/package-layout.test.ts that a host of plain ranges never loads semver's file.
  */
 import { createRequire } from 'node:module';
 import type { RangeOptions } from 'semver';
