@@ -33,6 +33,16 @@ function publish(dir: string, release: number) {
   });
 }
 
+/** A folder with a published remote and `big.bin`, `mib` MiB of bytes. */
+async function publishedWithBigFile(mib: number) {
+  const project = await createTempProject({});
+  await publish(project.dir, 1);
+  const big = await open(project.path('big.bin'), 'w');
+  for (let i = 0; i < mib; i++) await big.write(Buffer.alloc(MiB, i));
+  await big.close();
+  return project;
+}
+
 /** Starts server-child.ts; `send` writes a command and resolves with its JSON reply. */
 async function startChild(options: object) {
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CHILD, JSON.stringify(options)]);
@@ -162,12 +172,7 @@ test('limits are validated: unknown keys refused by name, server settings only o
 test('clients that never read a 100 MiB file do not make the server hold it (RSS of the server process)', {
   timeout: 20_000,
 }, async () => {
-  await using project = await createTempProject({});
-  await publish(project.dir, 1);
-  const big = await open(project.path('big.bin'), 'w');
-  const chunk = Buffer.alloc(MiB, 7);
-  for (let i = 0; i < 100; i++) await big.write(chunk);
-  await big.close();
+  await using project = await publishedWithBigFile(100);
   await using child = await startChild({ dir: project.dir });
   const { port } = new URL(child.url);
   const before = (await child.send('rss')).rss as number;
@@ -191,11 +196,7 @@ test('clients that never read a 100 MiB file do not make the server hold it (RSS
 test('every file a request opens is closed again: small and large files, streamed or cut off mid-body, 304, HEAD', {
   timeout: 20_000,
 }, async () => {
-  await using project = await createTempProject({});
-  await publish(project.dir, 1);
-  const big = await open(project.path('big.bin'), 'w');
-  for (let i = 0; i < 8; i++) await big.write(Buffer.alloc(MiB, i));
-  await big.close();
+  await using project = await publishedWithBigFile(8);
   await using child = await startChild({ dir: project.dir });
   const { port } = new URL(child.url);
   const openFiles = async () => ((await child.send('fds')).files as string[]).filter((f) => f.startsWith(project.dir));
