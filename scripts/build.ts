@@ -35,20 +35,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { bundleContainerRuntime } from '../src/build/container-runtime.ts';
 
 const root = join(import.meta.dirname, '..');
-
-/** Every bare import (a package) stays an import. */
-const externalPackages: Plugin = {
-  name: 'external-packages',
-  setup(plugin) {
-    plugin.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith('node:') ? undefined : { path: args.path, external: true },
-    );
-  },
-};
 
 /**
  * Node's builtins through `process.getBuiltinModule()` instead of ES imports: an `import … from 'node:util'` builds
@@ -121,7 +111,7 @@ function bundle(entries: Record<string, string>, chunkNames: string) {
     platform: 'node',
     target: 'node22',
     // Packages stay imports (semver is required from dist/chunks/semver.cjs, see above).
-    plugins: [externalPackages],
+    packages: 'external',
     // No `keepNames`: it wraps every function in a naming call, made again for each closure a request or a load
     // creates (~10 % of the server's requests per second on small files; bench/README.md, tenth round). Names then
     // hold because no two bundled functions share one and no class names itself inside its own body (esbuild would
