@@ -56,6 +56,14 @@ type Encoding = BufferEncoding | { encoding?: BufferEncoding | null } | null | u
 
 const encodingOf = (options: Encoding) => (typeof options === 'string' ? options : (options?.encoding ?? undefined));
 
+/**
+ * `base` with `own`'s properties defined over it (an object whose prototype is `base`): a module as a container
+ * sees it. Defined, not assigned: a module's getter-only properties (`fs.promises`) cannot be assigned over.
+ */
+export function overlay<T extends object>(base: T, own: object): T {
+  return Object.create(base, Object.getOwnPropertyDescriptors(own)) as T;
+}
+
 /** Creates the hooks for one MF version. */
 export function createContainerHooks(source: ContainerFilesSource): ContainerHooks {
   const { folder, manifest, alias, url } = source;
@@ -100,49 +108,41 @@ export function createContainerHooks(source: ContainerFilesSource): ContainerHoo
     const encoding = encodingOf(options);
     return encoding ? bytes.toString(encoding) : bytes;
   };
-  // Own properties defined over the real module's, as for `fs` below.
-  const promises = Object.create(
-    realFs.promises,
-    Object.getOwnPropertyDescriptors({
-      readFile(path: unknown, options?: Encoding) {
-        const name = nameOf(path);
-        if (name === undefined) return realFs.promises.readFile(path as string, options as BufferEncoding);
-        return read(name).then((bytes) => encode(bytes, options));
-      },
-    }),
-  ) as typeof realFs.promises;
-  // Defined, not assigned: the module's getter-only properties (`promises`) cannot be assigned over.
-  const fs = Object.create(
-    realFs,
-    Object.getOwnPropertyDescriptors({
-      promises,
-      existsSync(path: unknown) {
-        const name = nameOf(path);
-        if (name === undefined) return realFs.existsSync(path as string);
-        // Every script name answers true, so a container reads even an unlocked chunk through here (and is refused)
-        // instead of fetching it over HTTP itself.
-        return Object.hasOwn(files, name) || /\.[cm]?js$/.test(name);
-      },
-      readFile(path: unknown, ...rest: unknown[]) {
-        const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
-        const options = rest[0] as Encoding;
-        const name = nameOf(path);
-        if (name === undefined) {
-          (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
-          return;
-        }
-        read(name).then(
-          (bytes) => callback(null, encode(bytes, options)),
-          (error: Error) => callback(error),
-        );
-      },
-      readFileSync(path: unknown, options?: Encoding) {
-        const name = nameOf(path);
-        if (name === undefined) return realFs.readFileSync(path as string, options as BufferEncoding);
-        return encode(readSync(name), options);
-      },
-    }),
-  ) as typeof realFs;
+  const promises = overlay(realFs.promises, {
+    readFile(path: unknown, options?: Encoding) {
+      const name = nameOf(path);
+      if (name === undefined) return realFs.promises.readFile(path as string, options as BufferEncoding);
+      return read(name).then((bytes) => encode(bytes, options));
+    },
+  });
+  const fs = overlay(realFs, {
+    promises,
+    existsSync(path: unknown) {
+      const name = nameOf(path);
+      if (name === undefined) return realFs.existsSync(path as string);
+      // Every script name answers true, so a container reads even an unlocked chunk through here (and is refused)
+      // instead of fetching it over HTTP itself.
+      return Object.hasOwn(files, name) || /\.[cm]?js$/.test(name);
+    },
+    readFile(path: unknown, ...rest: unknown[]) {
+      const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
+      const options = rest[0] as Encoding;
+      const name = nameOf(path);
+      if (name === undefined) {
+        (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
+        return;
+      }
+      read(name).then(
+        (bytes) => callback(null, encode(bytes, options)),
+        (error: Error) => callback(error),
+      );
+    },
+    readFileSync(path: unknown, options?: Encoding) {
+      const name = nameOf(path);
+      if (name === undefined) return realFs.readFileSync(path as string, options as BufferEncoding);
+      return encode(readSync(name), options);
+    },
+  });
   let hostRequire: NodeRequire | undefined;
   return {
     builtin(id) {

@@ -19,7 +19,7 @@ import { integrityOf } from '../../manifest/index.ts';
 import { evaluateCommonJs, type ModuleRecord } from '../evaluate/commonjs.ts';
 import { type FetchLike, fetchBytes } from '../net/fetch-bytes.ts';
 import type { ResolvedRemote } from '../options/remote-options.ts';
-import { requiredPackages } from './container-files.ts';
+import { overlay, requiredPackages } from './container-files.ts';
 import type { LockedRemote } from './lock-file.ts';
 import { fileNameOf } from './mf-remote.ts';
 
@@ -141,31 +141,27 @@ async function runOnce(
     const inside = relative(folder, resolve(path));
     return inside === '' || inside.startsWith('..') ? undefined : inside.split(sep).join('/');
   };
-  // Defined, not assigned: the module's getter-only properties (`promises`) cannot be assigned over.
-  const fs = Object.create(
-    realFs,
-    Object.getOwnPropertyDescriptors({
-      existsSync: (path: unknown) => (nameOf(path) === undefined ? realFs.existsSync(path as string) : true),
-      readFileSync(path: unknown, encoding?: BufferEncoding) {
-        const name = nameOf(path);
-        if (name === undefined) return realFs.readFileSync(path as string, encoding as BufferEncoding);
-        const bytes = Buffer.from(need(name));
-        return encoding ? bytes.toString(encoding) : bytes;
-      },
-      readFile(path: unknown, ...rest: unknown[]) {
-        const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
-        const name = nameOf(path);
-        if (name === undefined) return (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
-        fetchFile(name).then(
-          (bytes) => {
-            used.add(name);
-            callback(null, rest[0] ? Buffer.from(bytes).toString('utf8') : Buffer.from(bytes));
-          },
-          (error: Error) => callback(error),
-        );
-      },
-    }),
-  ) as typeof realFs;
+  const fs = overlay(realFs, {
+    existsSync: (path: unknown) => (nameOf(path) === undefined ? realFs.existsSync(path as string) : true),
+    readFileSync(path: unknown, encoding?: BufferEncoding) {
+      const name = nameOf(path);
+      if (name === undefined) return realFs.readFileSync(path as string, encoding as BufferEncoding);
+      const bytes = Buffer.from(need(name));
+      return encoding ? bytes.toString(encoding) : bytes;
+    },
+    readFile(path: unknown, ...rest: unknown[]) {
+      const callback = rest.pop() as (error: Error | null, data?: unknown) => void;
+      const name = nameOf(path);
+      if (name === undefined) return (realFs.readFile as (...args: unknown[]) => void)(path, ...rest, callback);
+      fetchFile(name).then(
+        (bytes) => {
+          used.add(name);
+          callback(null, rest[0] ? Buffer.from(bytes).toString('utf8') : Buffer.from(bytes));
+        },
+        (error: Error) => callback(error),
+      );
+    },
+  });
   const hostRequire = createRequire(join(options.root, 'package.json'));
   const records = new Map<string, ModuleRecord>();
   const load = (name: string): unknown => {
