@@ -5,7 +5,7 @@
  * (`get(key)`, then the factory). Errors thrown by remote code become EvaluationErrors that keep the original,
  * source-mapped error as their cause. What the version's code leaves running is tracked (housekeeping.ts).
  */
-import { createRequire, isBuiltin, type SourceMapPayload } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, posix, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EvaluationError, FerryError, UndeclaredDependencyError } from '../../common/errors.ts';
@@ -80,20 +80,18 @@ export class ModuleEvaluator {
     this.#source = source;
   }
 
-  /** Keeps the verified source map of a bundle, so stack traces through it show the remote's sources. */
+  /**
+   * Keeps the verified source map of a bundle, so stack traces through it show the remote's sources. It is parsed
+   * when a stack trace first passes through the bundle (source-maps.ts), and reported then if it cannot be read.
+   */
   registerMap(file: string, mapName: string, bytes: Uint8Array): void {
-    try {
-      const filename = this.#source.prefix + file;
-      this.#maps.set(
-        filename,
-        registerSourceMap(filename, JSON.parse(Buffer.from(bytes).toString('utf8')) as SourceMapPayload),
-      );
-    } catch (error) {
+    const filename = this.#source.prefix + file;
+    const unreadable = (reason: string) =>
       this.#source.warn(
         'FERRY_SOURCE_MAP',
-        `The source map ${mapName} of remote "${this.#source.alias}" could not be read (${(error as Error).message}); stack traces will show bundle positions.`,
+        `The source map ${mapName} of remote "${this.#source.alias}" could not be read (${reason}); stack traces through ${file} show bundle positions. Rebuild the remote with \`ferry build\` and deploy its .map files with the bundles.`,
       );
-    }
+    this.#maps.set(filename, registerSourceMap(filename, bytes, unreadable));
   }
 
   /** The container, evaluated and initialised once (a failure is tried again next time). */

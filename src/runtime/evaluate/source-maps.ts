@@ -3,25 +3,36 @@
  * the verified map of every compiled file and maps frames itself, through an `Error.prepareStackTrace` that composes
  * with whatever hook was installed before it (another tool's, or none).
  *
- * A map is decoded (node:module `SourceMap`) the first time a stack trace passes through its file, not when the file
- * is loaded: most loaded files never throw, and the first decode costs ~2 ms (Node loads its source-map support then).
+ * A map is parsed and decoded (node:module `SourceMap`) the first time a stack trace passes through its file, not
+ * when the file is loaded: most loaded files never throw, the first decode costs ~2 ms (Node loads its source-map
+ * support then), and the verified bytes are kept by the version anyway, so a parsed copy made at load was CPU and heap
+ * spent on every load and every live update for nothing (issue 21: the uptime axis's allocation per swap).
  */
 import type { SourceMap, SourceMapPayload } from 'node:module';
 
-/** A registered map: its payload, decoded on first use. */
+/** A registered map: its verified bytes, parsed and decoded on first use. */
 export interface RegisteredSourceMap {
-  readonly payload: SourceMapPayload;
-  decoded?: SourceMap;
+  readonly bytes: Uint8Array;
+  /** Told once, after the stack trace that found the map unreadable (never from inside the trace's formatting). */
+  readonly unreadable: (reason: string) => void;
+  /** The decoded map; null when it could not be parsed or decoded. */
+  decoded?: SourceMap | null;
 }
 
 const maps = new Map<string, RegisteredSourceMap>();
 let installed = false;
 
 /**
- * Remembers the map for a compiled file name (`ferry://remote@version/file.js`) and installs the hook once.
+ * Remembers the map (its verified bytes, not parsed yet) for a compiled file name (`ferry://remote@version/file.js`)
+ * and installs the hook once. `unreadable` is called at most once, when a stack trace first needs the map and it
+ * cannot be parsed or decoded.
  */
-export function registerSourceMap(filename: string, payload: SourceMapPayload): RegisteredSourceMap {
-  const map: RegisteredSourceMap = { payload };
+export function registerSourceMap(
+  filename: string,
+  bytes: Uint8Array,
+  unreadable: (reason: string) => void,
+): RegisteredSourceMap {
+  const map: RegisteredSourceMap = { bytes, unreadable };
   maps.set(filename, map);
   install();
   return map;
@@ -32,17 +43,26 @@ export function unregisterSourceMap(filename: string, map: RegisteredSourceMap):
   if (maps.get(filename) === map) maps.delete(filename);
 }
 
-/** The decoded map, or undefined when the payload cannot be decoded (then frames keep their bundle positions). */
+/** The decoded map, or undefined when it cannot be parsed or decoded (then frames keep their bundle positions). */
 function decodeMap(map: RegisteredSourceMap): SourceMap | undefined {
-  if (!map.decoded) {
+  if (map.decoded === undefined) {
     try {
+      const payload = JSON.parse(Buffer.from(map.bytes).toString('utf8')) as Partial<SourceMapPayload> | null;
+      // Node's decoder takes any object and maps nothing: say what is wrong instead.
+      if (payload?.version !== 3 || typeof payload.mappings !== 'string' || !Array.isArray(payload.sources)) {
+        throw new Error('not a version 3 source map: `version` 3, `sources` a list and `mappings` a string');
+      }
       const { SourceMap: Decoder } = process.getBuiltinModule('node:module') as typeof import('node:module');
-      map.decoded = new Decoder(map.payload);
-    } catch {
-      return undefined;
+      map.decoded = new Decoder(payload as SourceMapPayload);
+    } catch (error) {
+      map.decoded = null;
+      // Reported after the trace is formatted: a warning handler that builds an error of its own would otherwise
+      // run inside this hook.
+      const reason = error instanceof Error ? error.message : String(error);
+      setImmediate(() => map.unreadable(reason)).unref();
     }
   }
-  return map.decoded;
+  return map.decoded ?? undefined;
 }
 
 /** Forgets the maps of files whose name starts with `prefix` (a disposed remote version or a closed host). */
