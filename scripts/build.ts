@@ -56,6 +56,7 @@ function builtinsWithoutFacades(code: string, file: string): string {
     .replace(/^import \{([^}]*)\} from "(node:[\w/]+)";$/gm, (statement: string, names: string, builtin: string) => {
       // A builtin's ES default is the module itself, which destructuring cannot name: left as it is, refused below.
       if (/\bdefault\b/.test(names)) return statement;
+      if (LAZY_BUILTINS.has(builtin)) return lazyImports(names, builtin);
       return `const {${names.replace(/([\w$]+) as ([\w$]+)/g, '$1: $2')}} = process.getBuiltinModule("${builtin}");`;
     })
     .replace(
@@ -65,6 +66,30 @@ function builtinsWithoutFacades(code: string, file: string): string {
   const left = /^(?:import|export)\b[^;]*?"node:[^"]*"/m.exec(rewritten) ?? /\bimport\(\s*"node:/.exec(rewritten);
   if (left) throw new Error(`${file}: a builtin import the build does not rewrite: ${left[0]}`);
   return rewritten;
+}
+
+/**
+ * Builtins that Node does not load at its own start-up and that a host needs only on some paths, taken when a function
+ * imported from them is first called rather than when the chunk loads. `node:fs/promises` (~1.3 ms to load, bench/
+ * README.md eleventh round) serves the cache's folder listings, pruning (in the background, seconds later), the
+ * version folders of remotes with assets and `ferry.lock`: a host that starts from its cache or revalidates it never
+ * needs it, and its writes go through `node:fs` (common/atomic-write.ts), which Node has loaded already.
+ */
+const LAZY_BUILTINS = new Set(['node:fs/promises']);
+
+/** `{ a, b as c }` from a lazy builtin: one function per name that calls the builtin's own, on the import's line. */
+function lazyImports(names: string, builtin: string): string {
+  return names
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+    .map((name) => {
+      const [imported, local = imported] = name.split(/\s+as\s+/) as [string, string?];
+      const value = (process.getBuiltinModule(builtin) as Record<string, unknown>)[imported];
+      if (typeof value !== 'function') throw new Error(`${builtin}'s ${imported} is not a function to call lazily`);
+      return `const ${local} = (...args) => process.getBuiltinModule("${builtin}").${imported}(...args);`;
+    })
+    .join(' ');
 }
 const dist = join(root, 'dist');
 

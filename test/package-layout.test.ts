@@ -12,7 +12,8 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { runProcess } from './helpers/build-fixture.ts';
 import { modulesLoadedBy, packagesLoadedBy, runtimeImports } from './helpers/import-graph.ts';
-import { REPO_ROOT } from './helpers/temp-project.ts';
+import { createTempProject, REPO_ROOT } from './helpers/temp-project.ts';
+import { createSignedRemote } from './helpers/trust-fixture.ts';
 
 const DIST = join(REPO_ROOT, 'dist');
 const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -257,4 +258,36 @@ test('loading `ferry` or `ferry/server` builds no ES facade of a builtin: none o
     const code = await readFile(file, 'utf8');
     assert.doesNotMatch(code, /^(?:import|export)\b[^;]*?"node:[^"]*"/m, relative(DIST, file));
   }
+});
+
+test('a host that loads a remote cold, from its cache or with the remote down never loads node:fs/promises', async () => {
+  // The runtime's writes go through node:fs, which Node loads at its own start-up; the rest of what it takes from
+  // node:fs/promises (folder listings, pruning, asset folders, ferry.lock) is loaded when first called
+  // (scripts/build.ts, LAZY_BUILTINS): ~1.3 ms of every start otherwise (bench/README.md, eleventh round).
+  await using remote = await createSignedRemote();
+  await using cache = await createTempProject({});
+  const script = `
+    const { createHost } = await import(${JSON.stringify(pathToFileURL(join(DIST, 'index.js')).href)});
+    const host = createHost({
+      name: 'h',
+      remotes: { authService: { url: process.argv[1], publicKey: process.argv[2] } },
+      cache: { dir: process.argv[3] },
+      live: { pollInterval: false, push: false },
+      onWarning: () => {},
+    });
+    const { answer } = await host.import('authService/x');
+    await host.close();
+    console.log(JSON.stringify({ answer, loaded: process.moduleLoadList.includes('NativeModule fs/promises') }));
+  `;
+  const start = async () => {
+    const args = ['--input-type=module', '-e', script, remote.manifestUrl, remote.publicKey, cache.dir];
+    const result = await runProcess(process.execPath, args, { cwd: DIST });
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { answer: number; loaded: boolean };
+  };
+  assert.deepEqual(await start(), { answer: 42, loaded: false }, 'cold: every file fetched and written');
+  assert.ok((await readdir(join(cache.dir, 'files'))).length >= 4, 'the cold start wrote its files');
+  assert.deepEqual(await start(), { answer: 42, loaded: false }, 'restarted with the cache (a 304)');
+  await remote.server.close();
+  assert.deepEqual(await start(), { answer: 42, loaded: false }, 'the remote down: from the cache');
 });

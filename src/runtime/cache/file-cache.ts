@@ -21,8 +21,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { utimesSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, utimesSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
@@ -346,7 +346,10 @@ export class FileCache {
   #folder(dir: string): Promise<void> {
     let made = this.#folders.get(dir);
     if (!made) {
-      made = mkdir(dir, { recursive: true, mode: 0o700 }).then(() => {});
+      // node:fs, as common/atomic-write.ts: the first write of a start loads no module.
+      made = new Promise((resolve, reject) =>
+        mkdir(dir, { recursive: true, mode: 0o700 }, (error) => (error ? reject(error) : resolve())),
+      );
       this.#folders.set(dir, made);
       made.catch(() => {
         if (this.#folders.get(dir) === made) this.#folders.delete(dir);
