@@ -8,7 +8,7 @@
  * strong ETag, so a rebuilt folder is seen at once. The hash pattern is deliberately narrow: wrongly calling a file immutable would pin stale code in
  * caches for a year, while missing a hash only costs a revalidation.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** `Cache-Control` for content-hashed files. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -43,7 +43,7 @@ export function looksContentHashed(name: string): boolean {
  * ```
  */
 export function etagOf(bytes: Uint8Array): string {
-  return `"sha384-${createHash('sha384').update(bytes).digest('base64')}"`;
+  return `"sha384-${hash('sha384', bytes, 'base64')}"`;
 }
 
 /**
