@@ -16,6 +16,7 @@ import { integrityOf } from '../src/manifest/index.ts';
 import { pruneCache } from '../src/runtime/cache/cache-prune.ts';
 import { entryNameOf, FileCache } from '../src/runtime/cache/file-cache.ts';
 import { createFerryServer } from '../src/server/index.ts';
+import { toFormat1 } from './helpers/cache-format.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote, type SignedRemote } from './helpers/trust-fixture.ts';
 
@@ -53,6 +54,12 @@ async function entryNames(remote: SignedRemote): Promise<string[]> {
   return [...(await remote.files()).values()].map((bytes) => entryNameOf(integrityOf(bytes)));
 }
 
+/** The manifest and signature a remote publishes now (which records of format 1 kept in the content store). */
+async function manifestAndSignature(remote: SignedRemote): Promise<{ manifest: Buffer; signature: Buffer }> {
+  const files = await remote.files();
+  return { manifest: files.get('mf-manifest.json')!, signature: files.get('mf-manifest.json.sig')! };
+}
+
 const exists = (path: string) =>
   lstat(path).then(
     () => true,
@@ -87,7 +94,17 @@ test('a cold load writes every entry flat: files/ holds no folder', async () => 
   assert.equal((await importOnce(hostOptions(remote, cache.dir, warnings))).answer, 42);
   const { files, folders } = await flatListing(cache.dir);
   assert.deepEqual(folders, [], 'no folder per two characters');
-  assert.deepEqual(files.sort(), (await entryNames(remote)).sort(), 'manifest, signature and files, each flat');
+  const { manifest, signature } = await manifestAndSignature(remote);
+  const held = [manifest, signature].map((bytes) => entryNameOf(integrityOf(bytes)));
+  const expected = (await entryNames(remote)).filter((name) => !held.includes(name));
+  assert.equal(expected.length, 2, 'the container and the expose');
+  assert.deepEqual(files.sort(), expected.sort(), 'each file flat; the manifest and signature are in the record');
+  // The record holds them (format 2), each with its integrity.
+  const [recordName] = await readdir(join(cache.dir, 'remotes'));
+  const record = JSON.parse(await readFile(join(cache.dir, 'remotes', recordName!), 'utf8'));
+  assert.equal(record.formatVersion, 2);
+  assert.deepEqual(record.manifest, { integrity: integrityOf(manifest), base64: manifest.toString('base64') });
+  assert.deepEqual(record.signature, { integrity: integrityOf(signature), base64: signature.toString('base64') });
 });
 
 test('a cache in the layout of before serves a restart with the remote down, and its entries are flat afterwards', async () => {
@@ -96,6 +113,8 @@ test('a cache in the layout of before serves a restart with the remote down, and
   const warnings: FerryWarning[] = [];
   const options = hostOptions(remote, cache.dir, warnings);
   assert.equal((await importOnce(options)).answer, 42);
+  // As the ferry of before wrote it: the record names the manifest and signature, which are content entries.
+  await toFormat1(cache.dir);
   const moved = await toLegacyLayout(cache.dir);
   assert.deepEqual(moved, (await entryNames(remote)).sort());
   assert.deepEqual((await flatListing(cache.dir)).files, [], 'laid out as the previous ferry did');
@@ -236,6 +255,7 @@ test('pruning removes unreferenced legacy entries and the legacy folders it leav
   // Versions 1, 2 and 3 followed by one host: its record protects 3 and 2 (cache.versions: 2), not 1.
   const host = createHost(options);
   const versions = [await entryNames(remote)];
+  const manifests = [await manifestAndSignature(remote)];
   try {
     assert.equal((await host.import<{ answer: number }>('authService/x')).answer, 42);
     for (const v of [2, 3]) {
@@ -246,10 +266,14 @@ test('pruning removes unreferenced legacy entries and the legacy folders it leav
       });
       assert.equal((await host.update('authService'))[0]?.status, 'activated', `version ${v}`);
       versions.push(await entryNames(remote));
+      manifests.push(await manifestAndSignature(remote));
     }
   } finally {
     await host.close();
   }
+  // A cache of before: records of format 1, their manifests and signatures content entries (version 1's too, which
+  // the record no longer names).
+  await toFormat1(cache.dir, manifests);
   const kept = new Set([...versions[1]!, ...versions[2]!]);
   const unreferenced = versions[0]!.filter((name) => !kept.has(name));
   assert.equal(unreferenced.length, 4, 'manifest, signature, container and expose of version 1');

@@ -24,12 +24,10 @@ const HOUR = 3_600_000;
 const storeName = (integrity: string) => integrity.slice(7).replaceAll('+', '-').replaceAll('/', '_');
 const storePath = (cacheDir: string, integrity: string) => join(cacheDir, 'files', storeName(integrity));
 
-/** Every store name a published version consists of: its manifest and each file it lists. */
+/** Every store name a published version consists of: each file its manifest lists. */
 function namesOf(published: { manifest: Manifest; bytes: Buffer }): string[] {
-  return [
-    storeName(integrityOf(published.bytes)),
-    ...Object.values(published.manifest.ferry.files).map((entry) => storeName(entry.integrity)),
-  ];
+  // The manifest itself is in the remote's record (format 2), not a content entry.
+  return Object.values(published.manifest.ferry.files).map((entry) => storeName(entry.integrity));
 }
 
 /** The names of the files under `<cacheDir>/files`. */
@@ -178,10 +176,11 @@ test('after cache.versions + 2 versions only the last cache.versions remain, wit
     const record = JSON.parse(
       await readFile(join(cache.dir, 'remotes', records.find((r) => r.startsWith('authService-'))!), 'utf8'),
     );
-    assert.equal(record.manifest, integrityOf(versions[5]!.bytes));
+    assert.equal(record.manifest.integrity, integrityOf(versions[5]!.bytes));
+    assert.deepEqual(Buffer.from(record.manifest.base64, 'base64'), versions[5]!.bytes);
     assert.deepEqual(
-      record.previous.map((p: { manifest: string }) => p.manifest),
-      [integrityOf(versions[4]!.bytes), integrityOf(versions[3]!.bytes)],
+      record.previous.map((p: { manifest: string; files: string[] }) => [p.manifest, p.files.map(storeName).sort()]),
+      [4, 3].map((v) => [integrityOf(versions[v]!.bytes), namesOf(versions[v]!).sort()]),
     );
     const state = JSON.parse((await pruneState(cache.dir))!);
     assert.equal(state.host, 'userService');

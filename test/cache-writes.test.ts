@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -17,8 +18,10 @@ import { integrityOf } from '../src/manifest/index.ts';
 import { FileCache } from '../src/runtime/cache/file-cache.ts';
 import { ReleaseStore } from '../src/runtime/trust/release-store.ts';
 import { createFerryServer } from '../src/server/index.ts';
+import { toFormat1 } from './helpers/cache-format.ts';
 import { writeRemoteOutput } from './helpers/remote-output.ts';
 import { createTempProject } from './helpers/temp-project.ts';
+import { createSignedRemote } from './helpers/trust-fixture.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -87,7 +90,7 @@ test('the content store makes each folder once, and writes again into a folder t
   assert.equal(mode, 0o700, 'the folder is private to the host, as before');
 });
 
-test('a restart answered 304 marks the cached manifest in use (a fresh mtime) and keeps the cache record', async (t) => {
+test('the record holds the manifest; a 304 on a record of before (format 1) moves its manifest into it; the remote gone, the host starts from it', async (t) => {
   await using project = await createTempProject({});
   const dir = project.path('remote');
   const { bytes } = await writeRemoteOutput(dir, {
@@ -103,32 +106,84 @@ test('a restart answered 304 marks the cached manifest in use (a fresh mtime) an
     unsubscribe('ferry:fetch', onFetch);
     await server.close();
   });
+  const cacheDir = project.path('cache');
   const options = {
     name: 'h',
     remotes: { authService: `${server.url}mf-manifest.json` },
-    cache: { dir: project.path('cache') },
+    cache: { dir: cacheDir },
     onWarning: () => {},
   };
-  const first = createHost(options);
-  assert.equal(((await first.import('authService/x')) as { answer(): number }).answer(), 42);
-  await first.close();
+  const answer = async () => {
+    const host = createHost(options);
+    try {
+      return ((await host.import('authService/x')) as { answer(): number }).answer();
+    } finally {
+      await host.close();
+    }
+  };
+  const records = join(cacheDir, 'remotes');
+  const record = async () => {
+    const [name] = (await readdir(records)).filter((file) => file.endsWith('.json'));
+    return JSON.parse(await readFile(join(records, name!), 'utf8'));
+  };
+  const entry = join(cacheDir, 'files', integrityOf(bytes).slice(7).replaceAll('+', '-').replaceAll('/', '_'));
 
-  const name = integrityOf(bytes).slice(7).replaceAll('+', '-').replaceAll('/', '_');
-  const entry = join(project.path('cache'), 'files', name);
-  const old = new Date(Date.now() - 3_600_000);
-  await utimes(entry, old, old);
-  const second = createHost(options);
-  assert.equal(((await second.import('authService/x')) as { answer(): number }).answer(), 42);
-  await second.close();
-  assert.ok((await stat(entry)).mtimeMs > old.getTime() + 60_000, 'the 304 refreshed the entry for pruning');
-  assert.deepEqual(await readFile(entry), bytes, 'the entry still holds the manifest');
+  assert.equal(await answer(), 42);
+  assert.equal((await record()).formatVersion, 2);
+  assert.deepEqual(Buffer.from((await record()).manifest.base64, 'base64'), bytes, 'the record holds the manifest');
+  assert.equal(existsSync(entry), false, 'and the content store does not');
+
+  // As a ferry of before left it: a record of format 1, the manifest a content entry. A 304 rewrites it.
+  await toFormat1(cacheDir);
+  assert.deepEqual(await readFile(entry), bytes);
+  assert.equal((await record()).formatVersion, 1);
+  assert.equal(await answer(), 42);
   assert.ok(statuses.includes(304), `the restart was answered 304 (${statuses.join(', ')})`);
+  assert.equal((await record()).formatVersion, 2, 'the 304 moved the manifest into the record');
+  assert.deepEqual(Buffer.from((await record()).manifest.base64, 'base64'), bytes);
 
   // Started again with the remote gone, the host starts from that record.
   await server.close();
-  const third = createHost(options);
-  assert.equal(((await third.import('authService/x')) as { answer(): number }).answer(), 42);
-  await third.close();
+  assert.equal(await answer(), 42);
+});
+
+test('a record whose manifest no longer matches its integrity is reported and not used: the manifest is fetched', async () => {
+  await using remote = await createSignedRemote();
+  await using project = await createTempProject({});
+  const warnings: { code: string; message: string }[] = [];
+  const options = {
+    name: 'h',
+    remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+    cache: { dir: project.dir },
+    onWarning: (warning: { code: string; message: string }) => warnings.push(warning),
+  };
+  const load = async () => {
+    const host = createHost(options);
+    try {
+      return (await host.import<{ answer: number }>('authService/x')).answer;
+    } finally {
+      await host.close();
+    }
+  };
+  assert.equal(await load(), 42);
+  const [name] = (await readdir(join(project.dir, 'remotes'))).filter((file) => file.endsWith('.json'));
+  const path = join(project.dir, 'remotes', name!);
+  const record = JSON.parse(await readFile(path, 'utf8'));
+  // Another manifest's bytes under the accepted manifest's integrity.
+  const other = Buffer.from(record.manifest.base64, 'base64').toString('utf8').replace('"1.0.0"', '"6.6.6"');
+  record.manifest.base64 = Buffer.from(other).toString('base64');
+  await writeFile(path, JSON.stringify(record));
+  remote.resetRuns();
+  assert.equal(await load(), 42, 'the manifest the remote serves');
+  const corrupt = warnings.filter((w) => w.code === 'FERRY_CACHE_ENTRY_CORRUPT');
+  assert.equal(corrupt.length, 1, warnings.map((w) => w.message).join('\n'));
+  assert.match(
+    corrupt[0]!.message,
+    new RegExp(`${name!.replaceAll('.', '\\.')} holds a manifest or signature that no longer matches`),
+  );
+  // Written again from the remote's answer.
+  assert.deepEqual(JSON.parse(await readFile(path, 'utf8')).manifest.integrity, record.manifest.integrity);
+  assert.notEqual(JSON.parse(await readFile(path, 'utf8')).manifest.base64, record.manifest.base64);
 });
 
 test('a 304 with the same ETag marks the record confirmed (its time) without writing it; the stale age counts from it', async (t) => {

@@ -286,7 +286,7 @@ test('a host that loads a remote cold, from its cache or with the remote down ne
     return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { answer: number; loaded: boolean };
   };
   assert.deepEqual(await start(), { answer: 42, loaded: false }, 'cold: every file fetched and written');
-  assert.ok((await readdir(join(cache.dir, 'files'))).length >= 4, 'the cold start wrote its files');
+  assert.ok((await readdir(join(cache.dir, 'files'))).length >= 2, 'the cold start wrote its files');
   assert.deepEqual(await start(), { answer: 42, loaded: false }, 'restarted with the cache (a 304)');
   await remote.server.close();
   assert.deepEqual(await start(), { answer: 42, loaded: false }, 'the remote down: from the cache');

@@ -44,8 +44,10 @@ export function hasSignedRecords(dir: string): boolean {
   return entries.some((entry) => {
     if (!entry.isFile() || !entry.name.endsWith('.json')) return false;
     try {
-      const record = JSON.parse(readRegularFileSync(join(dir, 'remotes', entry.name), 1 << 20).toString('utf8'));
-      return typeof record?.signature === 'string';
+      // Only when releases.json is missing. A record holds its manifest (format 2): at most a few MiB.
+      const record = JSON.parse(readRegularFileSync(join(dir, 'remotes', entry.name), 16 << 20).toString('utf8'));
+      // Format 1 names the signature by integrity; format 2 holds it ({ integrity, base64 }).
+      return typeof record?.signature === 'string' || typeof record?.signature?.integrity === 'string';
     } catch {
       return false;
     }

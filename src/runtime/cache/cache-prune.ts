@@ -3,9 +3,10 @@
  * files in `<cache.dir>/files/`. Several host processes may share one cache folder, each with its own remotes, so what
  * is kept is decided from the folder, never from what this host knows:
  *
- * - every file a record in `<cache.dir>/remotes/` references is kept — the record's current manifest and signature,
- *   the manifests of its history (`previous`, up to the remote's `cache.versions`), and every file those manifests
- *   list — whichever host wrote the record;
+ * - every file a record in `<cache.dir>/remotes/` references is kept — every file its current manifest (held in the
+ *   record) lists, and those its history lists (`previous`, up to the remote's `cache.versions`) — whichever host
+ *   wrote the record; a record of format 1 (file-cache.ts) names its manifests and signatures in the content store,
+ *   and those are kept with every file they list;
  * - an unreferenced file is removed only when it is older than {@link PRUNE_GRACE_MS} (by mtime), so a host that has
  *   just stored a file but not yet its record is not hurt (entries are rewritten when stored, which refreshes it);
  * - when anything that could protect a file cannot be read (a record that is unreadable, not JSON, or in a shape
@@ -28,8 +29,16 @@ import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTemporary, writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
+import { integrityOf } from '../../manifest/index.ts';
 import { inBackground } from '../background.ts';
-import { entryNameOf, type FileCache, isCacheKey, isLegacyShardName, legacyPathOf } from './file-cache.ts';
+import {
+  entryNameOf,
+  type FileCache,
+  filesListedIn,
+  isCacheKey,
+  isLegacyShardName,
+  legacyPathOf,
+} from './file-cache.ts';
 import { readRegularFile } from './regular-file.ts';
 
 /** Records and the prune state are small JSON files; manifests are capped by the hosts that cached them. */
@@ -100,41 +109,72 @@ async function list(dir: string): Promise<string[]> {
   return (await listWithTypes(dir)).map((entry) => entry.name);
 }
 
-/** The manifest (and signature) integrities one record protects: its current manifest and its history. */
-async function recordKeys(path: string): Promise<string[]> {
+/** What one record protects. */
+interface Protected {
+  /** Every manifest's integrity (their version folders are kept). */
+  manifests: string[];
+  /** Content entries kept as they are: the manifests and signatures a record of format 1 names there. */
+  entries: string[];
+  /** Files the manifests list, where the record says (format 2). */
+  files: string[];
+}
+
+/** What one record protects: its current manifest's files and its history's, in either format (file-cache.ts). */
+async function recordProtects(cache: FileCache, path: string): Promise<Protected> {
   let text: string;
   try {
-    text = (await readRegularFile(path, MAX_JSON_BYTES)).toString('utf8');
+    text = (await readRegularFile(path, cache.maxRecordBytes)).toString('utf8');
   } catch (error) {
-    if (errno(error) === 'ENOENT') return []; // replaced or removed since the folder was listed
+    if (errno(error) === 'ENOENT') return { manifests: [], entries: [], files: [] }; // replaced or removed since
     throw new Error(
       `the manifest record ${path} could not be read (${(error as Error).message}). Give the host's user read ` +
         'access to every file in that folder, or remove the record (the host that owns it writes it again)',
     );
   }
-  let record: { manifest?: unknown; signature?: unknown; previous?: unknown } | null;
+  let record: { formatVersion?: unknown; manifest?: unknown; signature?: unknown; previous?: unknown } | null;
   try {
     record = JSON.parse(text);
   } catch {
     record = null;
   }
-  if (typeof record !== 'object' || record === null || typeof record.manifest !== 'string') {
+  const held = record?.manifest as { integrity?: unknown; base64?: unknown } | undefined;
+  const known =
+    typeof record === 'object' &&
+    record !== null &&
+    ((record.formatVersion !== 2 && typeof record.manifest === 'string') ||
+      (record.formatVersion === 2 && typeof held?.integrity === 'string' && typeof held.base64 === 'string'));
+  if (typeof record !== 'object' || record === null || !known) {
     throw new Error(
       `the manifest record ${path} is not a record this version of ferry can read, so the files it protects are ` +
         'unknown. If a newer ferry shares this cache folder, upgrade this host too; if the file is damaged, remove it ' +
         '(the host that owns it writes it again)',
     );
   }
-  const versions = [record, ...(Array.isArray(record.previous) ? record.previous : [])] as Array<{
-    manifest?: unknown;
-    signature?: unknown;
-  }>;
-  return versions.flatMap((version) => [version?.manifest, version?.signature]).filter(isCacheKey);
+  const result: Protected = { manifests: [], entries: [], files: [] };
+  if (record.formatVersion === 2) {
+    // Bytes that do not hash to their integrity are never run (file-cache.ts refuses the record): they protect nothing.
+    const bytes = Buffer.from(held!.base64 as string, 'base64');
+    if (isCacheKey(held!.integrity) && integrityOf(bytes) === held!.integrity) {
+      result.manifests.push(held!.integrity);
+      result.files.push(...filesListedIn(bytes));
+    }
+  } else {
+    result.entries.push(...[record.manifest, record.signature].filter(isCacheKey));
+  }
+  for (const version of Array.isArray(record.previous) ? record.previous : []) {
+    const entry = version as { manifest?: unknown; signature?: unknown; files?: unknown } | null;
+    if (Array.isArray(entry?.files)) {
+      if (isCacheKey(entry.manifest)) result.manifests.push(entry.manifest);
+      result.files.push(...entry.files.filter(isCacheKey));
+    } else {
+      result.entries.push(...[entry?.manifest, entry?.signature].filter(isCacheKey));
+    }
+  }
+  return result;
 }
 
 /** The integrities of every file a cached manifest lists; none when it is absent or unusable (it cannot be run). */
 async function manifestFiles(cache: FileCache, integrity: string): Promise<string[]> {
-  let manifest: { ferry?: { files?: Record<string, { integrity?: unknown }> } };
   let path = cache.pathOf(integrity);
   try {
     let bytes: Buffer;
@@ -146,18 +186,13 @@ async function manifestFiles(cache: FileCache, integrity: string): Promise<strin
       path = legacyPathOf(cache.filesDir, integrity);
       bytes = await readRegularFile(path, MAX_JSON_BYTES);
     }
-    manifest = JSON.parse(bytes.toString('utf8'));
+    return filesListedIn(bytes);
   } catch (error) {
-    // Absent or damaged: a host can only start from a cached manifest that reads and hashes, so its files are not
-    // needed. Any other failure (permissions, I/O) leaves what it protects unknown.
-    if (errno(error) === undefined || errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return [];
+    // Absent: a host can only start from a cached manifest that reads and hashes, so its files are not needed. Any
+    // other failure (permissions, I/O) leaves what it protects unknown.
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return [];
     throw new Error(`the cached manifest ${path} could not be read (${(error as Error).message})`);
   }
-  const files = manifest?.ferry?.files;
-  if (typeof files !== 'object' || files === null) return [];
-  return Object.values(files)
-    .map((entry) => entry?.integrity)
-    .filter(isCacheKey);
 }
 
 /**
@@ -171,12 +206,17 @@ export async function pruneCache(cache: FileCache, options: PruneOptions = {}): 
   const stopped = options.stopped ?? (() => false);
 
   const manifests = new Set<string>();
+  const keep = new Set<string>();
+  const stored = new Set<string>();
   for (const name of await list(cache.recordsDir)) {
     if (!name.endsWith('.json') || name.startsWith('.')) continue;
-    for (const key of await recordKeys(join(cache.recordsDir, name))) manifests.add(key);
+    const protects = await recordProtects(cache, join(cache.recordsDir, name));
+    for (const integrity of protects.manifests) manifests.add(integrity);
+    for (const integrity of protects.files) keep.add(integrity);
+    for (const integrity of protects.entries) stored.add(integrity);
   }
-  const keep = new Set<string>();
-  for (const integrity of manifests) {
+  for (const integrity of stored) {
+    manifests.add(integrity);
     keep.add(integrity);
     for (const file of await manifestFiles(cache, integrity)) keep.add(file);
   }

@@ -1,9 +1,17 @@
 /**
  * The host's content-addressed disk cache: verified bytes stored under their `sha384-` integrity, flat in
  * `<cache.dir>/files/` (`files/<name>`, the folder made once per process), and per remote a record of the last
- * manifest the host accepted (its bytes and signature are in the content store too, plus its ETag and when it was
- * fetched) in `<cache.dir>/remotes/`, with the manifests accepted before it (`previous`, up to `cache.versions` in
- * all), which keep their files from being pruned (cache-prune.ts).
+ * manifest the host accepted in `<cache.dir>/remotes/`: the manifest's bytes and its signature's, with their
+ * integrities, its ETag and when it was fetched, and the manifests accepted before it (`previous`, up to
+ * `cache.versions` in all: each its integrity and the files it lists), which keep their files from being pruned
+ * (cache-prune.ts).
+ *
+ * The record holds the manifest and signature themselves (format 2) since they are read and written only with it: two
+ * files fewer to create per remote at a cold start and to read at every start from the cache (issue 21). Records of
+ * format 1, written before, name them by integrity in the content store; they are read as they are and replaced by
+ * format 2 when next written. A ferry before format 2 does not read a record of format 2 (its host fetches the
+ * manifest instead) and its pruning stops at one (removing nothing, `FERRY_CACHE_PRUNE`): it never takes the files
+ * such a record protects for unreferenced ones.
  * Every write is atomic (temporary file + rename). Entries up to 64 KiB are read synchronously, larger ones
  * asynchronously (regular-file.ts says why); writes stay asynchronous (creating a file costs more than the round trip
  * through the thread pool, which runs it beside a cold start's fetches). Every read is hashed again: an entry whose
@@ -31,9 +39,14 @@ import { NotARegularFile, readRegularFile, readRegularFileAndStat } from './regu
 
 /** One earlier accepted manifest of a remote, kept in its record so its files survive pruning. */
 export interface ManifestVersion {
-  /** Integrity of the manifest bytes (its content-store key). */
+  /** Integrity of the manifest bytes. */
   manifest: string;
-  /** Integrity of its signature file, when it was signed. */
+  /**
+   * The integrities of the files the manifest lists (what its entry protects). Absent in an entry carried over from a
+   * record of format 1, whose manifest (and `signature`) are in the content store, where pruning reads them.
+   */
+  files?: string[];
+  /** Integrity of its signature file, when it was signed (entries from a record of format 1 only). */
   signature?: string;
   /** When the remote last served (or confirmed) it, epoch ms. */
   fetchedAt: number;
@@ -41,13 +54,24 @@ export interface ManifestVersion {
 
 /** What the host remembers about a remote's last accepted manifest. */
 export interface ManifestRecord {
-  formatVersion: 1;
+  /**
+   * 2: the record holds the manifest's and signature's bytes ({@link manifestBytes}); 1, records of before: they are
+   * in the content store under {@link manifest} and {@link signature}.
+   */
+  formatVersion: 1 | 2;
   /** The remote's manifest URL. */
   url: string;
-  /** Integrity of the manifest bytes (its content-store key). */
+  /** Integrity of the manifest bytes. */
   manifest: string;
   /** Integrity of the signature file, when the manifest was signed. */
   signature?: string;
+  /**
+   * The manifest's bytes, hashed again when read (format 2). A record given to {@link FileCache.writeRecord} with
+   * them is written in format 2, without them in format 1.
+   */
+  manifestBytes?: Uint8Array;
+  /** The signature file's bytes, when the manifest was signed (format 2). */
+  signatureBytes?: Uint8Array;
   /** The manifest's ETag, for conditional requests. */
   etag?: string;
   /** When the remote last served (or confirmed with a 304) this manifest, epoch ms. */
@@ -62,13 +86,17 @@ export interface ManifestRecord {
 export interface FileCacheOptions {
   /** How many versions of a remote to keep in its record, the current one included (default 3). */
   versionsOf?: (remoteName: string, url: string) => number;
+  /** The largest manifest a record may hold (default 1 MiB, `maxManifestBytes`'s default). */
+  maxManifestBytes?: number;
   /** Called after a record was written whose manifest is new for its remote (pruning may be due). */
   onNewManifest?: (remoteName: string, url: string) => void;
 }
 
 const INTEGRITY = /^sha384-[A-Za-z0-9+/]{64}$/;
-/** A record is a few hundred bytes per kept version. */
-const MAX_RECORD_BYTES = 1 << 20;
+/** A record without its manifest is a few hundred bytes per kept version (and its files' integrities). */
+const RECORD_OVERHEAD_BYTES = 1 << 20;
+/** Base64 of a signature file (the host reads at most 4 KiB of one). */
+const MAX_SIGNATURE_BASE64 = 8192;
 
 /** Whether `value` is a well-formed `sha384-` integrity, the only kind of key the content store has. */
 export function isCacheKey(value: unknown): value is string {
@@ -107,8 +135,59 @@ function isVersion(value: unknown): value is ManifestVersion {
     version !== null &&
     typeof version.manifest === 'string' &&
     typeof version.fetchedAt === 'number' &&
-    (version.signature === undefined || typeof version.signature === 'string')
+    (version.signature === undefined || typeof version.signature === 'string') &&
+    (version.files === undefined || (Array.isArray(version.files) && version.files.every(isCacheKey)))
   );
+}
+
+/**
+ * The integrities of the files a manifest's bytes list (`ferry.files`); none when they are not a manifest (such a
+ * manifest cannot be run, so its files are not needed).
+ */
+export function filesListedIn(manifestBytes: Uint8Array): string[] {
+  let manifest: { ferry?: { files?: Record<string, { integrity?: unknown } | null> } } | null;
+  try {
+    manifest = JSON.parse(
+      Buffer.from(manifestBytes.buffer, manifestBytes.byteOffset, manifestBytes.byteLength).toString('utf8'),
+    );
+  } catch {
+    return [];
+  }
+  const files = manifest?.ferry?.files;
+  if (typeof files !== 'object' || files === null) return [];
+  return Object.values(files)
+    .map((entry) => entry?.integrity)
+    .filter(isCacheKey);
+}
+
+/** Bytes and their integrity as a record of format 2 holds them. */
+interface StoredBytes {
+  integrity: string;
+  base64: string;
+}
+
+function isStoredBytes(value: unknown, maxBase64: number): value is StoredBytes {
+  const stored = value as Partial<StoredBytes> | null;
+  return (
+    typeof stored === 'object' &&
+    stored !== null &&
+    isCacheKey(stored.integrity) &&
+    typeof stored.base64 === 'string' &&
+    stored.base64.length <= maxBase64
+  );
+}
+
+/** The bytes of `stored` when they hash to its integrity; undefined otherwise. */
+function bytesOf(stored: StoredBytes): Buffer | undefined {
+  const bytes = Buffer.from(stored.base64, 'base64');
+  return integrityOf(bytes) === stored.integrity ? bytes : undefined;
+}
+
+function toStored(integrity: string, bytes: Uint8Array): StoredBytes {
+  return {
+    integrity,
+    base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+  };
 }
 
 export class FileCache {
@@ -117,6 +196,9 @@ export class FileCache {
   readonly filesDir: string;
   /** `<cache.dir>/remotes`: one manifest record per remote name and manifest URL. */
   readonly recordsDir: string;
+  /** The largest record read: the largest manifest it may hold, in base64, and the rest of it. */
+  readonly maxRecordBytes: number;
+  readonly #maxManifestBase64: number;
   readonly #warn: (code: WarningCode, message: string) => void;
   readonly #options: FileCacheOptions;
   /** Record writes in progress, by path: each merges the history on disk, so writes of one record take turns. */
@@ -135,6 +217,8 @@ export class FileCache {
     this.recordsDir = join(dir, 'remotes');
     this.#warn = warn;
     this.#options = options;
+    this.#maxManifestBase64 = Math.ceil((options.maxManifestBytes ?? 1 << 20) / 3) * 4;
+    this.maxRecordBytes = this.#maxManifestBase64 + MAX_SIGNATURE_BASE64 + RECORD_OVERHEAD_BYTES;
   }
 
   /** The path of a content entry: its {@link entryNameOf name} in {@link filesDir}. */
@@ -237,29 +321,84 @@ export class FileCache {
     }
   }
 
-  /** The record for a remote (keyed by its name and manifest URL), or undefined. */
+  /**
+   * The record for a remote (keyed by its name and manifest URL), or undefined when there is none or it cannot be
+   * used. A record of format 2 whose manifest or signature no longer matches its integrity is reported (the host
+   * fetches the manifest again, and writes the record again once it is accepted).
+   */
   async readRecord(remoteName: string, url: string): Promise<ManifestRecord | undefined> {
+    const path = this.#recordPath(remoteName, url);
+    let value: unknown;
+    let mtimeMs: number;
     try {
-      const { bytes, stat } = await readRegularFileAndStat(this.#recordPath(remoteName, url), MAX_RECORD_BYTES);
-      const record = JSON.parse(bytes.toString('utf8')) as Partial<ManifestRecord>;
-      if (
-        record.formatVersion !== 1 ||
-        record.url !== url ||
-        typeof record.manifest !== 'string' ||
-        typeof record.fetchedAt !== 'number'
-      ) {
-        return undefined;
-      }
-      // A malformed history costs only the protection of older versions, never the current one.
-      if (record.previous !== undefined && !(Array.isArray(record.previous) && record.previous.every(isVersion))) {
-        delete record.previous;
-      }
-      // A 304 that confirmed the manifest set the file's time instead of writing it again (confirmRecord).
-      record.fetchedAt = Math.max(record.fetchedAt, Math.floor(stat.mtimeMs));
-      return record as ManifestRecord;
+      const { bytes, stat } = await readRegularFileAndStat(path, this.maxRecordBytes);
+      value = JSON.parse(bytes.toString('utf8'));
+      mtimeMs = stat.mtimeMs;
     } catch {
       return undefined;
     }
+    const record = this.#fromDisk(value, url, path);
+    if (!record) return undefined;
+    // A 304 that confirmed the manifest set the file's time instead of writing it again (confirmRecord).
+    record.fetchedAt = Math.max(record.fetchedAt, Math.floor(mtimeMs));
+    return record;
+  }
+
+  /** A record as read from its file, in either format; undefined when it is not one for `url`. */
+  #fromDisk(value: unknown, url: string, path: string): ManifestRecord | undefined {
+    const disk = value as {
+      formatVersion?: unknown;
+      url?: unknown;
+      manifest?: unknown;
+      signature?: unknown;
+      etag?: unknown;
+      fetchedAt?: unknown;
+      previous?: unknown;
+    } | null;
+    if (typeof disk !== 'object' || disk === null || disk.url !== url || typeof disk.fetchedAt !== 'number') {
+      return undefined;
+    }
+    // A malformed history costs only the protection of older versions, never the current one.
+    const previous = Array.isArray(disk.previous) && disk.previous.every(isVersion) ? { previous: disk.previous } : {};
+    const rest = {
+      url,
+      ...(typeof disk.etag === 'string' ? { etag: disk.etag } : {}),
+      fetchedAt: disk.fetchedAt,
+      ...previous,
+    };
+    if (disk.formatVersion === 1) {
+      if (!isCacheKey(disk.manifest) || (disk.signature !== undefined && !isCacheKey(disk.signature))) return undefined;
+      return {
+        formatVersion: 1,
+        manifest: disk.manifest,
+        ...(disk.signature === undefined ? {} : { signature: disk.signature }),
+        ...rest,
+      };
+    }
+    if (
+      disk.formatVersion !== 2 ||
+      !isStoredBytes(disk.manifest, this.#maxManifestBase64) ||
+      (disk.signature !== undefined && !isStoredBytes(disk.signature, MAX_SIGNATURE_BASE64))
+    ) {
+      return undefined;
+    }
+    const manifestBytes = bytesOf(disk.manifest);
+    const signatureBytes = disk.signature === undefined ? undefined : bytesOf(disk.signature);
+    if (!manifestBytes || (disk.signature !== undefined && !signatureBytes)) {
+      this.#warn(
+        'FERRY_CACHE_ENTRY_CORRUPT',
+        `The cached record ${path} holds a manifest or signature that no longer matches its hash; it was not used ` +
+          "(the manifest is fetched from the remote instead). If nobody changed it, check the disk and who else can write the host's cache folder.",
+      );
+      return undefined;
+    }
+    return {
+      formatVersion: 2,
+      manifest: disk.manifest.integrity,
+      manifestBytes,
+      ...(signatureBytes && disk.signature ? { signature: disk.signature.integrity, signatureBytes } : {}),
+      ...rest,
+    };
   }
 
   /**
@@ -303,23 +442,10 @@ export class FileCache {
     const old = await this.readRecord(remoteName, record.url);
     const changed = old?.manifest !== record.manifest;
     const earlier: ManifestVersion[] =
-      old === undefined
-        ? []
-        : changed
-          ? [
-              {
-                manifest: old.manifest,
-                ...(old.signature === undefined ? {} : { signature: old.signature }),
-                fetchedAt: old.fetchedAt,
-              },
-              ...(old.previous ?? []),
-            ]
-          : (old.previous ?? []);
+      old === undefined ? [] : changed ? [versionOf(old), ...(old.previous ?? [])] : (old.previous ?? []);
     const keep = Math.max(1, this.#options.versionsOf?.(remoteName, record.url) ?? 3);
     const previous = earlier.filter((version) => version.manifest !== record.manifest).slice(0, keep - 1);
-    const { previous: _ignored, ...current } = record;
-    const next: ManifestRecord = previous.length > 0 ? { ...current, previous } : current;
-    await this.#atomicWrite(path, `${JSON.stringify(next, null, 2)}\n`);
+    await this.#atomicWrite(path, `${JSON.stringify(toDisk(record, previous), null, 2)}\n`);
     if (changed) this.#options.onNewManifest?.(remoteName, record.url);
   }
 
@@ -357,4 +483,30 @@ export class FileCache {
     }
     return made;
   }
+}
+
+/** The history entry of a record's current manifest, once a newer one replaces it. */
+function versionOf(record: ManifestRecord): ManifestVersion {
+  if (record.manifestBytes) {
+    return { manifest: record.manifest, files: filesListedIn(record.manifestBytes), fetchedAt: record.fetchedAt };
+  }
+  // Format 1: its manifest and signature stay in the content store, where pruning reads what they protect.
+  return {
+    manifest: record.manifest,
+    ...(record.signature === undefined ? {} : { signature: record.signature }),
+    fetchedAt: record.fetchedAt,
+  };
+}
+
+/** A record as its file holds it: format 2 with the manifest's (and signature's) bytes, format 1 without. */
+function toDisk(record: ManifestRecord, previous: ManifestVersion[]): object {
+  const { url, etag, fetchedAt, manifestBytes, signatureBytes } = record;
+  const rest = { ...(etag === undefined ? {} : { etag }), fetchedAt, ...(previous.length > 0 ? { previous } : {}) };
+  if (!manifestBytes) {
+    const signature = record.signature === undefined ? {} : { signature: record.signature };
+    return { formatVersion: 1, url, manifest: record.manifest, ...signature, ...rest };
+  }
+  const signature =
+    record.signature !== undefined && signatureBytes ? { signature: toStored(record.signature, signatureBytes) } : {};
+  return { formatVersion: 2, url, manifest: toStored(record.manifest, manifestBytes), ...signature, ...rest };
 }

@@ -45,6 +45,7 @@ export class HostCache {
     this.#maxManifestBytes = options.maxManifestBytes;
     this.files = new FileCache(options.dir, (code, message) => options.warn(code, message), {
       versionsOf: options.versionsOf,
+      maxManifestBytes: options.maxManifestBytes,
       onNewManifest: () => this.#pruner.request(),
     });
     this.#pruner = new CachePruner(this.files, {
@@ -103,10 +104,19 @@ export class HostCache {
     });
   }
 
-  /** The manifest (and signature) last accepted for `remote`, if its record and bytes are all there and intact. */
+  /**
+   * The manifest (and signature) last accepted for `remote`, if its record and bytes are all there and intact: held by
+   * the record (format 2), or in the content store under the integrities it names (a record of format 1).
+   */
   async readCopy(remote: ResolvedRemote): Promise<CachedCopy | undefined> {
     const record = await this.files.readRecord(remote.name, remote.manifestUrl);
     if (!record) return undefined;
+    if (record.manifestBytes) {
+      const { manifestBytes: bytes, signatureBytes: signature } = record;
+      if (bytes.byteLength > this.#maxManifestBytes || (signature?.byteLength ?? 0) > MAX_SIGNATURE_BYTES)
+        return undefined;
+      return { record, bytes, signature };
+    }
     const [bytes, signature] = await Promise.all([
       this.files.read(record.manifest, this.#maxManifestBytes),
       record.signature === undefined ? undefined : this.files.read(record.signature, MAX_SIGNATURE_BYTES),
@@ -116,62 +126,42 @@ export class HostCache {
   }
 
   /**
-   * Keeps a manifest's bytes (and signature) by content: written, or with `cached` (the copy just read back from this
-   * cache, confirmed by a 304) only marked in use. Resolves when that is done; a failure is a warning.
-   */
-  async storeCopy(bytes: Uint8Array, signature: Uint8Array | undefined, cached = false): Promise<void> {
-    if (this.#closed) return;
-    const keep = (data: Uint8Array) =>
-      cached ? this.#keep(this.files.touch(integrityOf(data), data)) : this.store(integrityOf(data), data);
-    await Promise.all([keep(bytes), signature ? keep(signature) : undefined]);
-  }
-
-  /**
-   * Makes a manifest the remote's record, once its bytes are kept: `stored` is the {@link storeCopy} already started
-   * for them (when the manifest was accepted), else they are stored first.
+   * Makes a manifest (its bytes and signature in the record itself) the remote's record. Resolves when it is written;
+   * a failure is a warning.
    */
   async writeRecord(
     remote: ResolvedRemote,
     bytes: Uint8Array,
     signature: Uint8Array | undefined,
     etag: string | undefined,
-    stored?: Promise<void>,
   ): Promise<void> {
     if (this.#closed) return;
-    await (stored ?? this.storeCopy(bytes, signature));
-    const manifest = integrityOf(bytes);
-    const signatureIntegrity = signature && integrityOf(signature);
     const record: ManifestRecord = {
-      formatVersion: 1,
+      formatVersion: 2,
       url: remote.manifestUrl,
-      manifest,
-      ...(signatureIntegrity ? { signature: signatureIntegrity } : {}),
+      manifest: integrityOf(bytes),
+      ...(signature ? { signature: integrityOf(signature), signatureBytes: signature } : {}),
+      manifestBytes: bytes,
       ...(etag ? { etag } : {}),
       fetchedAt: Date.now(),
     };
-    if (this.#closed) return;
     await this.track(this.files.writeRecord(remote.name, record)).catch((error: unknown) =>
       this.#recordFailed(remote, error),
     );
   }
 
   /**
-   * The remote confirmed its cached copy with a 304: the copy's bytes are marked in use (`stored`, the
-   * {@link storeCopy} started for them) and the record is marked confirmed now, or written again when the ETag
-   * changed. A failure is a warning, as for {@link writeRecord}.
+   * The remote confirmed its cached copy with a 304: the record is marked confirmed now, or written again when the
+   * ETag changed or it is a record of format 1 (then its manifest moves into it, and the content store's copies are
+   * left to pruning). A failure is a warning, as for {@link writeRecord}.
    */
-  async confirmRecord(
-    remote: ResolvedRemote,
-    cached: CachedCopy,
-    etag: string | undefined,
-    stored: Promise<void>,
-  ): Promise<void> {
-    if (etag !== cached.record.etag) return this.writeRecord(remote, cached.bytes, cached.signature, etag, stored);
+  async confirmRecord(remote: ResolvedRemote, cached: CachedCopy, etag: string | undefined): Promise<void> {
+    if (etag !== cached.record.etag || cached.record.formatVersion === 1) {
+      return this.writeRecord(remote, cached.bytes, cached.signature, etag);
+    }
     if (this.#closed) return;
-    await stored;
     const { previous: _history, ...current } = cached.record;
     const record: ManifestRecord = { ...current, fetchedAt: Date.now() };
-    if (this.#closed) return;
     await this.track(this.files.confirmRecord(remote.name, record)).catch((error: unknown) =>
       this.#recordFailed(remote, error),
     );

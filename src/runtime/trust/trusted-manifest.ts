@@ -185,9 +185,7 @@ async function fetchFromRemote(
         // The record on disk already names these very bytes (they were just read back through it), so the version is
         // whole on disk as it is: refreshing the record's time and ETag does not hold its code back. Tracked, so
         // host.close() waits for it; a host that exits first keeps the record as it was.
-        void cache.track(
-          cache.confirmRecord(remote, cached, response.etag, cache.storeCopy(cached.bytes, cached.signature, true)),
-        );
+        void cache.track(cache.confirmRecord(remote, cached, response.etag));
       },
     );
   }
@@ -207,9 +205,8 @@ async function fetchFromRemote(
 }
 
 /**
- * Accepts a manifest new to the cache (fetched, or delivered by the push channel). Accepted, its bytes go to the
- * cache while the version's files are fetched, so that committing it (before its code runs) only has the record left
- * to write. Unreferenced until then; pruning removes them if it never is.
+ * Accepts a manifest new to the cache (fetched, or delivered by the push channel). Committing it (before its code
+ * runs) writes the remote's record, which holds the manifest's and signature's bytes (one file).
  */
 function acceptNew(
   remote: ResolvedRemote,
@@ -221,18 +218,15 @@ function acceptNew(
   channel?: ChannelDecision,
 ): TrustedManifest {
   const { cache } = context;
-  let stored: Promise<void> | undefined;
-  const trusted = acceptManifest(
+  return acceptManifest(
     remote,
     context,
     bytes,
     signature,
     { source: 'network', fromCache: false, ...(channel ? { channel } : {}) },
-    () => cache.track(cache.writeRecord(remote, bytes, signature, etag, stored)),
+    () => cache.track(cache.writeRecord(remote, bytes, signature, etag)),
     verified,
   );
-  stored = cache.storeCopy(bytes, signature);
-  return trusted;
 }
 
 /**
