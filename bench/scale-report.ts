@@ -62,7 +62,7 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
   const out: string[] = [
     `## Scale (issue 21) — ${results['generatedAt']}${results['quick'] ? ', --quick' : ''}`,
     '',
-    `${results['runs']} runs per point, interleaved (the order alternates), ${JSON.stringify(results['machine'])}, ` +
+    `${results['runs']} runs per point (the remotes axis: ${results['remoteRuns'] ?? results['runs']}), interleaved (the order alternates), ${JSON.stringify(results['machine'])}, ` +
       `load average at the end ${JSON.stringify(results['loadavgAtEnd'])}, ${results['seconds']} s. Medians, ranges in ` +
       'brackets; ratios are paired (ferry ÷ local of the same run), then the median taken.',
     '',

@@ -41,6 +41,9 @@ const { values } = parseArgs({
 });
 const quick = values.quick;
 const runs = Number(values.runs ?? (quick ? 2 : 5));
+// The remotes axis's pairs are short (~2.5 s for a run of all of them) and its 50-remote ratios moved by ~0.1 between
+// full runs of 5 (cold 1.97-2.2x): twice the pairs, unless --runs says how many.
+const remoteRuns = values.runs ? runs : runs * 2;
 const axes = new Set(values.axes.split(','));
 const log = (line: string) => console.log(`[scale] ${line}`);
 const FERRY = join(REPO, 'dist', 'index.js');
@@ -114,6 +117,7 @@ const results: Record<string, unknown> = {
   generatedAt: new Date().toISOString(),
   quick,
   runs,
+  remoteRuns,
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
 };
 
@@ -165,7 +169,7 @@ if (axes.has('remotes')) {
   for (const n of counts)
     for (const phase of phases) series[phase]!.push({ label: `${n}`, x: n, ferry: [], local: [] });
   let caches = 0;
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < remoteRuns; i++) {
     for (const [k, n] of counts.entries()) {
       const cacheDir = join(root, 'cache', `${++caches}`);
       for (const phase of phases) {
@@ -175,7 +179,7 @@ if (axes.has('remotes')) {
         const order = (i + k) % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
         for (const variant of order) pair[variant].push(await child(jobOf(n, variant, cacheDir)));
         log(
-          `remotes ${n} ${phase} run ${i + 1}/${runs}: ferry ${pair.ferry.at(-1)!.wallMs.toFixed(0)} ms, ` +
+          `remotes ${n} ${phase} run ${i + 1}/${remoteRuns}: ferry ${pair.ferry.at(-1)!.wallMs.toFixed(0)} ms, ` +
             `local ${pair.local.at(-1)!.wallMs.toFixed(0)} ms`,
         );
       }
