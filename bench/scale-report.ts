@@ -31,6 +31,9 @@ function settledSample(samples: UptimeSample[]): UptimeSample | undefined {
 
 /** The uptime run without ferry (bench/scale-uptime.ts --baseline), named as bench/scale.ts names it. */
 export const UPTIME_BASELINE = 'baseline: node:vm, no ferry';
+/** The uptime runs of a CommonJS remote (`--commonjs`), with ferry and without. */
+export const UPTIME_COMMONJS = 'CommonJS remote';
+export const UPTIME_COMMONJS_BASELINE = 'CommonJS baseline: node:vm, no ferry';
 
 export interface UptimeRun {
   swaps: number;
@@ -331,6 +334,17 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
       targets.push([
         `uptime: RSS growth after ${run.swaps} swaps, ferry against the baseline (the same versions compiled and run with node:vm, no ferry; no target of its own: context for the one above)`,
         `ferry +${round(growth(run))} MiB, baseline +${round(growth(baseline))} MiB: ferry's part ${round(growth(run) - growth(baseline))} MiB`,
+        'context',
+      ]);
+    }
+    const commonjs = uptime[UPTIME_COMMONJS];
+    const commonjsBaseline = uptime[UPTIME_COMMONJS_BASELINE];
+    if (commonjs?.samples && commonjsBaseline?.samples) {
+      const growth = (r: UptimeRun) => r.samples.at(-1)!.rssMiB - r.samples[0]!.rssMiB;
+      const heap = commonjs.samples.at(-1)!.heapMiB - commonjs.samples[0]!.heapMiB;
+      targets.push([
+        `uptime, a CommonJS remote (loaded through its container): heap and RSS growth after ${commonjs.swaps} swaps, against the same versions compiled and run as CommonJS without ferry (context for the two targets above)`,
+        `heap ${round(heap)} MiB; RSS ferry +${round(growth(commonjs))} MiB, baseline +${round(growth(commonjsBaseline))} MiB: ferry's part ${round(growth(commonjs) - growth(commonjsBaseline))} MiB`,
         'context',
       ]);
     }

@@ -12,6 +12,9 @@
  * V8's compilation cache off for the call, as ferry does, else the cache alone keeps every version), run, its
  * namespace kept until the next one replaces it. What V8 does with the process's memory over the swaps shows here
  * too, so the difference is ferry's.
+ *
+ * `--commonjs`: the same code as a CommonJS module, loaded through the remote's container (ferry's other compile
+ * site); with `--baseline`, compiled with CommonJS's parameters and run without ferry.
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     maps: { type: 'boolean', default: true },
     publisher: { type: 'string' },
     baseline: { type: 'boolean', default: false },
+    commonjs: { type: 'boolean', default: false },
   },
 });
 const swaps = Number(values.swaps);
@@ -45,11 +49,14 @@ if (!gc && !values.publisher) throw new Error('scale-uptime: run with --expose-g
 const dir = values.publisher ?? mkdtempSync(join(tmpdir(), 'ferry-uptime-'));
 const { privateKey } = generateKeyPairSync('ed25519');
 // The ~200 KB module is generated once; each version changes one line of it, as a new build of the same code would.
-const base = await toFerryModule(
-  moduleSource(4242, 200_000, { shared: false, version: '@VERSION@' }),
-  'x.js',
-  (s) => s,
-);
+// `--commonjs`: the same code as a CommonJS module (its `export { … }` made `module.exports = { … }`), loaded through
+// the remote's container, as builds of CommonJS sources and builds before ES module output are.
+const source = moduleSource(4242, 200_000, { shared: false, version: '@VERSION@' });
+const base = values.commonjs
+  ? source.replace(/^export \{([^}]*)\};$/m, 'module.exports = {$1};')
+  : await toFerryModule(source, 'x.js', (s) => s);
+if (values.commonjs && !base.includes('module.exports = {')) throw new Error('scale-uptime: no export list to convert');
+const CJS_PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname'];
 const lines = base.split('\n').length;
 // A plausible source map (one mapping per line) so that the runtime's map handling is part of what is measured.
 const map = JSON.stringify({
@@ -66,7 +73,7 @@ async function publish(i: number): Promise<void> {
     name: 'uptime',
     version,
     release: i + 1,
-    format: 'esm',
+    format: values.commonjs ? 'commonjs' : 'esm',
     exposes: { './x': { code, ...(values.maps ? { map } : {}) } },
   });
   writeFileSync(join(dir, 'remote', 'mf-manifest.json.sig'), signManifest(bytes, privateKey));
@@ -123,21 +130,31 @@ if (values.baseline) {
   let current: { version: () => () => string } | undefined;
   const { samples, seconds } = await runSwaps(async (i) => {
     const source = Buffer.from(base.replaceAll('@VERSION@', `1.0.${i}`)).toString('utf8');
-    const fn = compileUncached(source, [...FERRY_MODULE_PARAMETERS], {
-      filename: `file:///uptime/1.0.${i}/x.js`,
-    }) as (...args: unknown[]) => Promise<typeof current>;
-    const imports = async () => ({});
-    // The namespace is the module's getters as they are (ferry wraps them in a live namespace object).
-    current = await fn(
-      () => ({}),
-      imports,
-      imports,
-      (getters: unknown) => getters,
-      () => ({}),
-      {},
-      undefined,
-      undefined,
-    );
+    const filename = `file:///uptime/1.0.${i}/x.js`;
+    if (values.commonjs) {
+      // CommonJS: the module's function run with its own `module`; its exports are what is kept.
+      const fn = compileUncached(source, CJS_PARAMETERS, { filename }) as (...args: unknown[]) => void;
+      const module = { exports: {} as Record<string, () => string> };
+      fn(module.exports, () => ({}), module, filename, '/uptime');
+      const exports = module.exports;
+      current = { version: () => exports['version']! };
+    } else {
+      const fn = compileUncached(source, [...FERRY_MODULE_PARAMETERS], { filename }) as (
+        ...args: unknown[]
+      ) => Promise<typeof current>;
+      const imports = async () => ({});
+      // The namespace is the module's getters as they are (ferry wraps them in a live namespace object).
+      current = await fn(
+        () => ({}),
+        imports,
+        imports,
+        (getters: unknown) => getters,
+        () => ({}),
+        {},
+        undefined,
+        undefined,
+      );
+    }
     if (current?.version()() !== `1.0.${i}`) throw new Error(`baseline swap ${i}: version ${current?.version()()}`);
   });
   rmSync(dir, { recursive: true, force: true });
@@ -147,7 +164,13 @@ if (values.baseline) {
 
 const remote = spawn(
   process.execPath,
-  [import.meta.filename, '--publisher', dir, ...(values.maps ? [] : ['--no-maps'])],
+  [
+    import.meta.filename,
+    '--publisher',
+    dir,
+    ...(values.maps ? [] : ['--no-maps']),
+    ...(values.commonjs ? ['--commonjs'] : []),
+  ],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 const answers = createInterface({ input: remote.stdout! })[Symbol.asyncIterator]();

@@ -27,7 +27,7 @@ import { createFerryServer } from '../src/server/index.ts';
 import { renderCharts } from './scale-charts.ts';
 import { moduleSource, writeFerryRemote, writeLocalModules, writeSharedPackage } from './scale-fixtures.ts';
 import { type FleetResult, lines, runFleet } from './scale-fleet.ts';
-import { renderScaleMarkdown, UPTIME_BASELINE } from './scale-report.ts';
+import { renderScaleMarkdown, UPTIME_BASELINE, UPTIME_COMMONJS, UPTIME_COMMONJS_BASELINE } from './scale-report.ts';
 import { BENCH, REPO } from './setup.ts';
 import { round, summarize } from './stats.ts';
 
@@ -302,6 +302,9 @@ if (axes.has('uptime')) {
     { name: 'max-semi-space-size=2', args: ['--max-semi-space-size=2'] },
     // The baseline: the same versions compiled and run with node:vm, no ferry (what V8 alone does with the memory).
     { name: UPTIME_BASELINE, args: [], extra: ['--baseline'] },
+    // The same code as a CommonJS remote, through its container (the other compile site), and its own baseline.
+    { name: UPTIME_COMMONJS, args: [], extra: ['--commonjs'] },
+    { name: UPTIME_COMMONJS_BASELINE, args: [], extra: ['--commonjs', '--baseline'] },
   ];
   const uptime: Record<string, unknown> = {};
   for (const variant of variants) {
