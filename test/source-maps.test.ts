@@ -28,10 +28,14 @@ function stackOf(fail: () => void): string {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-test("a valid source map maps a remote frame to the remote's source file and line", async () => {
-  await using remote = await createSignedRemote();
-  await using cache = await createTempProject({});
-  await remote.publish({ exposes: { './x': { code: `${remote.canary}${THROWING}`, map: MAP } } });
+/**
+ * A signed remote whose expose `./x` throws from line 2, with `map` as its source map, and a host of it (its own
+ * cache folder) that collects its warnings; disposing closes the host, the remote and the folder.
+ */
+async function throwingRemote(map: string) {
+  const remote = await createSignedRemote();
+  const cache = await createTempProject({});
+  await remote.publish({ exposes: { './x': { code: `${remote.canary}${THROWING}`, map } } });
   const warnings: FerryWarning[] = [];
   const host = createHost({
     name: 'h',
@@ -39,15 +43,23 @@ test("a valid source map maps a remote frame to the remote's source file and lin
     cache: { dir: cache.dir },
     onWarning: (warning) => warnings.push(warning),
   });
-  try {
-    const { fail } = await host.import<{ fail(): void }>('authService/x');
-    const stack = stackOf(fail);
-    assert.match(stack, /ferry:\/\/authService@1\.0\.0\/src\/x\.ts:10:1/);
-    await nextTurn();
-    assert.deepEqual(warnings, [], stack);
-  } finally {
-    await host.close();
-  }
+  return {
+    warnings,
+    fail: async () => (await host.import<{ fail(): void }>('authService/x')).fail,
+    async [Symbol.asyncDispose]() {
+      await host.close();
+      await remote[Symbol.asyncDispose]();
+      await cache[Symbol.asyncDispose]();
+    },
+  };
+}
+
+test("a valid source map maps a remote frame to the remote's source file and line", async () => {
+  await using fixture = await throwingRemote(MAP);
+  const stack = stackOf(await fixture.fail());
+  assert.match(stack, /ferry:\/\/authService@1\.0\.0\/src\/x\.ts:10:1/);
+  await nextTurn();
+  assert.deepEqual(fixture.warnings, [], stack);
 });
 
 for (const [what, map] of [
@@ -55,37 +67,25 @@ for (const [what, map] of [
   ['JSON of the wrong shape', '{"version": 3, "sources": 7, "mappings": 12}'],
 ] as const) {
   test(`a source map that is ${what} is reported once, when a stack trace first needs it; the code still runs`, async () => {
-    await using remote = await createSignedRemote();
-    await using cache = await createTempProject({});
-    await remote.publish({ exposes: { './x': { code: `${remote.canary}${THROWING}`, map } } });
-    const warnings: FerryWarning[] = [];
-    const host = createHost({
-      name: 'h',
-      remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
-      cache: { dir: cache.dir },
-      onWarning: (warning) => warnings.push(warning),
-    });
-    try {
-      const { fail } = await host.import<{ fail(): void }>('authService/x');
-      await nextTurn();
-      assert.equal(warnings.length, 0, 'nothing is reported at load: the map has not been read yet');
-      const first = stackOf(fail);
-      assert.match(first, /boom from the remote/);
-      // The bundle's own position: line 2, where the throw is.
-      assert.match(first, /ferry:\/\/authService@1\.0\.0\/x\.[A-Za-z0-9]+\.js:2:\d+/);
-      assert.doesNotMatch(first, /src\/x\.ts/);
-      assert.equal(warnings.length, 0, 'not reported from inside the stack trace');
-      await nextTurn();
-      assert.equal(warnings.length, 1, JSON.stringify(warnings));
-      assert.equal(warnings[0]!.code, 'FERRY_SOURCE_MAP');
-      assert.match(warnings[0]!.message, /The source map x\.[A-Za-z0-9]+\.js\.map of remote "authService" could not/);
-      assert.match(warnings[0]!.message, /Rebuild the remote with `ferry build`/);
-      // Once: the next trace through the bundle neither parses the map again nor reports it again.
-      assert.match(stackOf(fail), /x\.[A-Za-z0-9]+\.js:2:\d+/);
-      await nextTurn();
-      assert.equal(warnings.length, 1);
-    } finally {
-      await host.close();
-    }
+    await using fixture = await throwingRemote(map);
+    const { warnings } = fixture;
+    const fail = await fixture.fail();
+    await nextTurn();
+    assert.equal(warnings.length, 0, 'nothing is reported at load: the map has not been read yet');
+    const first = stackOf(fail);
+    assert.match(first, /boom from the remote/);
+    // The bundle's own position: line 2, where the throw is.
+    assert.match(first, /ferry:\/\/authService@1\.0\.0\/x\.[A-Za-z0-9]+\.js:2:\d+/);
+    assert.doesNotMatch(first, /src\/x\.ts/);
+    assert.equal(warnings.length, 0, 'not reported from inside the stack trace');
+    await nextTurn();
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings[0]!.code, 'FERRY_SOURCE_MAP');
+    assert.match(warnings[0]!.message, /The source map x\.[A-Za-z0-9]+\.js\.map of remote "authService" could not/);
+    assert.match(warnings[0]!.message, /Rebuild the remote with `ferry build`/);
+    // Once: the next trace through the bundle neither parses the map again nor reports it again.
+    assert.match(stackOf(fail), /x\.[A-Za-z0-9]+\.js:2:\d+/);
+    await nextTurn();
+    assert.equal(warnings.length, 1);
   });
 }
