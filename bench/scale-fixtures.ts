@@ -95,17 +95,32 @@ export interface ScaleRemote {
   sources: Record<string, string>;
 }
 
-/** Writes `remote` as a signed ferry build output in `dir` (ferry modules from the same source text). */
+/**
+ * Writes `remote` as a signed ferry build output in `dir` (ferry modules from the same source text). `maps`: each
+ * expose with a source map as `ferry build` writes one (esbuild's, without the sources' content: ~0.9× the code here),
+ * made from the source text; its mappings do not match the rewritten module, which only a stack trace would notice.
+ */
 export async function writeFerryRemote(
   dir: string,
   remote: ScaleRemote,
   key: KeyObject,
-  options: { shared?: boolean } = {},
+  options: { shared?: boolean; maps?: boolean } = {},
 ): Promise<void> {
-  const exposes: Record<string, { code: string; shared: string[] }> = {};
+  const exposes: Record<string, { code: string; shared: string[]; map?: string }> = {};
   for (const [expose, text] of Object.entries(remote.sources)) {
     const code = await toFerryModule(text, `${expose.slice(2)}.js`, (s) => s);
     exposes[expose] = { code, shared: options.shared === false ? [] : [SHARED] };
+    if (options.maps) {
+      const { transform } = await import('esbuild');
+      const { map } = await transform(text, {
+        sourcemap: 'external',
+        sourcesContent: false,
+        sourcefile: `${expose.slice(2)}.ts`,
+        loader: 'js',
+        format: 'esm',
+      });
+      exposes[expose].map = map;
+    }
   }
   const { bytes } = await writeRemoteOutput(dir, {
     name: remote.name,

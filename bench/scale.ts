@@ -255,7 +255,46 @@ if (axes.has('bundle')) {
     }
     verify.push(row);
   }
-  results['bundle'] = { pairs, verify };
+  // The same 1 MB and 10 MB exposes, each with the source map a real `ferry build` writes beside it (~0.9× its size):
+  // a cold import fetches, hashes and caches the map with the code (a version runs whole or not at all). The rows
+  // above, without maps, are the targets' figures; these say what a real remote of that size costs.
+  const withMaps: Paired[] = [];
+  for (const size of quick ? [1_000_000] : [1_000_000, 10_000_000]) {
+    const k = sizes.indexOf(size);
+    const sources = { './big': moduleSource(1000 + k, size), './second': moduleSource(2000 + k, size) };
+    const dir = join(root, 'bundles', `m${k}`);
+    await writeFerryRemote(dir, { name: `m${k}`, version: '1.0.0', release: 1, sources }, privateKey, { maps: true });
+    const server = await createFerryServer({ dir, port: 0 });
+    const pair: Paired = { label: `${size} + map`, x: size, ferry: [], local: [] };
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
+      for (const variant of order) {
+        pair[variant].push(
+          await child({
+            kind: 'bundle',
+            variant,
+            root: appRoot,
+            remotes: { [`m${k}`]: `${server.url}mf-manifest.json` },
+            publicKey,
+            cacheDir: join(root, 'bundle-cache', `m${k}-${i}`),
+            // The local app imports the same text (no map: Node reads none unless asked to).
+            files: [join(appRoot, 'bundles', `b${k}`, 'big.mjs')],
+            specifiers: [`m${k}/big`],
+            second: { files: [join(appRoot, 'bundles', `b${k}`, 'second.mjs')], specifiers: [`m${k}/second`] },
+            ferry: FERRY,
+          }),
+        );
+      }
+      log(
+        `bundle ${size} B with its map, run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ` +
+          `ms, local ${pair.local.at(-1)!.importMs.toFixed(1)} ms; a second: ferry ` +
+          `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms`,
+      );
+    }
+    await server.close();
+    withMaps.push(pair);
+  }
+  results['bundle'] = { pairs, verify, withMaps };
 }
 
 // 3. Fleet fan-out.
