@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { createHost, type FerryWarning } from '../src/index.ts';
 import { createTempProject } from './helpers/temp-project.ts';
 import { createSignedRemote } from './helpers/trust-fixture.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 // Line 1 of every expose is the fixture's canary; line 2 throws at column 24.
 const THROWING = 'exports.fail = () => { throw new Error("boom from the remote"); };\n';
@@ -89,3 +90,57 @@ for (const [what, map] of [
     assert.equal(warnings.length, 1);
   });
 }
+
+test('a module is not run before its source map is verified (the map arriving last), and a changed map runs nothing', async () => {
+  // An ES module expose (loaded without the container): compiled as soon as its own file is verified, run only once
+  // every file of the load, its map included, is verified and on disk.
+  await using remote = await createSignedRemote();
+  await using cache = await createTempProject({});
+  await remote.publish({
+    format: 'esm',
+    exposes: { './x': { code: `${remote.canary}return __ferryNamespace({});\n`, map: MAP } },
+  });
+  const mapName = [...(await remote.files()).keys()].find((name) => name.endsWith('.js.map'))!;
+  const load = async (answer: (res: import('node:http').ServerResponse) => void) => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = false;
+    remote.server.override = async (req, res) => {
+      if (!req.url?.endsWith(`/${mapName}`)) return false;
+      asked = true;
+      await held;
+      answer(res);
+      return true;
+    };
+    remote.resetRuns();
+    const host = createHost({
+      name: 'h',
+      remotes: { authService: { url: remote.manifestUrl, publicKey: remote.publicKey } },
+      cache: { dir: cache.dir },
+      onWarning: () => {},
+    });
+    const imported = host.import('authService/x').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await waitFor(() => asked, 'the map requested');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ranBeforeTheMap = remote.runs();
+    release();
+    const error = await imported;
+    await host.close();
+    return { ranBeforeTheMap, error, runs: remote.runs() };
+  };
+
+  const changed = await load((res) => res.writeHead(200).end(Buffer.from(MAP.replace('AASA', 'AAUA'))));
+  assert.equal(changed.ranBeforeTheMap, 0, 'nothing ran while the map was on its way');
+  assert.equal((changed.error as { code?: string } | undefined)?.code, 'ERR_FERRY_INTEGRITY', String(changed.error));
+  assert.equal(changed.runs, 0, 'a changed map: the module never ran');
+
+  const intact = await load((res) => res.writeHead(200).end(Buffer.from(MAP)));
+  assert.equal(intact.ranBeforeTheMap, 0, 'nothing ran while the map was on its way');
+  assert.equal(intact.error, undefined);
+  assert.equal(intact.runs, 1, 'the module ran once its map was verified');
+});

@@ -128,11 +128,12 @@ export class ModuleEvaluator {
    * fetch, compile and run it. Its `init(shareScope)` only stored the scope, which ferry modules never read (their
    * shared packages come through the `require` the host gives them).
    */
-  module(exposeKey: string, file: string, commonjs: boolean): Promise<unknown> {
+  module(exposeKey: string, file: string, commonjs: boolean, verified?: Promise<void>): Promise<unknown> {
     return this.#evaluating(exposeKey, async () => {
-      // The module is compiled while the version's files and record are written (compiling runs none of its code),
-      // and run once they are.
-      const ready = this.#source.ready();
+      // The module is compiled while the version's other files are verified and its files and record are written
+      // (compiling runs none of its code), and run once they are. `ready` is asked for only once every file of the
+      // load is verified (`verified`), so that the commit waits for their cache writes too.
+      const ready = verified ? verified.then(() => this.#source.ready()) : this.#source.ready();
       const evaluated = this.#importModule(file, ready);
       evaluated.catch(() => {}); // awaited below, once the version is ready
       await ready;

@@ -253,11 +253,17 @@ export class RemoteVersion {
       for (const pkg of entry.shared) await this.#resolveShared(pkg, exposeKey);
     });
     shared.catch(() => {}); // awaited below, after the files
-    await files;
-    for (const map of maps) this.#evaluator.registerMap(map.slice(0, -'.map'.length), map, this.#files.verified(map)!);
-    await shared;
-    // Evaluate: the expose's module; or through the container (once), then the expose's factory.
-    if (direct) return this.#evaluator.module(exposeKey, entry.file, entry.commonjs === true);
+    const verified = files.then(async () => {
+      for (const map of maps) {
+        this.#evaluator.registerMap(map.slice(0, -'.map'.length), map, this.#files.verified(map)!);
+      }
+      await shared;
+    });
+    // Evaluate: the expose's module, compiled as soon as its own file is verified (a source map as large as its
+    // bundle need not arrive first: compiling runs no code) and run once every file of the load is verified and the
+    // version is ready; or through the container (once), then the expose's factory.
+    if (direct) return this.#evaluator.module(exposeKey, entry.file, entry.commonjs === true, verified);
+    await verified;
     return this.#evaluator.expose(exposeKey);
   }
 
