@@ -355,17 +355,18 @@ if (axes.has('uptime')) {
 
 results['seconds'] = Math.round((performance.now() - started) / 1000);
 results['loadavgAtEnd'] = loadavg().map((value) => round(value));
-const out = join(BENCH, 'results');
-await mkdir(out, { recursive: true });
-// A run of some axes only (--axes) writes beside the full run's files instead of over them.
+// A run of some axes only (--axes) writes into results/partial/ (not kept in git) instead of over the full run's
+// files, which are.
 const partial = values.axes === 'remotes,bundle,fleet,uptime' ? '' : `-${[...axes].join('-')}`;
+const out = join(BENCH, 'results', ...(partial ? ['partial'] : []));
+await mkdir(out, { recursive: true });
 const name = `${quick ? 'scale-quick' : 'scale'}${partial}`;
 await writeFile(join(out, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
 const markdown = renderScaleMarkdown(results);
 await writeFile(join(out, `${name}.md`), markdown);
 await renderCharts(results, out, name);
 console.log(`\n${markdown}`);
-log(`wrote bench/results/${name}.json, .md and charts in ${results['seconds']} s`);
+log(`wrote bench/results/${partial ? 'partial/' : ''}${name}.json, .md and charts in ${results['seconds']} s`);
 if (!values.keep) await rm(root, { recursive: true, force: true });
 
 /** bench/scale-uptime.ts in its own process (it needs --expose-gc); its last JSON line. */
