@@ -204,34 +204,7 @@ if (axes.has('bundle')) {
     await writeFerryRemote(dir, { name: `b${k}`, version: '1.0.0', release: 1, sources }, privateKey);
     await writeLocalModules(join(appRoot, 'bundles', `b${k}`), sources);
     const server = await createFerryServer({ dir, port: 0 });
-    const pair: Paired = { label: `${size}`, x: size, ferry: [], local: [] };
-    for (let i = 0; i < runs; i++) {
-      const order = i % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
-      for (const variant of order) {
-        pair[variant].push(
-          await child({
-            kind: 'bundle',
-            variant,
-            root: appRoot,
-            remotes: { [`b${k}`]: `${server.url}mf-manifest.json` },
-            publicKey,
-            cacheDir: join(root, 'bundle-cache', `${k}-${i}`),
-            files: [join(appRoot, 'bundles', `b${k}`, 'big.mjs')],
-            specifiers: [`b${k}/big`],
-            second: {
-              files: [join(appRoot, 'bundles', `b${k}`, 'second.mjs')],
-              specifiers: [`b${k}/second`],
-            },
-            ferry: FERRY,
-          }),
-        );
-      }
-      log(
-        `bundle ${size} B run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ms, ` +
-          `local ${pair.local.at(-1)!.importMs.toFixed(1)} ms; a second: ferry ` +
-          `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms`,
-      );
-    }
+    const pair = await bundlePair({ label: `${size}`, size, remote: `b${k}`, local: `b${k}`, url: server.url });
     await server.close();
     pairs.push(pair);
     // Verification throughput: the host's file check on the expose's bytes against node:crypto's raw SHA-384 of
@@ -265,32 +238,8 @@ if (axes.has('bundle')) {
     const dir = join(root, 'bundles', `m${k}`);
     await writeFerryRemote(dir, { name: `m${k}`, version: '1.0.0', release: 1, sources }, privateKey, { maps: true });
     const server = await createFerryServer({ dir, port: 0 });
-    const pair: Paired = { label: `${size} + map`, x: size, ferry: [], local: [] };
-    for (let i = 0; i < runs; i++) {
-      const order = i % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
-      for (const variant of order) {
-        pair[variant].push(
-          await child({
-            kind: 'bundle',
-            variant,
-            root: appRoot,
-            remotes: { [`m${k}`]: `${server.url}mf-manifest.json` },
-            publicKey,
-            cacheDir: join(root, 'bundle-cache', `m${k}-${i}`),
-            // The local app imports the same text (no map: Node reads none unless asked to).
-            files: [join(appRoot, 'bundles', `b${k}`, 'big.mjs')],
-            specifiers: [`m${k}/big`],
-            second: { files: [join(appRoot, 'bundles', `b${k}`, 'second.mjs')], specifiers: [`m${k}/second`] },
-            ferry: FERRY,
-          }),
-        );
-      }
-      log(
-        `bundle ${size} B with its map, run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ` +
-          `ms, local ${pair.local.at(-1)!.importMs.toFixed(1)} ms; a second: ferry ` +
-          `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms`,
-      );
-    }
+    // The local app imports the same text (no map: Node reads none unless asked to).
+    const pair = await bundlePair({ label: `${size} + map`, size, remote: `m${k}`, local: `b${k}`, url: server.url });
     await server.close();
     withMaps.push(pair);
   }
@@ -368,6 +317,41 @@ await renderCharts(results, out, name);
 console.log(`\n${markdown}`);
 log(`wrote bench/results/${partial ? 'partial/' : ''}${name}.json, .md and charts in ${results['seconds']} s`);
 if (!values.keep) await rm(root, { recursive: true, force: true });
+
+/**
+ * The bundle axis's pairs for one remote: `runs` times, in alternating order, a fresh host importing `<remote>/big`
+ * and then `<remote>/second` (served at `url`, an empty cache each time) against the local app importing the same
+ * texts from `bundles/<local>/`.
+ */
+async function bundlePair(of: { label: string; size: number; remote: string; local: string; url: string }) {
+  const pair: Paired = { label: of.label, x: of.size, ferry: [], local: [] };
+  const localDir = join(appRoot, 'bundles', of.local);
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
+    for (const variant of order) {
+      pair[variant].push(
+        await child({
+          kind: 'bundle',
+          variant,
+          root: appRoot,
+          remotes: { [of.remote]: `${of.url}mf-manifest.json` },
+          publicKey,
+          cacheDir: join(root, 'bundle-cache', `${of.remote}-${i}`),
+          files: [join(localDir, 'big.mjs')],
+          specifiers: [`${of.remote}/big`],
+          second: { files: [join(localDir, 'second.mjs')], specifiers: [`${of.remote}/second`] },
+          ferry: FERRY,
+        }),
+      );
+    }
+    log(
+      `bundle ${of.label} B run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ms, ` +
+        `local ${pair.local.at(-1)!.importMs.toFixed(1)} ms; a second: ferry ` +
+        `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms`,
+    );
+  }
+  return pair;
+}
 
 /** bench/scale-uptime.ts in its own process (it needs --expose-gc); its last JSON line. */
 async function runUptime(
