@@ -29,15 +29,16 @@ import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAtomicTemporary, writeFileAtomic } from '../../common/atomic-write.ts';
 import type { WarningCode } from '../../common/warnings.ts';
-import { integrityOf } from '../../manifest/index.ts';
 import { inBackground } from '../background.ts';
 import {
   entryNameOf,
   type FileCache,
   filesListedIn,
+  heldBytes,
   isCacheKey,
   isLegacyShardName,
   legacyPathOf,
+  type StoredBytes,
 } from './file-cache.ts';
 import { readRegularFile } from './regular-file.ts';
 
@@ -153,9 +154,9 @@ async function recordProtects(cache: FileCache, path: string): Promise<Protected
   const result: Protected = { manifests: [], entries: [], files: [] };
   if (record.formatVersion === 2) {
     // Bytes that do not hash to their integrity are never run (file-cache.ts refuses the record): they protect nothing.
-    const bytes = Buffer.from(held!.base64 as string, 'base64');
-    if (isCacheKey(held!.integrity) && integrityOf(bytes) === held!.integrity) {
-      result.manifests.push(held!.integrity);
+    const bytes = heldBytes(held as StoredBytes);
+    if (bytes) {
+      result.manifests.push(held!.integrity as string);
       result.files.push(...filesListedIn(bytes));
     }
   } else {

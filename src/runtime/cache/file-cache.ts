@@ -161,7 +161,7 @@ export function filesListedIn(manifestBytes: Uint8Array): string[] {
 }
 
 /** Bytes and their integrity as a record of format 2 holds them. */
-interface StoredBytes {
+export interface StoredBytes {
   integrity: string;
   base64: string;
 }
@@ -177,8 +177,8 @@ function isStoredBytes(value: unknown, maxBase64: number): value is StoredBytes 
   );
 }
 
-/** The bytes of `stored` when they hash to its integrity; undefined otherwise. */
-function bytesOf(stored: StoredBytes): Buffer | undefined {
+/** The bytes a record of format 2 holds (`{ integrity, base64 }`) when they hash to their integrity; else undefined. */
+export function heldBytes(stored: StoredBytes): Buffer | undefined {
   const bytes = Buffer.from(stored.base64, 'base64');
   return integrityOf(bytes) === stored.integrity ? bytes : undefined;
 }
@@ -382,8 +382,8 @@ export class FileCache {
     ) {
       return undefined;
     }
-    const manifestBytes = bytesOf(disk.manifest);
-    const signatureBytes = disk.signature === undefined ? undefined : bytesOf(disk.signature);
+    const manifestBytes = heldBytes(disk.manifest);
+    const signatureBytes = disk.signature === undefined ? undefined : heldBytes(disk.signature);
     if (!manifestBytes || (disk.signature !== undefined && !signatureBytes)) {
       this.#warn(
         'FERRY_CACHE_ENTRY_CORRUPT',
