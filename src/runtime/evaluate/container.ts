@@ -122,18 +122,20 @@ export class ModuleEvaluator {
   }
 
   /**
-   * Runs an expose without its container: its ferry module `file`, evaluated once, after the version is `ready`, given
+   * Runs an expose without its container: its ferry module `file`, evaluated once, after every file of its load is
+   * verified (`verified`, which also registered their source maps and chose the shared packages) and the version is
+   * `ready`, given
    * as the container's `get(exposeKey)` would give it (`module.exports` for a CommonJS source, else the namespace). For
    * manifests that say which (`commonjs`): the container only maps keys to those files, so a ferry host need not
    * fetch, compile and run it. Its `init(shareScope)` only stored the scope, which ferry modules never read (their
    * shared packages come through the `require` the host gives them).
    */
-  module(exposeKey: string, file: string, commonjs: boolean, verified?: Promise<void>): Promise<unknown> {
+  module(exposeKey: string, file: string, commonjs: boolean, verified: Promise<void>): Promise<unknown> {
     return this.#evaluating(exposeKey, async () => {
       // The module is compiled while the version's other files are verified and its files and record are written
       // (compiling runs none of its code), and run once they are. `ready` is asked for only once every file of the
       // load is verified (`verified`), so that the commit waits for their cache writes too.
-      const ready = verified ? verified.then(() => this.#source.ready()) : this.#source.ready();
+      const ready = verified.then(() => this.#source.ready());
       const evaluated = this.#importModule(file, ready);
       evaluated.catch(() => {}); // awaited below, once the version is ready
       await ready;
