@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { commonJsNamespace, createNamespace } from '../src/common/module-namespace.ts';
+import { toFerryModule } from '../src/build/ferry-module.ts';
+import {
+  commonJsNamespace,
+  createNamespace,
+  FERRY_MODULE_PARAMETERS,
+  ferryModuleArguments,
+} from '../src/common/module-namespace.ts';
 
 test('createNamespace: live getters, read-only, sealed like an ES module namespace', () => {
   let counter = 1;
@@ -54,4 +60,43 @@ test('commonJsNamespace: own names and default = module.exports', () => {
   const ns = commonJsNamespace(exports) as Record<string, unknown>;
   assert.equal(ns.a, 1);
   assert.equal(ns.default, exports);
+});
+
+test('toFerryModule: the export list is a null-prototype literal; every name, `__proto__` too, is an export', async () => {
+  const source =
+    'let counter = 1;\nconst bump = () => ++counter;\nconst answer = 42;\n' +
+    'export { counter, bump, answer as "__proto__", answer as "with space", answer as constructor };\n';
+  const code = await toFerryModule(source, 'x.js', (specifier) => specifier);
+  assert.match(code, /__ferryNamespace\(\{ __proto__: null, /);
+  const body = new Function(...FERRY_MODULE_PARAMETERS, code) as (...args: unknown[]) => Promise<object>;
+  // The exports object as the module hands it over, before the namespace is built from it.
+  let handed: object | undefined;
+  const args = ferryModuleArguments({
+    require: () => undefined,
+    import: async () => ({}),
+    moduleMeta: () => ({}),
+    meta: {},
+  });
+  args[FERRY_MODULE_PARAMETERS.indexOf('__ferryNamespace')] = (exports: object, stars?: unknown[]) => {
+    handed = exports;
+    return createNamespace(exports as Record<string, () => unknown>, stars);
+  };
+  const ns = (await body(...args)) as Record<string, unknown> & { bump(): number };
+  assert.equal(Object.getPrototypeOf(handed), null, 'the export list has no prototype');
+  assert.deepEqual(Object.keys(ns), ['counter', 'bump', '__proto__', 'with space', 'constructor']);
+  assert.equal(Object.getPrototypeOf(ns), null, '`__proto__` named an export, it did not set a prototype');
+  assert.equal(Object.getOwnPropertyDescriptor(ns, '__proto__')?.get?.(), 42);
+  assert.equal(ns['with space'], 42);
+  assert.equal(ns['constructor'], 42);
+  assert.equal(ns.counter, 1);
+  ns.bump();
+  assert.equal(ns.counter, 2, 'bindings stay live');
+});
+
+test('commonJsNamespace: a name from Object.prototype is an own export, nothing else is inherited', () => {
+  const exports = { constructor: 'mine', toString: 'also mine' };
+  const ns = commonJsNamespace(exports) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(ns), ['constructor', 'toString', 'default']);
+  assert.equal(ns['constructor'], 'mine');
+  assert.equal(ns['hasOwnProperty'], undefined);
 });

@@ -73,7 +73,8 @@ export function createNamespace(exports: Record<string, () => unknown>, stars: r
 
 /** The namespace `import` gives for a CommonJS module: its own names, and `default`: `module.exports`, as in Node. */
 export function commonJsNamespace(exports: unknown): object {
-  const names: Record<string, () => unknown> = {};
+  // Null prototype: a dictionary from the start, not one hidden class per name added (issue 21).
+  const names = Object.create(null) as Record<string, () => unknown>;
   if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
     for (const name of Object.keys(exports)) {
       if (name !== 'default') names[name] = () => (exports as Record<string, unknown>)[name];
