@@ -11,6 +11,7 @@ import {
   createNamespace,
   FERRY_MODULE_PARAMETERS,
   ferryModuleArguments,
+  namespaceOfAccessors,
 } from '../src/common/module-namespace.ts';
 
 test('createNamespace: live getters, read-only, sealed like an ES module namespace', () => {
@@ -62,35 +63,104 @@ test('commonJsNamespace: own names and default = module.exports', () => {
   assert.equal(ns.default, exports);
 });
 
-test('toFerryModule: the export list is a null-prototype literal; every name, `__proto__` too, is an export', async () => {
-  const source =
-    'let counter = 1;\nconst bump = () => ++counter;\nconst answer = 42;\n' +
-    'export { counter, bump, answer as "__proto__", answer as "with space", answer as constructor };\n';
-  const code = await toFerryModule(source, 'x.js', (specifier) => specifier);
-  assert.match(code, /__ferryNamespace\(\{ __proto__: null, /);
+/** Runs a ferry module's code with a host's arguments, `__ferryNamespace` replaced when `namespace` is given. */
+async function runFerryModule(code: string, namespace?: unknown): Promise<Record<string, unknown>> {
   const body = new Function(...FERRY_MODULE_PARAMETERS, code) as (...args: unknown[]) => Promise<object>;
-  // The exports object as the module hands it over, before the namespace is built from it.
-  let handed: object | undefined;
   const args = ferryModuleArguments({
     require: () => undefined,
     import: async () => ({}),
     moduleMeta: () => ({}),
     meta: {},
   });
-  args[FERRY_MODULE_PARAMETERS.indexOf('__ferryNamespace')] = (exports: object, stars?: unknown[]) => {
-    handed = exports;
-    return createNamespace(exports as Record<string, () => unknown>, stars);
-  };
-  const ns = (await body(...args)) as Record<string, unknown> & { bump(): number };
-  assert.equal(Object.getPrototypeOf(handed), null, 'the export list has no prototype');
+  if (namespace !== undefined) args[FERRY_MODULE_PARAMETERS.indexOf('__ferryNamespace')] = namespace;
+  return (await body(...args)) as Record<string, unknown>;
+}
+
+const EXPORTING =
+  'let counter = 1;\nconst bump = () => ++counter;\nconst answer = 42;\n' +
+  'export { counter, bump, answer as "__proto__", answer as "with space", answer as constructor };\n';
+
+/** What every namespace of EXPORTING must be, whichever host built it. */
+function assertExportingNamespace(ns: Record<string, unknown>): void {
   assert.deepEqual(Object.keys(ns), ['counter', 'bump', '__proto__', 'with space', 'constructor']);
   assert.equal(Object.getPrototypeOf(ns), null, '`__proto__` named an export, it did not set a prototype');
   assert.equal(Object.getOwnPropertyDescriptor(ns, '__proto__')?.get?.(), 42);
   assert.equal(ns['with space'], 42);
   assert.equal(ns['constructor'], 42);
-  assert.equal(ns.counter, 1);
-  ns.bump();
-  assert.equal(ns.counter, 2, 'bindings stay live');
+  assert.equal(ns['counter'], 1);
+  (ns['bump'] as () => number)();
+  assert.equal(ns['counter'], 2, 'bindings stay live');
+  assert.equal(Object.isExtensible(ns), false);
+  assert.equal(Object.prototype.toString.call(ns), '[object Module]');
+  const descriptor = Object.getOwnPropertyDescriptor(ns, 'counter')!;
+  assert.equal(descriptor.configurable, false);
+  assert.equal(descriptor.enumerable, true);
+  assert.equal(descriptor.set, undefined);
+  assert.throws(() => {
+    ns['counter'] = 5;
+  }, TypeError);
+  assert.throws(() => {
+    ns['added'] = 1;
+  }, TypeError);
+}
+
+test('toFerryModule: the export list is a literal of getters the host freezes into the namespace', async () => {
+  const code = await toFerryModule(EXPORTING, 'x.js', (specifier) => specifier);
+  assert.match(code, /\{ __proto__: null, get "counter"\(\) \{ return counter; \}, /);
+  let handed: object | undefined;
+  const builder = Object.assign((exports: Record<string, () => unknown>) => createNamespace(exports), {
+    accessors: (exports: object, stars?: readonly unknown[]) => {
+      handed = exports;
+      return namespaceOfAccessors(exports, stars);
+    },
+  });
+  const ns = await runFerryModule(code, builder);
+  assert.equal(ns, handed, 'the export list itself is the namespace: nothing copied name by name');
+  assertExportingNamespace(ns);
+  assertExportingNamespace(await runFerryModule(code));
+});
+
+test('toFerryModule: on a host without `accessors` (an older ferry) the module hands over the older export list', async () => {
+  const code = await toFerryModule(EXPORTING, 'x.js', (specifier) => specifier);
+  // The older host's builder: name -> a function reading the binding, defined one by one (createNamespace).
+  let handed: Record<string, unknown> | undefined;
+  const older = (exports: Record<string, () => unknown>, stars?: readonly unknown[]) => {
+    handed = exports;
+    return createNamespace(exports, stars);
+  };
+  const ns = await runFerryModule(code, older);
+  assert.ok(handed);
+  for (const value of Object.values(handed)) assert.equal(typeof value, 'function');
+  assertExportingNamespace(ns);
+});
+
+test('a module of the older form (name -> function) still gets its namespace from this host', async () => {
+  const ns = await runFerryModule(
+    'let n = 1;\nconst up = () => ++n;\nreturn __ferryNamespace({ n: () => n, up: () => up });',
+  );
+  assert.deepEqual(Object.keys(ns), ['n', 'up']);
+  (ns['up'] as () => number)();
+  assert.equal(ns['n'], 2);
+  assert.equal(Object.isExtensible(ns), false);
+});
+
+test('namespaceOfAccessors: export * adds the names the module does not export itself, never default', () => {
+  const other = { fromStar: 'star', shared: 'star version', default: 'star default' };
+  const ns = namespaceOfAccessors(
+    {
+      __proto__: null,
+      get shared() {
+        return 'own version';
+      },
+    },
+    [other, null, 42],
+  ) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(ns), ['shared', 'fromStar']);
+  assert.equal(ns['shared'], 'own version');
+  assert.equal(ns['default'], undefined);
+  other.fromStar = 'changed';
+  assert.equal(ns['fromStar'], 'changed', 'star exports are live');
+  assert.equal(Object.isFrozen(ns), true);
 });
 
 test('commonJsNamespace: a name from Object.prototype is an own export, nothing else is inherited', () => {
