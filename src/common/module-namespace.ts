@@ -70,6 +70,17 @@ export function createNamespace(exports: Record<string, () => unknown>, stars: r
     descriptor.get = exports[name];
     Object.defineProperty(namespace, name, descriptor);
   }
+  addStarExports(namespace, stars, descriptor);
+  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
+  return Object.preventExtensions(namespace);
+}
+
+/** Defines on `namespace` each name of the `export *` namespaces that it does not have itself, never `default`. */
+function addStarExports(
+  namespace: Record<string | symbol, unknown>,
+  stars: readonly unknown[],
+  descriptor: PropertyDescriptor = { enumerable: true, get: undefined },
+): void {
   for (const star of stars) {
     if (typeof star !== 'object' || star === null) continue;
     for (const name of Object.keys(star)) {
@@ -78,8 +89,6 @@ export function createNamespace(exports: Record<string, () => unknown>, stars: r
       Object.defineProperty(namespace, name, descriptor);
     }
   }
-  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
-  return Object.preventExtensions(namespace);
 }
 
 /**
@@ -92,17 +101,7 @@ export function createNamespace(exports: Record<string, () => unknown>, stars: r
 export function namespaceOfAccessors(exports: object, stars: readonly unknown[] = []): object {
   const namespace = exports as Record<string | symbol, unknown>;
   if (Object.getPrototypeOf(namespace) !== null) Object.setPrototypeOf(namespace, null);
-  if (stars.length > 0) {
-    const descriptor: PropertyDescriptor = { enumerable: true, get: undefined };
-    for (const star of stars) {
-      if (typeof star !== 'object' || star === null) continue;
-      for (const name of Object.keys(star)) {
-        if (name === 'default' || Object.hasOwn(namespace, name)) continue;
-        descriptor.get = () => (star as Record<string, unknown>)[name];
-        Object.defineProperty(namespace, name, descriptor);
-      }
-    }
-  }
+  if (stars.length > 0) addStarExports(namespace, stars);
   Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
   return Object.freeze(namespace);
 }
