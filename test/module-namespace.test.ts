@@ -170,3 +170,29 @@ test('commonJsNamespace: a name from Object.prototype is an own export, nothing 
   assert.equal(ns['constructor'], 'mine');
   assert.equal(ns['hasOwnProperty'], undefined);
 });
+
+test('toFerryModule: `export * from` a package adds its names beside the own ones; a module of stars only works too', async () => {
+  const pkg = { fromPkg: 'pkg', shared: 'pkg version', default: 'pkg default' };
+  const run = async (source: string) => {
+    const code = await toFerryModule(source, 'x.js', (specifier) => specifier);
+    const body = new Function(...FERRY_MODULE_PARAMETERS, code) as (...args: unknown[]) => Promise<object>;
+    const args = ferryModuleArguments({
+      require: () => undefined,
+      import: async (specifier) => {
+        assert.equal(specifier, 'pkg');
+        return pkg;
+      },
+      moduleMeta: () => ({}),
+      meta: {},
+    });
+    return (await body(...args)) as Record<string, unknown>;
+  };
+  const mixed = await run('export * from "pkg";\nconst shared = "own version";\nexport { shared };\n');
+  assert.deepEqual(Object.keys(mixed), ['shared', 'fromPkg']);
+  assert.equal(mixed['shared'], 'own version');
+  assert.equal(mixed['default'], undefined);
+  assert.equal(Object.isFrozen(mixed), true);
+  const starsOnly = await run('export * from "pkg";\n');
+  assert.deepEqual(Object.keys(starsOnly), ['fromPkg', 'shared']);
+  assert.equal(Object.prototype.toString.call(starsOnly), '[object Module]');
+});
