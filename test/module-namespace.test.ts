@@ -120,7 +120,7 @@ test('toFerryModule: the export list is a literal of getters the host freezes in
   assertExportingNamespace(await runFerryModule(code));
 });
 
-test('toFerryModule: on a host without `accessors` (an older ferry) the module hands over the older export list', async () => {
+test('toFerryModule: a host without `accessors` (an older ferry) is handed the older export list', async () => {
   const code = await toFerryModule(EXPORTING, 'x.js', (specifier) => specifier);
   // The older host's builder: name -> a function reading the binding, defined one by one (createNamespace).
   let handed: Record<string, unknown> | undefined;
@@ -171,7 +171,7 @@ test('commonJsNamespace: a name from Object.prototype is an own export, nothing 
   assert.equal(ns['hasOwnProperty'], undefined);
 });
 
-test('toFerryModule: `export * from` a package adds its names beside the own ones; a module of stars only works too', async () => {
+test('toFerryModule: `export * from` a package adds its names, beside own exports and alone', async () => {
   const pkg = { fromPkg: 'pkg', shared: 'pkg version', default: 'pkg default' };
   const run = async (source: string) => {
     const code = await toFerryModule(source, 'x.js', (specifier) => specifier);
