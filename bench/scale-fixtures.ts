@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toFerryModule } from '../src/build/ferry-module.ts';
-import { signManifest } from '../src/manifest/index.ts';
+import { signatureFileFor, signManifest } from '../src/manifest/index.ts';
 import { writeRemoteOutput } from '../test/helpers/remote-output.ts';
 
 /** The shared singleton every generated module imports (a package in the host's and the local app's node_modules). */
@@ -96,7 +96,8 @@ export interface ScaleRemote {
 }
 
 /**
- * Writes `remote` as a signed ferry build output in `dir` (ferry modules from the same source text). `maps`: each
+ * Writes `remote` as a signed ferry build output in `dir` (ferry modules from the same source text; the signature
+ * under both its names, as `ferry build` writes it). `maps`: each
  * expose with a source map as `ferry build` writes one (esbuild's, without the sources' content: ~0.9× the code here),
  * made from the source text; its mappings do not match the rewritten module, which only a stack trace would notice.
  */
@@ -132,5 +133,8 @@ export async function writeFerryRemote(
       ? {}
       : { shared: { [SHARED]: { version: '1.0.0', singleton: true, requiredVersion: '^1.0.0', fallback: false } } }),
   });
-  await writeFile(join(dir, 'mf-manifest.json.sig'), signManifest(bytes, key));
+  // As `ferry build` writes them: the copy named for the manifest's bytes, and the fixed name.
+  const signature = signManifest(bytes, key);
+  await writeFile(join(dir, signatureFileFor(bytes)), signature);
+  await writeFile(join(dir, 'mf-manifest.json.sig'), signature);
 }

@@ -5,7 +5,7 @@
  * manifest would, and fetches the manifest whenever they do not.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -18,6 +18,7 @@ import {
   parseManifestEvent,
   signatureFileFor,
 } from '../src/manifest/index.ts';
+import { createManifestEvents } from '../src/server/events.ts';
 import { subscribe } from './helpers/event-client.ts';
 import { startLoopback } from './helpers/loopback.ts';
 import { createTempProject } from './helpers/temp-project.ts';
@@ -272,6 +273,102 @@ describe("the server's announcement", () => {
       const announced = parseManifestEvent(last);
       assert.deepEqual(announced.pushed?.bytes, next);
       assert.equal(Buffer.from(announced.pushed!.signature!).toString(), '{"signature":"next build"}\n');
+    } finally {
+      subscriber.close();
+      stopEvents();
+    }
+  });
+
+  /** A manifest of `release`, as `ferry build` writes it (its bytes end in a newline). */
+  const manifestOf = (release: number) =>
+    Buffer.from(`${JSON.stringify({ ferry: { version: `1.0.${release}`, release } }, null, 2)}\n`);
+  /** Writes a build as `ferry build` does: the signature copy for its bytes, the manifest (renamed in), the fixed name. */
+  async function writeBuild(dir: string, release: number): Promise<void> {
+    const manifest = manifestOf(release);
+    const signature = `{"signature":"build ${release}"}\n`;
+    await writeFile(join(dir, signatureFileFor(manifest)), signature);
+    await writeFile(join(dir, '.next-manifest'), manifest);
+    await rename(join(dir, '.next-manifest'), join(dir, 'mf-manifest.json'));
+    await writeFile(join(dir, 'mf-manifest.json.sig'), signature);
+  }
+  const announcedReleases = (text: string) =>
+    [...text.matchAll(/data: (.*)\n/g)].map((match) => (JSON.parse(match[1]!) as { release: number }).release);
+
+  test('a whole build (its exact signature copy there, or no signature at all) is announced without waiting for quiet; anything else waits', async () => {
+    await using project = await createTempProject({});
+    const dir = project.dir;
+    await writeBuild(dir, 1);
+    await using server = await startLoopback(dir);
+    // A quiet period no test waits for: what is announced inside this test was announced without it.
+    const events = createManifestEvents(dir, {
+      maxSubscribers: Number.POSITIVE_INFINITY,
+      streamLifetime: Number.POSITIVE_INFINITY,
+      quietMs: 600_000,
+    });
+    server.override = (req, res) => {
+      events.subscribe(req, res);
+      return true;
+    };
+    const subscriber = await subscribe(`${server.url}mf-manifest.events`);
+    try {
+      await subscriber.waitFor(/"release":1/);
+      await writeBuild(dir, 2);
+      await subscriber.waitFor(/"release":2/);
+      const { pushed } = parseManifestEvent([...subscriber.text().matchAll(/data: (.*)\n/g)].at(-1)![1]!);
+      assert.deepEqual(pushed?.bytes, manifestOf(2));
+      assert.equal(Buffer.from(pushed!.signature!).toString(), '{"signature":"build 2"}\n');
+
+      // Written in place with no copy for its bytes (another tool's deploy): not announced until the folder is quiet.
+      await writeFile(join(dir, 'mf-manifest.json'), manifestOf(3));
+      await sleep(500);
+      assert.deepEqual(announcedReleases(subscriber.text()), [1, 2]);
+      // Its signature copy arriving half-written is not a whole build either.
+      await writeFile(join(dir, signatureFileFor(manifestOf(3))), '{"signature":"bu');
+      await writeFile(join(dir, 'mf-manifest.json.sig'), '{"signature":"build 3"}\n');
+      await sleep(500);
+      assert.deepEqual(announcedReleases(subscriber.text()), [1, 2]);
+      // Whole, and the folder changes: announced.
+      await writeFile(join(dir, signatureFileFor(manifestOf(3))), '{"signature":"build 3"}\n');
+      await writeFile(join(dir, 'mf-manifest.json.sig'), '{"signature":"build 3"}\n');
+      await subscriber.waitFor(/"release":3/);
+      assert.deepEqual(announcedReleases(subscriber.text()), [1, 2, 3]);
+      // An unsigned build (no signature under either name, as an unsigned `ferry build` leaves it): whole.
+      await rm(join(dir, 'mf-manifest.json.sig'));
+      await writeFile(join(dir, '.next-manifest'), manifestOf(4));
+      await rename(join(dir, '.next-manifest'), join(dir, 'mf-manifest.json'));
+      await subscriber.waitFor(/"release":4/);
+      const unsigned = parseManifestEvent([...subscriber.text().matchAll(/data: (.*)\n/g)].at(-1)![1]!);
+      assert.deepEqual(unsigned.pushed?.bytes, manifestOf(4));
+      assert.equal(unsigned.pushed?.signature, undefined);
+    } finally {
+      subscriber.close();
+      events.close();
+    }
+  });
+
+  test('builds written one right after another are announced in order: an older one never after a newer one', async () => {
+    await using project = await createTempProject({});
+    const dir = project.dir;
+    await writeBuild(dir, 1);
+    await using server = await startLoopback(dir);
+    const stopEvents = serveWithFerry(server, dir);
+    const subscriber = await subscribe(`${server.url}mf-manifest.events`);
+    try {
+      await subscriber.waitFor(/"release":1/);
+      for (let release = 2; release <= 12; release++) await writeBuild(dir, release);
+      await subscriber.waitFor(/"release":12/);
+      // Past the quiet period and the stat poll: whatever was still being read has had its chance. (Each build makes
+      // several changes, each read: the reads usually finish in order; the server drops those of an earlier change
+      // in case they do not.)
+      await sleep(1500);
+      const releases = announcedReleases(subscriber.text());
+      assert.equal(releases.at(-1), 12, `announced: ${releases.join(', ')}`);
+      assert.deepEqual(
+        releases,
+        [...releases].sort((a, b) => a - b),
+        `announced out of order: ${releases.join(', ')}`,
+      );
+      assert.equal(new Set(releases).size, releases.length, `announced twice: ${releases.join(', ')}`);
     } finally {
       subscriber.close();
       stopEvents();

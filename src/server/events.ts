@@ -2,10 +2,18 @@
  * The push channel: `mf-manifest.events`, a server-sent event stream that announces each new manifest in the build
  * output folder, so hosts pick up a deployment within moments instead of at their next poll. The folder is watched
  * with fs.watch, and its manifest is also stat-polled every second (fs.watch misses changes on some file systems:
- * network mounts, some containers). Changes are debounced, and an event is only sent when the manifest's bytes
- * changed: `event: manifest` with `{ integrity, version, release }` and, for a small manifest, its bytes and its
- * signature's (src/manifest/manifest-event.ts), so a host needs one request for a new build instead of three. A new
- * subscriber gets the current one at once.
+ * network mounts, some containers). An event is only sent when the manifest's bytes changed: `event: manifest` with
+ * `{ integrity, version, release }` and, for a small manifest, its bytes and its signature's
+ * (src/manifest/manifest-event.ts), so a host needs one request for a new build instead of three. A new subscriber
+ * gets the current one at once.
+ *
+ * When the folder changes, the manifest is read at once. A whole build is announced without waiting: one whose
+ * signature copy made for exactly those bytes is there and complete (`mf-manifest.<hash>.sig`, which `ferry build`
+ * writes before the manifest), or one with no signature at all (an unsigned `ferry build` removes the fixed-name
+ * signature before it writes the manifest). Anything else (another tool's copy in progress, a manifest written in place
+ * beside an older signature) is debounced: read again after 100 ms of quiet, as such a tool may write the manifest
+ * before its signature. Only the newest change announces: a read started before a later change is dropped, so an
+ * older build is never announced after a newer one.
  *
  * The event carries no authority: a host verifies the bytes it carries as it verifies a fetched manifest, and fetches
  * the manifest itself when they do not verify. Nothing is watched while nobody subscribes.
@@ -38,11 +46,23 @@ const RETRY_ATTEMPTS = 20;
 // Events are tiny (a comment every 15 s, an announcement per build): this much unread means the client is gone.
 const MAX_UNREAD_BYTES = 64 * 1024;
 
+/** True when `bytes` parse as JSON: a file written whole, not one read half-way through another tool's copy. */
+function isWholeJson(bytes: Buffer): boolean {
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface ManifestEventsOptions {
   /** Streams kept at once (see {@link ManifestEvents.full}). */
   maxSubscribers: number;
   /** Milliseconds after which a stream is ended (each gets 90–100 % of it); `Infinity`: never. */
   streamLifetime: number;
+  /** Quiet wanted before a change that is not a whole build is read again (default 100 ms; tests). */
+  quietMs?: number;
 }
 
 export interface ManifestEvents {
@@ -89,8 +109,16 @@ export function createManifestEvents(
     });
     return reading;
   };
-  /** The event data, `missing` when there is no manifest, `failed` when it could not be read now. */
   const readData = async (): Promise<string | 'missing' | 'failed'> => {
+    const read = await readBuild();
+    return typeof read === 'string' ? read : read.data;
+  };
+  /**
+   * The event data and whether it is a whole build (`whole`: the manifest with the complete signature copy made for
+   * exactly its bytes, or with no signature at all); `missing` when there is no manifest, `failed` when it could not
+   * be read now.
+   */
+  const readBuild = async (): Promise<{ data: string; whole: boolean } | 'missing' | 'failed'> => {
     let bytes: Buffer;
     try {
       bytes = await readFile(join(dir, MANIFEST_FILE));
@@ -99,23 +127,29 @@ export function createManifestEvents(
       // read again.
       return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'failed';
     }
+    const signature = await signatureOf(bytes);
     // Not JSON: a copy written in place and read half-way; read again.
-    return manifestEventData(bytes, await signatureOf(bytes)) ?? 'failed';
+    const data = manifestEventData(bytes, signature?.bytes);
+    return data === undefined ? 'failed' : { data, whole: signature === undefined || signature.exact };
   };
   /**
    * The signature of exactly `bytes`: the copy `ferry build` writes under a name made from them (before the
-   * manifest), else `mf-manifest.json.sig` (which a build in progress may already have replaced: hosts verify what
-   * they are sent, and fetch when it does not verify). Undefined when neither can be read.
+   * manifest; `exact` when it is whole JSON, not a copy another tool is still writing), else `mf-manifest.json.sig`
+   * (which a build in progress may already have replaced: hosts verify what they are sent, and fetch when it does not
+   * verify). Undefined when neither can be read.
    */
-  const signatureOf = async (bytes: Uint8Array): Promise<Buffer | undefined> => {
-    for (const name of [signatureFileFor(bytes), SIGNATURE_FILE]) {
-      try {
-        return await readFile(join(dir, name));
-      } catch {
-        // the next name, or none
-      }
+  const signatureOf = async (bytes: Uint8Array): Promise<{ bytes: Buffer; exact: boolean } | undefined> => {
+    try {
+      const copy = await readFile(join(dir, signatureFileFor(bytes)));
+      return { bytes: copy, exact: isWholeJson(copy) };
+    } catch {
+      // no copy: the fixed name, or none
     }
-    return undefined;
+    try {
+      return { bytes: await readFile(join(dir, SIGNATURE_FILE)), exact: false };
+    } catch {
+      return undefined;
+    }
   };
   // Writes unless the client stopped reading; such a client is dropped (its close handler forgets it).
   const write = (res: ServerResponse, text: string | Buffer) => {
@@ -130,24 +164,40 @@ export function createManifestEvents(
     if (encoded?.data !== data) encoded = { data, event: Buffer.from(`event: manifest\ndata: ${data}\n\n`) };
     return encoded.event;
   };
-  const announce = async (attempt: number) => {
-    const data = await readData();
-    if (data === 'failed') {
-      // Only while someone listens; a newer change (changed() clears the timer) starts over.
-      if (attempt + 1 < RETRY_ATTEMPTS && clients.size > 0) {
-        debounce = setTimeout(() => void announce(attempt + 1), Math.min(RETRY_FIRST_MS * 2 ** attempt, RETRY_MAX_MS));
-      }
-      return;
-    }
-    if (data === 'missing' || data === last) return;
+  const publish = (data: string) => {
+    if (data === last) return;
     last = data;
     const event = eventOf(data);
     for (const res of clients) write(res, event);
   };
-  // A build writes the manifest, then its signature: wait for quiet before reading.
+  // The change being read: a read begun for an earlier one announces nothing (it may have read an older build).
+  let generation = 0;
+  const announce = async (attempt: number, change: number) => {
+    const data = await readData();
+    if (change !== generation) return;
+    if (data === 'failed') {
+      // Only while someone listens; a newer change (changed() clears the timer) starts over.
+      if (attempt + 1 < RETRY_ATTEMPTS && clients.size > 0) {
+        debounce = setTimeout(
+          () => void announce(attempt + 1, change),
+          Math.min(RETRY_FIRST_MS * 2 ** attempt, RETRY_MAX_MS),
+        );
+      }
+      return;
+    }
+    if (data !== 'missing') publish(data);
+  };
+  // A whole build (the manifest and the signature made for its bytes) is announced at once; anything else once the
+  // folder is quiet, as another tool's build may write the manifest, then its signature.
   const changed = () => {
+    const change = ++generation;
     clearTimeout(debounce);
-    debounce = setTimeout(() => void announce(0), DEBOUNCE_MS);
+    debounce = undefined;
+    void readBuild().then((read) => {
+      if (change !== generation || read === 'missing') return;
+      if (read !== 'failed' && read.whole) publish(read.data);
+      else debounce = setTimeout(() => void announce(0, change), options.quietMs ?? DEBOUNCE_MS);
+    });
   };
 
   const start = () => {
@@ -176,6 +226,8 @@ export function createManifestEvents(
     clearInterval(poll);
     clearInterval(heartbeat);
     clearTimeout(debounce);
+    // A read in flight schedules nothing once nobody listens.
+    generation++;
     watcher = undefined;
     poll = heartbeat = debounce = undefined;
   };
