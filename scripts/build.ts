@@ -35,7 +35,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { bundleContainerRuntime } from '../src/build/container-runtime.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -67,6 +67,45 @@ function builtinsWithoutFacades(code: string, file: string): string {
   if (left) throw new Error(`${file}: a builtin import the build does not rewrite: ${left[0]}`);
   return rewritten;
 }
+
+/**
+ * The built JavaScript as ASCII only. esbuild escapes every non-ASCII character of the code (its default `charset`),
+ * but the comments it carries over keep theirs, and one `\u2014` in a comment makes V8 hold the whole file as two-byte
+ * text: decoded on Node's slow path, twice the memory for as long as the process runs, and every function scanned at
+ * that width when it is first compiled (50 remotes started from the cache, 435 -> 411 ms; bench/README.md, thirteenth
+ * round). Each UTF-16 unit left becomes one ASCII character, so lines, columns and the source maps stay as they were.
+ * That only comments changed is checked: the file and its rewrite must be the same code once esbuild has dropped
+ * every comment, or the build fails.
+ */
+async function asciiOnly(code: string, file: string): Promise<string> {
+  const rewritten = code.replace(/[^\x00-\x7f]/g, (unit) => ASCII_FOR[unit] ?? '?');
+  if (rewritten === code) return code;
+  const withoutComments = async (text: string) =>
+    (await transform(text, { format: 'esm', minifyWhitespace: true, legalComments: 'none', logLevel: 'silent' })).code;
+  if ((await withoutComments(code)) !== (await withoutComments(rewritten))) {
+    throw new Error(`${file}: a non-ASCII character outside a comment; the build cannot make the file ASCII`);
+  }
+  return rewritten;
+}
+
+/** ASCII stand-ins, one character each, for what the sources' comments use; anything else becomes `?`. */
+const ASCII_FOR: Record<string, string> = {
+  '\u2014': '-',
+  '\u2013': '-',
+  '\u2212': '-',
+  '\u00d7': 'x',
+  '\u00f7': '/',
+  '\u2026': '.',
+  '\u2192': '>',
+  '\u2190': '<',
+  '\u2265': '>',
+  '\u2264': '<',
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201c': '"',
+  '\u201d': '"',
+  '\u00b5': 'u',
+};
 
 /**
  * Builtins that Node does not load at its own start-up and that a host needs only on some paths, taken when a function
@@ -157,7 +196,7 @@ const bundles = await Promise.all([
 for (const { outputFiles } of bundles) {
   for (const { path, text } of outputFiles) {
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, path.endsWith('.js') ? builtinsWithoutFacades(text, path) : text);
+    await writeFile(path, path.endsWith('.js') ? await asciiOnly(builtinsWithoutFacades(text, path), path) : text);
   }
 }
 

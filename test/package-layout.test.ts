@@ -291,3 +291,27 @@ test('a host that loads a remote cold, from its cache or with the remote down ne
   await remote.server.close();
   assert.deepEqual(await start(), { answer: 42, loaded: false }, 'the remote down: from the cache');
 });
+
+test('every JavaScript file of the package is ASCII, so V8 holds it as one-byte text (comments included)', async () => {
+  // One non-ASCII character anywhere (esbuild escapes them in code, not in the comments it keeps) makes V8 keep the
+  // whole file as two-byte text and scan every function at that width when it first compiles it (scripts/build.ts).
+  const files = [...(await jsFiles(DIST)), join(DIST, 'chunks', 'semver.cjs')];
+  assert.ok(
+    files.some((file) => file.includes(`${join('chunks', 'host-chunk-')}`)),
+    'the walk sees the host chunk',
+  );
+  for (const file of files) {
+    const bytes = await readFile(file);
+    const at = bytes.findIndex((byte) => byte > 0x7f);
+    assert.equal(at, -1, `${relative(DIST, file)} has a non-ASCII byte at ${at}`);
+  }
+  // The witness that the build does the work: a comment with an en dash in src/ is carried into the host chunk, as
+  // ASCII (without the build's rewrite, the chunk would hold the dash and fail above).
+  const source = await readFile(join(REPO_ROOT, 'src', 'runtime', 'net', 'http-client.ts'), 'utf8');
+  assert.ok(
+    source.includes('statuses outside 200\u2013599'),
+    'http-client.ts changed its comment: pick another witness',
+  );
+  const chunk = files.find((file) => file.includes(`${join('chunks', 'host-chunk-')}`))!;
+  assert.ok((await readFile(chunk, 'utf8')).includes('statuses outside 200-599'), 'the comment is in the host chunk');
+});
