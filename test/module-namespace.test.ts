@@ -63,6 +63,22 @@ test('commonJsNamespace: own names and default = module.exports', () => {
   assert.equal(ns.default, exports);
 });
 
+test('commonJsNamespace: one namespace per module.exports, as Node makes one; its names as at the first import', () => {
+  const exports: Record<string, unknown> = { a: 1 };
+  const first = commonJsNamespace(exports) as Record<string, unknown>;
+  exports.a = 2;
+  exports.b = 3;
+  const again = commonJsNamespace(exports) as Record<string, unknown>;
+  assert.equal(again, first, 'the same module.exports, the same namespace');
+  assert.equal(again.a, 2, 'its values are live');
+  assert.deepEqual(Object.keys(again), ['a', 'default'], 'a name added later is not one (Node lists them once too)');
+  assert.notEqual(commonJsNamespace({ a: 1 }), first, 'another module, another namespace');
+  // A module.exports that is not an object has no identity to keep: a namespace each time, default the value.
+  assert.equal((commonJsNamespace(42) as Record<string, unknown>).default, 42);
+  const fn = () => 'f';
+  assert.equal(commonJsNamespace(fn), commonJsNamespace(fn), 'a function module.exports too');
+});
+
 /** Runs a ferry module's code with a host's arguments, `__ferryNamespace` replaced when `namespace` is given. */
 async function runFerryModule(code: string, namespace?: unknown): Promise<Record<string, unknown>> {
   const body = new Function(...FERRY_MODULE_PARAMETERS, code) as (...args: unknown[]) => Promise<object>;

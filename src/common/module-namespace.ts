@@ -106,8 +106,26 @@ export function namespaceOfAccessors(exports: object, stars: readonly unknown[] 
   return Object.freeze(namespace);
 }
 
-/** The namespace `import` gives for a CommonJS module: its own names, and `default`: `module.exports`, as in Node. */
+/**
+ * The namespace of each CommonJS `module.exports` already imported: one per module, as Node makes one, so that a
+ * shared package or a builtin imported by every file of every remote is not listed again for each (issue 21).
+ */
+const commonJsNamespaces = new WeakMap<object, object>();
+
+/**
+ * The namespace `import` gives for a CommonJS module: its own names, and `default`: `module.exports`, as in Node. The
+ * same `module.exports` object gets the same namespace (its names as they were at its first import, as Node's are).
+ */
 export function commonJsNamespace(exports: unknown): object {
+  const keyed = (typeof exports === 'object' || typeof exports === 'function') && exports !== null;
+  const known = keyed ? commonJsNamespaces.get(exports) : undefined;
+  if (known !== undefined) return known;
+  const namespace = namespaceOfCommonJs(exports);
+  if (keyed) commonJsNamespaces.set(exports, namespace);
+  return namespace;
+}
+
+function namespaceOfCommonJs(exports: unknown): object {
   // Null prototype: a dictionary from the start, not one hidden class per name added (issue 21).
   const names = Object.create(null) as Record<string, () => unknown>;
   if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
