@@ -78,7 +78,7 @@ function builtinsWithoutFacades(code: string, file: string): string {
  * every comment, or the build fails.
  */
 async function asciiOnly(code: string, file: string): Promise<string> {
-  const rewritten = code.replace(/[^\x00-\x7f]/g, (unit) => ASCII_FOR[unit] ?? '?');
+  const rewritten = code.replace(/[\u0080-\uffff]/g, (unit) => ASCII_FOR[unit] ?? '?');
   if (rewritten === code) return code;
   const withoutComments = async (text: string) =>
     (await transform(text, { format: 'esm', minifyWhitespace: true, legalComments: 'none', logLevel: 'silent' })).code;
