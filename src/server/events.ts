@@ -109,6 +109,7 @@ export function createManifestEvents(
     });
     return reading;
   };
+  /** The event data, `missing` when there is no manifest, `failed` when it could not be read now. */
   const readData = async (): Promise<string | 'missing' | 'failed'> => {
     const read = await readBuild();
     return typeof read === 'string' ? read : read.data;
