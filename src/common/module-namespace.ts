@@ -117,22 +117,25 @@ const commonJsNamespaces = new WeakMap<object, object>();
  * same `module.exports` object gets the same namespace (its names as they were at its first import, as Node's are).
  */
 export function commonJsNamespace(exports: unknown): object {
-  const keyed = (typeof exports === 'object' || typeof exports === 'function') && exports !== null;
-  const known = keyed ? commonJsNamespaces.get(exports) : undefined;
-  if (known !== undefined) return known;
-  const namespace = namespaceOfCommonJs(exports);
-  if (keyed) commonJsNamespaces.set(exports, namespace);
+  // A module.exports that is not an object has no identity to keep, and no names: a namespace of its `default`.
+  if ((typeof exports !== 'object' && typeof exports !== 'function') || exports === null) {
+    return namespaceOfCommonJs(exports, []);
+  }
+  let namespace = commonJsNamespaces.get(exports);
+  if (namespace === undefined) {
+    namespace = namespaceOfCommonJs(exports, Object.keys(exports));
+    commonJsNamespaces.set(exports, namespace);
+  }
   return namespace;
 }
 
-function namespaceOfCommonJs(exports: unknown): object {
+/** A namespace of `exports`'s `names` (read live) and `default`: `exports` itself. */
+function namespaceOfCommonJs(exports: unknown, names: string[]): object {
   // Null prototype: a dictionary from the start, not one hidden class per name added (issue 21).
-  const names = Object.create(null) as Record<string, () => unknown>;
-  if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
-    for (const name of Object.keys(exports)) {
-      if (name !== 'default') names[name] = () => (exports as Record<string, unknown>)[name];
-    }
+  const getters = Object.create(null) as Record<string, () => unknown>;
+  for (const name of names) {
+    if (name !== 'default') getters[name] = () => (exports as Record<string, unknown>)[name];
   }
-  names['default'] = () => exports;
-  return createNamespace(names);
+  getters['default'] = () => exports;
+  return createNamespace(getters);
 }
