@@ -188,8 +188,8 @@ export function createManifestEvents(
     }
     if (data !== 'missing') publish(data);
   };
-  // A whole build (the manifest and the signature made for its bytes) is announced at once; anything else once the
-  // folder is quiet, as another tool's build may write the manifest, then its signature.
+  // A whole build (the manifest with the signature made for its bytes, or with none) is announced at once; anything
+  // else once the folder is quiet, as another tool's build may write the manifest, then its signature.
   const changed = () => {
     const change = ++generation;
     clearTimeout(debounce);
