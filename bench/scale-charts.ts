@@ -30,6 +30,9 @@ export async function renderCharts(results: Record<string, unknown>, dir: string
       remotes[phase].flatMap((pair) => [
         { remotes: pair.x, phase, series: 'ferry', ms: median(pair.ferry.map((s) => s.wallMs)) },
         { remotes: pair.x, phase, series: 'local import', ms: median(pair.local.map((s) => s.wallMs)) },
+        ...(pair.floor && pair.floor.length > 0
+          ? [{ remotes: pair.x, phase, series: 'floor (no ferry)', ms: median(pair.floor.map((s) => s.wallMs)) }]
+          : []),
       ]),
     );
     const file = join(dir, `${name}-remotes.svg`);
@@ -62,6 +65,9 @@ export async function renderCharts(results: Record<string, unknown>, dir: string
             { bytes: pair.x, series: 'ferry, a second expose', ms: median(pair.ferry.map((s) => s.secondMs!)) },
             { bytes: pair.x, series: 'local, a second module', ms: median(pair.local.map((s) => s.secondMs!)) },
           ]
+        : []),
+      ...(pair.floor && pair.floor.length > 0
+        ? [{ bytes: pair.x, series: 'floor import (no ferry)', ms: median(pair.floor.map((s) => s.importMs)) }]
         : []),
     ]);
     const verify = bundle.verify.flatMap((row) => [

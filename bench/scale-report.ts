@@ -2,7 +2,7 @@
  * The scale benchmark's report (bench/scale.ts): one table per axis, every figure beside its baseline of the same run
  * (medians, ranges in brackets, ratios paired run by run), and the issue's targets, met or missed.
  */
-import type { Paired } from './scale.ts';
+import type { Paired, Sample } from './scale.ts';
 import type { FleetResult } from './scale-fleet.ts';
 import { round, summarize } from './stats.ts';
 
@@ -53,7 +53,13 @@ export const pairedRatios = (pair: Paired, key: 'wallMs' | 'importMs' | 'secondM
   pair.ferry
     .map((sample, i) => (sample[key] ?? Number.NaN) / (pair.local[i]![key] ?? Number.NaN))
     .filter((value) => Number.isFinite(value));
+/** `a` ÷ `b`, run by run (the floor against local, ferry against the floor). */
+const ratiosOf = (a: Sample[] | undefined, b: Sample[] | undefined, key: 'wallMs' | 'importMs' | 'secondMs') =>
+  (a ?? [])
+    .map((sample, i) => (sample[key] ?? Number.NaN) / (b?.[i]?.[key] ?? Number.NaN))
+    .filter((value) => Number.isFinite(value));
 const median = (values: number[]) => (values.length === 0 ? Number.NaN : summarize(values).median);
+const ratioCell = (values: number[]) => (values.length === 0 ? '—' : `${fmt(values)}×`);
 const table = (head: string[], rows: string[][]) =>
   [
     `| ${head.join(' | ')} |`,
@@ -89,6 +95,9 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           fmt(pair.local.map((s) => s.wallMs)),
           fmt(pair.ferry.map((s) => s.wallMs)),
           `${fmt(pairedRatios(pair, 'wallMs'))}×`,
+          fmt((pair.floor ?? []).map((s) => s.wallMs)),
+          ratioCell(ratiosOf(pair.floor, pair.local, 'wallMs')),
+          ratioCell(ratiosOf(pair.ferry, pair.floor, 'wallMs')),
           fmt(pair.local.map((s) => s.rssMiB)),
           fmt(pair.ferry.map((s) => s.rssMiB)),
         ]);
@@ -102,11 +111,16 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           'local: spawn → all imported (ms)',
           'ferry (ms)',
           'ferry ÷ local',
+          'floor: no ferry (ms)',
+          'floor ÷ local',
+          'ferry ÷ floor',
           'local RSS (MiB)',
           'ferry RSS (MiB)',
         ],
         rows,
       ),
+      '',
+      FLOOR_NOTE,
       '',
     );
     // Marginal cost per remote, from 10 to 50 remotes (medians).
@@ -125,6 +139,17 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
     if (remotes.cold.some((p) => p.x === 50)) {
       targets.push(['50 remotes ≤ 2× local, cold', `${round(at50('cold'))}×`, verdict(at50('cold') <= 2)]);
       targets.push(['50 remotes ≤ 1.3× local, from cache', `${round(at50('cache'))}×`, verdict(at50('cache') <= 1.3)]);
+      const floorAt50 = (phase: 'cold' | 'cache' | 'down') => {
+        const pair = remotes[phase].find((p) => p.x === 50);
+        return pair ? floorContext(pair, 'wallMs') : undefined;
+      };
+      if (floorAt50('cache')) {
+        targets.push([
+          '50 remotes: the floor, the same work with no ferry (context for the two above)',
+          `cold ${floorAt50('cold')}; from the cache ${floorAt50('cache')}; remotes down ${floorAt50('down')}`,
+          'context',
+        ]);
+      }
       const perRemote = slope(remotes.cold, 'ferry');
       const small = remotes.cold.find((p) => p.x === 10);
       const linear = small ? perRemote <= (median(small.ferry.map((s) => s.wallMs)) / 10) * 1.5 : false;
@@ -160,6 +185,8 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         fmt(pair.local.flatMap((s) => s.secondMs ?? [])),
         fmt(pair.ferry.flatMap((s) => s.secondMs ?? [])),
         pairedRatios(pair, 'secondMs').length === 0 ? '—' : `${fmt(pairedRatios(pair, 'secondMs'))}×`,
+        ratioCell(ratiosOf(pair.floor, pair.local, 'importMs')),
+        ratioCell(ratiosOf(pair.floor, pair.local, 'secondMs')),
         fmt(pair.local.map((s) => s.rssMiB)),
         fmt(pair.ferry.map((s) => s.rssMiB)),
         fmt(verify.rawMBps),
@@ -179,6 +206,8 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           'a second expose of that size, same process: local (ms)',
           'ferry (ms)',
           'ferry ÷ local',
+          'floor ÷ local: first import',
+          'floor ÷ local: a second expose',
           'local RSS (MiB)',
           'ferry RSS (MiB)',
           'raw SHA-384 (MB/s)',
@@ -187,6 +216,8 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         ],
         rows,
       ),
+      '',
+      FLOOR_NOTE,
       '',
     );
     if (bundle.withMaps && bundle.withMaps.length > 0) {
@@ -233,6 +264,13 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           `${round(pair.x / 1e6)} MB expose: import ≤ 1.2× local (a running host and app: a second expose of that size)`,
           `${round(median(second))}×`,
           verdict(median(second) <= 1.2),
+        ]);
+      }
+      if (pair.floor && pair.floor.length > 0) {
+        targets.push([
+          `${round(pair.x / 1e6)} MB expose: the floor, the same work with no ferry (context for the two above)`,
+          `first import ${floorContext(pair, 'importMs')}; a second expose ${floorContext(pair, 'secondMs')}`,
+          'context',
         ]);
       }
       const mapped = bundle.withMaps?.find((other) => other.x === pair.x);
@@ -416,6 +454,22 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
 }
 
 /** For a fleet that took several builds one after another: which swap the row shows, and all of them. */
+/** What the floor is, under each table that has it. */
+const FLOOR_NOTE =
+  'The floor (scale-host.ts, `floorHost`) does the least that any host loading signed code over HTTP must do, with ' +
+  "Node's own primitives and no ferry: the manifest and its signature (from the cache: one conditional request, " +
+  "or a refused connection when the remote is down, then the copy on disk), the Ed25519 signature, each file's size " +
+  'and SHA-384, node:vm to compile and run, the shared package from node_modules. It writes no cache and has no ' +
+  'deadlines, retries, warnings, release floors or live updates: ferry ÷ floor is what those cost, floor ÷ local what ' +
+  'loading code over HTTP costs on this machine at all.';
+
+/** "floor X× local, ferry Y× the floor" for one pair (medians of the run-by-run ratios), or "—" without a floor. */
+function floorContext(pair: Paired, key: 'wallMs' | 'importMs' | 'secondMs'): string {
+  const toLocal = ratiosOf(pair.floor, pair.local, key);
+  if (toLocal.length === 0) return '—';
+  return `floor ${round(median(toLocal))}× local, ferry ${round(median(ratiosOf(pair.ferry, pair.floor, key)))}× the floor`;
+}
+
 function swapsNote(run: FleetResult): string {
   const swaps = run.swapsMs ?? [];
   return swaps.length > 1

@@ -80,7 +80,16 @@ export interface Paired {
   x: number;
   ferry: Sample[];
   local: Sample[];
+  /** The floor (scale-host.ts): the same work with Node's primitives and no ferry (absent in runs before it). */
+  floor?: Sample[];
 }
+
+type Variant = 'local' | 'ferry' | 'floor';
+/** The three variants of a pair, in an order that turns with `turn`, so that each goes first as often as the others. */
+const inTurn = (turn: number): Variant[] => {
+  const all: Variant[] = ['local', 'ferry', 'floor'];
+  return [...all.slice(turn % 3), ...all.slice(0, turn % 3)];
+};
 
 /** Runs bench/scale-host.ts with `job`; resolves with what it measured, or rejects with its output. */
 async function child(job: Record<string, unknown>, extraArgs: string[] = []): Promise<Sample> {
@@ -153,7 +162,7 @@ if (axes.has('remotes')) {
     const answer = await replies.next();
     if (answer !== 'ok') throw new Error(`scale-remote-servers.ts answered ${answer} to ${line}`);
   };
-  const jobOf = (n: number, variant: 'ferry' | 'local', cacheDir: string) => ({
+  const jobOf = (n: number, variant: Variant, cacheDir: string, phase: 'cold' | 'cache' | 'down') => ({
     kind: 'remotes',
     variant,
     root: appRoot,
@@ -163,11 +172,15 @@ if (axes.has('remotes')) {
     files: localFiles.slice(0, n * 3),
     specifiers: specifiers.slice(0, n * 3),
     ferry: FERRY,
+    // The floor's "cache" is each remote's own folder (the same bytes ferry's cache holds after the cold start).
+    ...(variant === 'floor' && phase !== 'cold'
+      ? { floorDirs: Object.fromEntries(dirs.slice(0, n).map((dir, r) => [`r${r}`, dir])) }
+      : {}),
   });
   const phases = ['cold', 'cache', 'down'] as const;
   const series: Record<string, Paired[]> = { cold: [], cache: [], down: [] };
   for (const n of counts)
-    for (const phase of phases) series[phase]!.push({ label: `${n}`, x: n, ferry: [], local: [] });
+    for (const phase of phases) series[phase]!.push({ label: `${n}`, x: n, ferry: [], local: [], floor: [] });
   let caches = 0;
   for (let i = 0; i < remoteRuns; i++) {
     for (const [k, n] of counts.entries()) {
@@ -175,12 +188,10 @@ if (axes.has('remotes')) {
       for (const phase of phases) {
         if (phase === 'down') await command(`down ${n}`);
         const pair = series[phase]![k]!;
-        // Alternate which goes first.
-        const order = (i + k) % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
-        for (const variant of order) pair[variant].push(await child(jobOf(n, variant, cacheDir)));
+        for (const variant of inTurn(i + k)) pair[variant]!.push(await child(jobOf(n, variant, cacheDir, phase)));
         log(
           `remotes ${n} ${phase} run ${i + 1}/${remoteRuns}: ferry ${pair.ferry.at(-1)!.wallMs.toFixed(0)} ms, ` +
-            `local ${pair.local.at(-1)!.wallMs.toFixed(0)} ms`,
+            `local ${pair.local.at(-1)!.wallMs.toFixed(0)} ms, floor ${pair.floor!.at(-1)!.wallMs.toFixed(0)} ms`,
         );
       }
       // Start the remotes again on the same ports.
@@ -204,7 +215,7 @@ if (axes.has('bundle')) {
     await writeFerryRemote(dir, { name: `b${k}`, version: '1.0.0', release: 1, sources }, privateKey);
     await writeLocalModules(join(appRoot, 'bundles', `b${k}`), sources);
     const server = await createFerryServer({ dir, port: 0 });
-    const pair = await bundlePair({ label: `${size}`, size, remote: `b${k}`, local: `b${k}`, url: server.url });
+    const pair = await bundlePair({ label: `${size}`, size, remote: `b${k}`, local: `b${k}`, url: server.url }, true);
     await server.close();
     pairs.push(pair);
     // Verification throughput: the host's file check on the expose's bytes against node:crypto's raw SHA-384 of
@@ -239,7 +250,11 @@ if (axes.has('bundle')) {
     await writeFerryRemote(dir, { name: `m${k}`, version: '1.0.0', release: 1, sources }, privateKey, { maps: true });
     const server = await createFerryServer({ dir, port: 0 });
     // The local app imports the same text (no map: Node reads none unless asked to).
-    const pair = await bundlePair({ label: `${size} + map`, size, remote: `m${k}`, local: `b${k}`, url: server.url });
+    // No floor here: the least a runtime must do does not include a source map.
+    const pair = await bundlePair(
+      { label: `${size} + map`, size, remote: `m${k}`, local: `b${k}`, url: server.url },
+      false,
+    );
     await server.close();
     withMaps.push(pair);
   }
@@ -323,13 +338,15 @@ if (!values.keep) await rm(root, { recursive: true, force: true });
  * and then `<remote>/second` (served at `url`, an empty cache each time) against the local app importing the same
  * texts from `bundles/<local>/`.
  */
-async function bundlePair(of: { label: string; size: number; remote: string; local: string; url: string }) {
-  const pair: Paired = { label: of.label, x: of.size, ferry: [], local: [] };
+async function bundlePair(
+  of: { label: string; size: number; remote: string; local: string; url: string },
+  withFloor: boolean,
+) {
+  const pair: Paired = { label: of.label, x: of.size, ferry: [], local: [], ...(withFloor ? { floor: [] } : {}) };
   const localDir = join(appRoot, 'bundles', of.local);
   for (let i = 0; i < runs; i++) {
-    const order = i % 2 === 0 ? (['local', 'ferry'] as const) : (['ferry', 'local'] as const);
-    for (const variant of order) {
-      pair[variant].push(
+    for (const variant of inTurn(i).filter((name) => withFloor || name !== 'floor')) {
+      pair[variant]!.push(
         await child({
           kind: 'bundle',
           variant,
@@ -347,7 +364,10 @@ async function bundlePair(of: { label: string; size: number; remote: string; loc
     log(
       `bundle ${of.label} B run ${i + 1}/${runs}: import ferry ${pair.ferry.at(-1)!.importMs.toFixed(1)} ms, ` +
         `local ${pair.local.at(-1)!.importMs.toFixed(1)} ms; a second: ferry ` +
-        `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms`,
+        `${pair.ferry.at(-1)!.secondMs?.toFixed(1)} ms, local ${pair.local.at(-1)!.secondMs?.toFixed(1)} ms` +
+        (pair.floor
+          ? `; floor ${pair.floor.at(-1)!.importMs.toFixed(1)}, ${pair.floor.at(-1)!.secondMs?.toFixed(1)} ms`
+          : ''),
     );
   }
   return pair;
