@@ -7,7 +7,7 @@
  *   other: the runtime they share is one chunk (dist/chunks/host-*), so they share one runtime (one host, one share
  *   scope) and a host loads two files. The other entries are split among themselves (dist/chunks/chunk-*). Split
  *   all together, what any subset of entries uses became a chunk of its own, and `import 'ferry'` read and linked 12
- *   files: ~27 → ~22 ms in a fresh process (bench/README.md, ninth round). The price is a second copy of what both
+ *   files: ~27 → ~22 ms in a fresh process (bench/ROUNDS.md, ninth round). The price is a second copy of what both
  *   groups use (the error classes, the manifest's code, the diagnostics channels' names), which changes nothing a
  *   user sees: `instanceof FerryError` checks a `Symbol.for` brand and the code, not the class (src/common/errors.ts),
  *   and diagnostics channels are found by name.
@@ -15,10 +15,10 @@
  *   exception (ferry has no dependencies): its four functions are bundled into one CommonJS file of their own,
  *   dist/chunks/semver.cjs (its licence in dist/THIRD-PARTY-NOTICES), which src/common/semver.ts requires on first
  *   use only: plain versions and simple ranges never need it, and a host's start-up no longer compiles and runs
- *   semver's ~54 KB (bench/README.md, tenth round). As a package its ~15 CommonJS files had been resolved, read and
+ *   semver's ~54 KB (bench/ROUNDS.md, tenth round). As a package its ~15 CommonJS files had been resolved, read and
  *   wrapped one by one at every host's start (~10 ms).
  *   Why bundle at all: a host loads ferry at start-up, and resolving and linking its ~40 small modules one by one
- *   took about as long as running them (`import 'ferry'`: ~32 → ~15 ms on the bench machine, bench/README.md).
+ *   took about as long as running them (`import 'ferry'`: ~32 → ~15 ms on the bench machine, bench/ROUNDS.md).
  * - Declarations: tsc, `emitDeclarationOnly`, one .d.ts per source file as before (the `exports` types point there).
  *
  * - The container runtime (src/container/): one script, dist/container/runtime.js, that `ferry build` embeds in every
@@ -45,7 +45,7 @@ const root = join(import.meta.dirname, '..');
  * that module's ES facade, which reads every export, lazy getters included. Those load what ferry never uses
  * (`node:util`'s load worker_threads, parseArgs, the assertion diff and the stream classes; `node:fs`'s load the
  * readline interface and the file streams; `node:http`'s load Node's bundled undici for `WebSocket`): ~3 ms of a
- * host's `import 'ferry'` (bench/README.md, ninth round). In the bundles esbuild wrote, each
+ * host's `import 'ferry'` (bench/ROUNDS.md, ninth round). In the bundles esbuild wrote, each
  * `import { a, b as c } from "node:x";` becomes `const { a, b: c } = process.getBuiltinModule("node:x");` in its
  * place (esbuild puts a module's imports at the top of its part of the chunk, before its code), which reads only the
  * names imported; a default or namespace import becomes the module itself. Line for line, so the source maps hold.
@@ -72,7 +72,7 @@ function builtinsWithoutFacades(code: string, file: string): string {
  * The built JavaScript as ASCII only. esbuild escapes every non-ASCII character of the code (its default `charset`),
  * but the comments it carries over keep theirs, and one `\u2014` in a comment makes V8 hold the whole file as two-byte
  * text: decoded on Node's slow path, twice the memory for as long as the process runs, and every function scanned at
- * that width when it is first compiled (50 remotes started from the cache, 435 -> 411 ms; bench/README.md, thirteenth
+ * that width when it is first compiled (50 remotes started from the cache, 435 -> 411 ms; bench/ROUNDS.md, thirteenth
  * round). Each UTF-16 unit left becomes one ASCII character, so lines, columns and the source maps stay as they were.
  * That only comments changed is checked: the file and its rewrite must be the same code once esbuild has dropped
  * every comment, or the build fails.
@@ -177,7 +177,7 @@ function bundle(entries: Record<string, string>, chunkNames: string) {
     // Packages stay imports (semver is required from dist/chunks/semver.cjs, see above).
     packages: 'external',
     // No `keepNames`: it wraps every function in a naming call, made again for each closure a request or a load
-    // creates (~10 % of the server's requests per second on small files; bench/README.md, tenth round). Names then
+    // creates (~10 % of the server's requests per second on small files; bench/ROUNDS.md, tenth round). Names then
     // hold because no two bundled functions share one and no class names itself inside its own body (esbuild would
     // rename it, `var FerryError = class _FerryError`), and error classes take `name` from their class:
     // test/package-layout.test.ts checks every exported function, class and error of the built entries.

@@ -68,7 +68,7 @@ test('the host entries share one runtime in one chunk; errors from any entry are
   for (const entry of ['index.js', 'register/index.js']) {
     assert.ok((await modulesLoadedBy(join(DIST, entry))).has(runtime), `dist/${entry} loads ${createHost![0]}`);
   }
-  // What `import 'ferry'` reads at a host's start: the entry and the runtime's chunk (bench/README.md, ninth round).
+  // What `import 'ferry'` reads at a host's start: the entry and the runtime's chunk (bench/ROUNDS.md, ninth round).
   const hostFiles = [...(await modulesLoadedBy(join(DIST, 'index.js')))].map((file) => relative(DIST, file));
   assert.ok(hostFiles.length <= 3, `import 'ferry' loads ${hostFiles.length} files: ${hostFiles.join(', ')}`);
   // The error classes: one copy in the host's chunk, one shared by the other entries.
@@ -263,7 +263,7 @@ test('loading `ferry` or `ferry/server` builds no ES facade of a builtin: none o
 test('a host that loads a remote cold, from its cache or with the remote down never loads node:fs/promises', async () => {
   // The runtime's writes go through node:fs, which Node loads at its own start-up; the rest of what it takes from
   // node:fs/promises (folder listings, pruning, asset folders, ferry.lock) is loaded when first called
-  // (scripts/build.ts, LAZY_BUILTINS): ~1.3 ms of every start otherwise (bench/README.md, eleventh round).
+  // (scripts/build.ts, LAZY_BUILTINS): ~1.3 ms of every start otherwise (bench/ROUNDS.md, eleventh round).
   await using remote = await createSignedRemote();
   await using cache = await createTempProject({});
   const script = `

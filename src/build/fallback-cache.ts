@@ -1,7 +1,7 @@
 /**
  * The shared-package fallbacks of earlier builds, kept in the project's `node_modules/.cache/ferry/fallbacks/` (where
  * build tools keep their caches, beside the packages they were bundled from), so a rebuild does not bundle an
- * unchanged package again: bundling jsonwebtoken's fallback was a fifth of a `ferry build` (bench/README.md).
+ * unchanged package again: bundling jsonwebtoken's fallback was a fifth of a `ferry build` (bench/ROUNDS.md).
  *
  * An entry is found by a key that covers everything esbuild was given (the generated entry, every option, esbuild's
  * and ferry's versions) and the project's install state (the lockfiles and the package managers' own records of

@@ -133,7 +133,7 @@ export async function toFerryModule(
     // The export list as getters in a null-prototype object literal, which the host freezes into the namespace as
     // it is (src/common/module-namespace.ts, namespaceOfAccessors): V8 makes such a literal a dictionary at once and
     // nothing is then defined name by name. The list of functions of earlier builds took a hidden class per name and
-    // was then copied into a namespace: 150 modules of ~20 KB ran in 34 ms, now 23 (bench/README.md, twelfth round).
+    // was then copied into a namespace: 150 modules of ~20 KB ran in 34 ms, now 23 (bench/ROUNDS.md, twelfth round).
     // A host without `accessors` (an older ferry) is given that older form, made from the same getters. `get "x"()`
     // defines an accessor named x for any name, `__proto__` included.
     const getters = named.map((entry) => `get ${JSON.stringify(entry.n)}() { return ${entry.ln}; }`);

@@ -103,7 +103,7 @@ export async function writeFileAtomic(
 /** The write itself: a temporary file beside `path`, renamed over it; on failure the temporary file is removed. */
 async function writeThroughTemporary(path: string, data: AtomicWriteData, options: AtomicWriteOptions): Promise<void> {
   // 48 random bits from randomUUID(), which draws on a buffer of entropy it refills in batches: randomBytes(6) per
-  // write cost a call into OpenSSL each (~15 µs a write under load, bench/README.md sixth round).
+  // write cost a call into OpenSSL each (~15 µs a write under load, bench/ROUNDS.md sixth round).
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(-12)}.tmp`);
   try {
     // 'wx': created here or not at all, so a symlink planted under the temporary name is never written through.

@@ -6,7 +6,7 @@
  * Why not import semver up front: loading it costs every host's start-up what it never uses. As a package its
  * ~15 CommonJS files were resolved and read one by one (~10 ms, until the third round bundled them); bundled,
  * its ~54 KB were a sixth of the runtime's chunk to compile, and its module bodies (~40 regular expressions built)
- * ran at every start (~3 ms together), and the first range its parser read cost ~2.2 ms more (bench/README.md,
+ * ran at every start (~3 ms together), and the first range its parser read cost ~2.2 ms more (bench/ROUNDS.md,
  * ninth and tenth rounds). test/semver-fast-path.test.ts checks the answers against semver's over a grid of
  * versions and ranges; test/package-layout.test.ts that a host of plain ranges never loads semver's file.
  */

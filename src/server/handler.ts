@@ -39,7 +39,7 @@ const READ_WHOLE_BYTES = 64 * 1024;
 const CHUNK_BYTES = 64 * 1024;
 // A large file's body is read in pieces of this size while at most LARGE_READERS bodies are read so (per handler),
 // and of CHUNK_BYTES beyond: one download of a large bundle then takes few reads and writes (a 10 MB file over
-// loopback ~19-21 -> ~13-14 ms, bench/README.md tenth round), and many at once hold 64 KiB each, as before.
+// loopback ~19-21 -> ~13-14 ms, bench/ROUNDS.md tenth round), and many at once hold 64 KiB each, as before.
 const LARGE_READ_BYTES = 1024 * 1024;
 const LARGE_READERS = 4;
 // A subscriber over the cap polls instead; its host looks for the push channel again about a minute later.

@@ -10,7 +10,7 @@
  * cache (src/runtime/cache/regular-file.ts): each is a few microseconds on a local folder, where a round trip through
  * libuv's thread pool costs several times that in CPU (two `realpath`, `open` and `fstat`: ~15 µs synchronously,
  * ~60 µs through the pool on the bench machine), which a server answering a fleet's cold starts paid per request
- * (bench/README.md, tenth round). The bytes of a large file are still read asynchronously (src/server/handler.ts).
+ * (bench/ROUNDS.md, tenth round). The bytes of a large file are still read asynchronously (src/server/handler.ts).
  */
 import { type BigIntStats, closeSync, constants, fstatSync, openSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';

@@ -8,7 +8,7 @@
  * A host reads many small files from its cache as it starts (per remote: its record, manifest, signature and files),
  * so a file is opened and checked synchronously (two metadata calls on the host's own folder, as Node's module loader
  * does for every module it loads) and read synchronously when it is at most {@link SYNC_IO_BYTES}: a round trip
- * through libuv's thread pool per call costs three to four times the CPU of the call itself (bench/README.md, sixth
+ * through libuv's thread pool per call costs three to four times the CPU of the call itself (bench/ROUNDS.md, sixth
  * round), and leaves those threads to the app. A larger file is read asynchronously, so it never holds the event loop
  * for longer than a small one.
  */
