@@ -143,7 +143,7 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         const pair = remotes[phase].find((p) => p.x === 50);
         return pair ? floorContext(pair, 'wallMs') : undefined;
       };
-      if (floorAt50('cache')) {
+      if (remotes.cache.find((p) => p.x === 50)?.floor?.length) {
         targets.push([
           '50 remotes: the floor, the same work with no ferry (context for the two above)',
           `cold ${floorAt50('cold')}; from the cache ${floorAt50('cache')}; remotes down ${floorAt50('down')}`,
@@ -453,7 +453,6 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
   return `${out.join('\n')}\n`;
 }
 
-/** For a fleet that took several builds one after another: which swap the row shows, and all of them. */
 /** What the floor is, under each table that has it. */
 const FLOOR_NOTE =
   'The floor (scale-host.ts, `floorHost`) does the least that any host loading signed code over HTTP must do, with ' +
@@ -470,6 +469,7 @@ function floorContext(pair: Paired, key: 'wallMs' | 'importMs' | 'secondMs'): st
   return `floor ${round(median(toLocal))}× local, ferry ${round(median(ratiosOf(pair.ferry, pair.floor, key)))}× the floor`;
 }
 
+/** For a fleet that took several builds one after another: which swap the row shows, and all of them. */
 function swapsNote(run: FleetResult): string {
   const swaps = run.swapsMs ?? [];
   return swaps.length > 1

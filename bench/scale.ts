@@ -12,6 +12,10 @@
  *    node:crypto's raw SHA-384 of the same bytes.
  * 3. fleet: one createFerryServer, 100 / 1,000 hosts subscribed to its push channel, then polling (bench/scale-fleet.ts).
  * 4. uptime: 1,000 live swaps of a 200 KB remote in one process (bench/scale-uptime.ts).
+ *
+ * Axes 1 and 2 also run the floor beside ferry and the local app (scale-host.ts, `floorHost`): the same imports with
+ * Node's primitives and no ferry, so that the report can tell what loading code over HTTP costs at all from what
+ * ferry adds.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -334,9 +338,9 @@ log(`wrote bench/results/${partial ? 'partial/' : ''}${name}.json, .md and chart
 if (!values.keep) await rm(root, { recursive: true, force: true });
 
 /**
- * The bundle axis's pairs for one remote: `runs` times, in alternating order, a fresh host importing `<remote>/big`
+ * The bundle axis's pairs for one remote: `runs` times, each variant first in turn, a fresh host importing `<remote>/big`
  * and then `<remote>/second` (served at `url`, an empty cache each time) against the local app importing the same
- * texts from `bundles/<local>/`.
+ * texts from `bundles/<local>/`, and, `withFloor`, the floor importing them from `url` (the three in turn).
  */
 async function bundlePair(
   of: { label: string; size: number; remote: string; local: string; url: string },
