@@ -41,6 +41,8 @@ interface Job {
    * or when the remote is down. Absent: a cold start, everything from the network.
    */
   floorDirs?: Record<string, string>;
+  /** floor: the parameter names a ferry module's function body is compiled with (`FERRY_MODULE_PARAMETERS`). */
+  floorParameters?: readonly string[];
 }
 
 type Module = { run(): number };
@@ -84,16 +86,8 @@ async function floorHost(
   const hostRequire = createRequire(join(job.root, 'package.json'));
   const load = async (specifier: string) => ({ default: hostRequire(specifier) });
   const namespace = Object.assign((exports: object) => exports, { accessors: (list: object) => list });
-  const parameters = [
-    'require',
-    '__ferryImport',
-    '__fImp',
-    '__ferryNamespace',
-    '__ferryModuleMeta',
-    '__ferryMeta',
-    '__filename',
-    '__dirname',
-  ];
+  // A ferry module's parameters, in their order (src/common/module-namespace.ts, handed over by scale.ts).
+  const parameters = job.floorParameters ?? [];
   const remotes = new Map<string, Promise<{ url: string; manifest: FloorManifest; dir?: string | undefined }>>();
   const remote = (alias: string) => {
     let pending = remotes.get(alias);

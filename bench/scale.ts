@@ -25,6 +25,7 @@ import { stripTypeScriptTypes } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FERRY_MODULE_PARAMETERS } from '../src/common/module-namespace.ts';
 import { publicKeyOf } from '../src/manifest/index.ts';
 import { checkFileIntegrity } from '../src/runtime/trust/file-integrity.ts';
 import { createFerryServer } from '../src/server/index.ts';
@@ -98,7 +99,9 @@ const inTurn = (turn: number): Variant[] => {
 /** Runs bench/scale-host.ts with `job`; resolves with what it measured, or rejects with its output. */
 async function child(job: Record<string, unknown>, extraArgs: string[] = []): Promise<Sample> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [...extraArgs, HOST_SCRIPT, JSON.stringify(job)], {
+  // The floor compiles the remotes' files as ferry modules: with their parameter names, in order.
+  const sent = job['variant'] === 'floor' ? { ...job, floorParameters: FERRY_MODULE_PARAMETERS } : job;
+  const proc = spawn(process.execPath, [...extraArgs, HOST_SCRIPT, JSON.stringify(sent)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
