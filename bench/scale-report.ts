@@ -49,12 +49,10 @@ const fmt = (values: number[]) => {
   return s.n === 1 ? `${round(s.median)}` : `${round(s.median)} (${round(s.min)}–${round(s.max)})`;
 };
 /** ferry ÷ local, run by run. */
-export const pairedRatios = (pair: Paired, key: 'wallMs' | 'importMs' | 'secondMs' | 'rssMiB') =>
-  pair.ferry
-    .map((sample, i) => (sample[key] ?? Number.NaN) / (pair.local[i]![key] ?? Number.NaN))
-    .filter((value) => Number.isFinite(value));
-/** `a` ÷ `b`, run by run (the floor against local, ferry against the floor). */
-const ratiosOf = (a: Sample[] | undefined, b: Sample[] | undefined, key: 'wallMs' | 'importMs' | 'secondMs') =>
+export const pairedRatios = (pair: Paired, key: RatioKey) => ratiosOf(pair.ferry, pair.local, key);
+type RatioKey = 'wallMs' | 'importMs' | 'secondMs' | 'rssMiB';
+/** `a` ÷ `b`, run by run (ferry against local, the floor against local, ferry against the floor). */
+const ratiosOf = (a: Sample[] | undefined, b: Sample[] | undefined, key: RatioKey) =>
   (a ?? [])
     .map((sample, i) => (sample[key] ?? Number.NaN) / (b?.[i]?.[key] ?? Number.NaN))
     .filter((value) => Number.isFinite(value));
@@ -184,7 +182,7 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
           : `${fmt(pair.ferry.map((s, i) => (s.importMs - s.setupMs!) / pair.local[i]!.importMs))}×`,
         fmt(pair.local.flatMap((s) => s.secondMs ?? [])),
         fmt(pair.ferry.flatMap((s) => s.secondMs ?? [])),
-        pairedRatios(pair, 'secondMs').length === 0 ? '—' : `${fmt(pairedRatios(pair, 'secondMs'))}×`,
+        ratioCell(pairedRatios(pair, 'secondMs')),
         ratioCell(ratiosOf(pair.floor, pair.local, 'importMs')),
         ratioCell(ratiosOf(pair.floor, pair.local, 'secondMs')),
         fmt(pair.local.map((s) => s.rssMiB)),
@@ -242,7 +240,7 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
             `${fmt(pairedRatios(pair, 'importMs'))}×`,
             fmt(pair.local.flatMap((s) => s.secondMs ?? [])),
             fmt(pair.ferry.flatMap((s) => s.secondMs ?? [])),
-            pairedRatios(pair, 'secondMs').length === 0 ? '—' : `${fmt(pairedRatios(pair, 'secondMs'))}×`,
+            ratioCell(pairedRatios(pair, 'secondMs')),
           ]),
         ),
         '',

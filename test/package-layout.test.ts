@@ -296,10 +296,8 @@ test('every JavaScript file of the package is ASCII, so V8 holds it as one-byte 
   // One non-ASCII character anywhere (esbuild escapes them in code, not in the comments it keeps) makes V8 keep the
   // whole file as two-byte text and scan every function at that width when it first compiles it (scripts/build.ts).
   const files = [...(await jsFiles(DIST)), join(DIST, 'chunks', 'semver.cjs')];
-  assert.ok(
-    files.some((file) => file.includes(`${join('chunks', 'host-chunk-')}`)),
-    'the walk sees the host chunk',
-  );
+  const chunk = files.find((file) => file.includes(join('chunks', 'host-chunk-')));
+  assert.ok(chunk, 'the walk sees the host chunk');
   for (const file of files) {
     const bytes = await readFile(file);
     const at = bytes.findIndex((byte) => byte > 0x7f);
@@ -312,6 +310,5 @@ test('every JavaScript file of the package is ASCII, so V8 holds it as one-byte 
     source.includes('statuses outside 200\u2013599'),
     'http-client.ts changed its comment: pick another witness',
   );
-  const chunk = files.find((file) => file.includes(`${join('chunks', 'host-chunk-')}`))!;
   assert.ok((await readFile(chunk, 'utf8')).includes('statuses outside 200-599'), 'the comment is in the host chunk');
 });

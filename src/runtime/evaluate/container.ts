@@ -126,8 +126,8 @@ export class ModuleEvaluator {
    * verified (`verified`, which also registered their source maps and chose the shared packages) and the version is
    * `ready`, given as the container's `get(exposeKey)` would give it (`module.exports` for a CommonJS source, else the
    * namespace). For manifests that say which (`commonjs`): the container only maps keys to those files, so a ferry
-   * host need not fetch, compile and run it. Its `init(shareScope)` only stored the scope, which ferry modules never read (their
-   * shared packages come through the `require` the host gives them).
+   * host need not fetch, compile and run it. Its `init(shareScope)` only stored the scope, which ferry modules never
+   * read (their shared packages come through the `require` the host gives them).
    */
   module(exposeKey: string, file: string, commonjs: boolean, verified: Promise<void>): Promise<unknown> {
     return this.#evaluating(exposeKey, async () => {
