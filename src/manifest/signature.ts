@@ -68,9 +68,12 @@ export function normalisePublicKey(text: string, option = 'publicKey'): string {
         'for these bytes), so it was probably mistyped or truncated',
     );
   }
-  let y = 0n;
-  for (let index = 31; index >= 0; index--) y = (y << 8n) | BigInt(bytes[index]!);
-  y &= (1n << 255n) - 1n;
+  // y is the 32 bytes little-endian without the top bit (the sign of x). One BigInt from hex: a loop of BigInt shifts
+  // cost ~60 µs a key in a fresh process, where every remote's key is checked as a host starts (bench/ROUNDS.md,
+  // fifteenth round).
+  const littleEndian = Buffer.from(bytes);
+  littleEndian[31]! &= 0x7f;
+  const y = BigInt(`0x${littleEndian.reverse().toString('hex')}`);
   if (y >= P || SMALL_ORDER_Y.has(y)) {
     return invalidKey(
       option,

@@ -28,7 +28,7 @@
  * (a ferry of before sharing or going back to the folder still finds it) until pruning finds it unreferenced.
  */
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { mkdir, utimesSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
@@ -203,6 +203,8 @@ export class FileCache {
   readonly #options: FileCacheOptions;
   /** Record writes in progress, by path: each merges the history on disk, so writes of one record take turns. */
   readonly #recordWrites = new Map<string, Promise<unknown>>();
+  /** Record paths by remote name and manifest URL (one per remote the host has used). */
+  readonly #recordPaths = new Map<string, string>();
   /** Folders this cache has made sure exist, so each is created once per process rather than probed at every write. */
   readonly #folders = new Map<string, Promise<void>>();
   /**
@@ -450,8 +452,14 @@ export class FileCache {
   }
 
   #recordPath(remoteName: string, url: string): string {
-    const key = createHash('sha256').update(`${remoteName}\n${url}`).digest('hex').slice(0, 32);
-    return join(this.recordsDir, `${remoteName}-${key}.json`);
+    // Asked for several times per remote as a host starts (read, confirm or write): worked out once per remote and URL.
+    const id = `${remoteName}\n${url}`;
+    let path = this.#recordPaths.get(id);
+    if (path === undefined) {
+      path = join(this.recordsDir, `${remoteName}-${hash('sha256', id).slice(0, 32)}.json`);
+      this.#recordPaths.set(id, path);
+    }
+    return path;
   }
 
   async #atomicWrite(path: string, data: Uint8Array | string, started?: () => void): Promise<void> {
