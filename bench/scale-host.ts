@@ -88,6 +88,11 @@ async function floorHost(
   const namespace = Object.assign((exports: object) => exports, { accessors: (list: object) => list });
   // A ferry module's parameters, in their order (src/common/module-namespace.ts, handed over by scale.ts).
   const parameters = job.floorParameters ?? [];
+  // The pinned key, parsed once (ferry, too, parses each distinct key once per process).
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: job.publicKey.slice('ed25519:'.length) },
+    format: 'jwk',
+  });
   const remotes = new Map<string, Promise<{ url: string; manifest: FloorManifest; dir?: string | undefined }>>();
   const remote = (alias: string) => {
     let pending = remotes.get(alias);
@@ -108,10 +113,6 @@ async function floorHost(
         } else {
           [bytes, signature] = await Promise.all([fetched(url), fetched(signatureUrl)]);
         }
-        const key = createPublicKey({
-          key: { kty: 'OKP', crv: 'Ed25519', x: job.publicKey.slice('ed25519:'.length) },
-          format: 'jwk',
-        });
         const { signature: base64 } = JSON.parse(signature.toString()) as { signature: string };
         if (!verify(null, bytes, key, Buffer.from(base64, 'base64'))) throw new Error(`${url}: bad signature`);
         return { url, manifest: JSON.parse(bytes.toString()) as FloorManifest, dir: fromDisk ? dir : undefined };

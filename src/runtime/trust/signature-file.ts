@@ -10,27 +10,22 @@ import { SignatureError } from '../../common/errors.ts';
 import { parsePublicKey, verifyManifestSignature } from '../../manifest/index.ts';
 
 /**
- * The pinned keys parsed, per list of pinned keys (a remote's resolved options hold one frozen list): parsing a key
- * (node:crypto `createPublicKey`) cost more than verifying with it, at every manifest check. Weak: a list that is no
- * longer used (a remote re-pointed or removed) takes its parsed keys with it.
+ * Pinned keys parsed (node:crypto `createPublicKey`), by their canonical string, shared by every remote and host of
+ * the process: parsing a key cost more than verifying with it, and remotes often pin the same key (one signing key
+ * for a team's or a company's builds). A key object holds 32 bytes and is immutable; the map is bounded by
+ * {@link MAX_PARSED_KEYS} (emptied when full), so a process that pins ever more keys keeps only the recent ones.
  */
-const parsedKeys = new WeakMap<readonly string[], Map<string, KeyObject>>();
+const parsedKeys = new Map<string, KeyObject>();
+const MAX_PARSED_KEYS = 256;
 
-function keyOfList(pinnedKeys: readonly string[]): (key: string) => KeyObject {
-  let parsed = parsedKeys.get(pinnedKeys);
-  if (!parsed) {
-    parsed = new Map();
-    parsedKeys.set(pinnedKeys, parsed);
+function keyObjectOf(key: string): KeyObject {
+  let object = parsedKeys.get(key);
+  if (!object) {
+    object = parsePublicKey(key);
+    if (parsedKeys.size >= MAX_PARSED_KEYS) parsedKeys.clear();
+    parsedKeys.set(key, object);
   }
-  const keys = parsed;
-  return (key) => {
-    let object = keys.get(key);
-    if (!object) {
-      object = parsePublicKey(key);
-      keys.set(key, object);
-    }
-    return object;
-  };
+  return object;
 }
 
 /**
@@ -43,7 +38,7 @@ export function verifySignatureFile(
   pinnedKeys: readonly string[],
   details: { remote: string; url: string },
 ): string {
-  const key = verifyManifestSignature(manifestBytes, signatureBytes, pinnedKeys, details, keyOfList(pinnedKeys));
+  const key = verifyManifestSignature(manifestBytes, signatureBytes, pinnedKeys, details, keyObjectOf);
   // verifyManifestSignature has read the file as JSON with a well-formed `signature` string; the exact bytes are
   // compared with what the build writes for it (a byte-order mark, other white space or another key all differ).
   let signature: string;
