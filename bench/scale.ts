@@ -69,6 +69,18 @@ await writeFile(join(appRoot, 'package.json'), '{"name":"scale-app","private":tr
 const HOST_SCRIPT = join(root, 'scale-host.mjs');
 await writeFile(HOST_SCRIPT, stripTypeScriptTypes(await readFile(join(BENCH, 'scale-host.ts'), 'utf8')));
 
+/**
+ * Between axes (and fleet sizes): the files the last one wrote removed, and the disk flushed (`sync`), so that their
+ * writeback, and the discards their removal issues on this machine's file system, are over before the next axis's
+ * first sample. Without it the 1,000-host swap, whose every activation creates files, took 2.8 s in the full run
+ * (5.0 ms of CPU per activation: file creation waits on the journal) against 1.9 s (3.3 ms) when run on its own
+ * (bench/ROUNDS.md, fifteenth round).
+ */
+async function settle(...dirs: string[]): Promise<void> {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  spawnSync('sync');
+}
+
 export interface Sample {
   /** spawn to the child's result line */
   wallMs: number;
@@ -136,6 +148,9 @@ const results: Record<string, unknown> = {
   remoteRuns,
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
 };
+
+// What ran before (npm run bench runs bench/run.ts first) settles too.
+await settle();
 
 // 1. Remotes per host.
 if (axes.has('remotes')) {
@@ -208,6 +223,7 @@ if (axes.has('remotes')) {
   servers.stdin!.end();
   await new Promise((resolve) => servers.once('exit', resolve));
   results['remotes'] = series;
+  await settle(join(root, 'remotes'), join(root, 'cache'));
 }
 
 // 2. Bundle size.
@@ -266,6 +282,7 @@ if (axes.has('bundle')) {
     withMaps.push(pair);
   }
   results['bundle'] = { pairs, verify, withMaps };
+  await settle(join(root, 'bundles'), join(root, 'bundle-cache'));
 }
 
 // 3. Fleet fan-out.
@@ -296,6 +313,7 @@ if (axes.has('fleet')) {
         swaps: quick ? 1 : 3,
       });
       fleet.push(result);
+      await settle(join(root, `fleet-${hosts}-${mode}`));
     }
   }
   results['fleet'] = fleet;
