@@ -73,7 +73,7 @@ await writeFile(HOST_SCRIPT, stripTypeScriptTypes(await readFile(join(BENCH, 'sc
  * Between axes (and fleet sizes): the files the last one wrote removed, and the disk flushed (`sync`), so that their
  * writeback, and the discards their removal issues on this machine's file system, are over before the next axis's
  * first sample. Without it the 1,000-host swap, whose every activation creates files, took 2.8 s in the full run
- * (5.0 ms of CPU per activation: file creation waits on the journal) against 1.9 s (3.3 ms) when run on its own
+ * (5.0 ms of CPU per activation: creating files is slower while the disk is busy) against 1.9 s (3.3 ms) on its own
  * (bench/ROUNDS.md, fifteenth round).
  */
 async function settle(...dirs: string[]): Promise<void> {
