@@ -47,8 +47,9 @@ const { values } = parseArgs({
 const quick = values.quick;
 const runs = Number(values.runs ?? (quick ? 2 : 5));
 // The remotes axis's pairs are short (~2.5 s for a run of all of them) and its 50-remote ratios moved by ~0.1 between
-// full runs of 5 (cold 1.97-2.2x): twice the pairs, unless --runs says how many.
-const remoteRuns = values.runs ? runs : runs * 2;
+// full runs of 5 (cold 1.97-2.2x), and still by ~0.1 between full runs of 10 (from the cache 1.28-1.37x, fifteenth
+// round): four times the pairs in a full run (twice in --quick), unless --runs says how many.
+const remoteRuns = values.runs ? runs : quick ? runs * 2 : runs * 4;
 const axes = new Set(values.axes.split(','));
 const log = (line: string) => console.log(`[scale] ${line}`);
 const FERRY = join(REPO, 'dist', 'index.js');
@@ -308,9 +309,10 @@ if (axes.has('fleet')) {
         privateKey,
         quick,
         log,
-        // Three builds one after another (the figure is the median's): one swap's figure on two shared cores moves
-        // by a second from run to run. --quick (CI) takes one.
-        swaps: quick ? 1 : 3,
+        // Five builds one after another (the figure is the median's): one swap's figure on two shared cores moves
+        // by a second from run to run, and the median of three still by ~0.3 s between full runs. --quick (CI) takes
+        // one.
+        swaps: quick ? 1 : 5,
       });
       fleet.push(result);
       await settle(join(root, `fleet-${hosts}-${mode}`));
