@@ -149,8 +149,10 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
     }
   } catch (error) {
     // Nothing of a failed request stays open. A request that succeeded needs no abort: its body was read to the end
-    // (or cancelled), and an abort would only build an AbortError (a stack capture) and run listeners, per request.
-    controller.abort();
+    // (or cancelled), and an abort would only run listeners, per request. The failure is the abort's reason: without
+    // one, every abort builds an AbortError (a DOMException and a stack capture; the first in a process also loads
+    // the class), once per remote a host cannot reach.
+    controller.abort(error);
     if (phase !== undefined) {
       const which = phase === 'request' ? '' : `${phase} `;
       const limit =
