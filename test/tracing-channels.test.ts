@@ -118,6 +118,39 @@ test('a cold import: import, then its manifest and files inside it, each context
   await host.close();
 });
 
+test('an expose already loaded: the same exports, traced and announced like the first import, nothing fetched', async () => {
+  await using remote = await createSignedRemote({ release: 6, version: '1.2.0' });
+  const host = hostFor(remote);
+  const first = await host.import('authService/x');
+  const ended: unknown[] = [];
+  const onEnd = (message: unknown) => ended.push(message);
+  diagnosticsChannel.subscribe('ferry:import:end', onEnd);
+  const { seen, stop } = record();
+  let again: unknown;
+  try {
+    again = await host.import('authService/x');
+  } finally {
+    stop();
+    diagnosticsChannel.unsubscribe('ferry:import:end', onEnd);
+  }
+  assert.equal(again, first);
+  assert.deepEqual(
+    seen.map((s) => `${s.operation} ${s.event}`),
+    ['import start', 'import asyncEnd'],
+  );
+  const imported = seen.find((s) => s.event === 'asyncEnd')!.context;
+  assert.deepEqual(
+    [imported['version'], imported['release'], imported['source'], imported['result']],
+    ['1.2.0', 6, 'network', first],
+  );
+  assert.equal(ended.length, 1);
+  assert.deepEqual(
+    { ...(ended[0] as Record<string, unknown>), durationMs: 0 },
+    { host: 'traced', remote: 'authService', expose: './x', version: '1.2.0', durationMs: 0 },
+  );
+  await host.close();
+});
+
 test('a failed import: the error event carries the typed error and its code; an update check says why it refused', async () => {
   await using remote = await createSignedRemote({ release: 2 });
   const wrongKey = createHost({

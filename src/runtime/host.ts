@@ -435,6 +435,24 @@ export function createHost(options: HostOptions): Host {
     const started = performance.now();
     const message = { host: hostName, remote: alias, expose: exposeKey };
     channels.importStart.publish(message);
+    // An expose the current version has loaded, with no check under way that imports must wait for: its exports now.
+    // The path below would wait for nothing, but through several microtask turns, the import deadline's async context
+    // and their allocations, which an app that imports on every request pays on every request (bench/ROUNDS.md,
+    // sixteenth round).
+    const active = record.refreshing === undefined ? record.current : undefined;
+    const loaded = active?.loadedExports(exposeKey);
+    if (active && loaded) {
+      if (channels.importEnd.hasSubscribers) {
+        channels.importEnd.publish({ ...message, version: active.version, durationMs: performance.now() - started });
+      }
+      if (trace)
+        Object.assign(trace, {
+          version: active.version,
+          release: active.manifest.ferry.release,
+          source: active.source,
+        });
+      return loaded.value as T;
+    }
     try {
       await record.refreshing?.catch(() => {});
       // The import's deadline bounds every request, retry and wait below it.
