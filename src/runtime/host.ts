@@ -425,6 +425,25 @@ export function createHost(options: HostOptions): Host {
     return tracing.import.tracePromise(() => loadImport<T>(specifier, trace), trace);
   }
 
+  /** An import answered by `version`: announced on `ferry:import:end`, and its trace (when traced) told which version. */
+  function importDone(
+    message: { host: string; remote: string; expose: string },
+    started: number,
+    version: RemoteVersion,
+    trace: ImportTraceContext | undefined,
+  ): void {
+    if (channels.importEnd.hasSubscribers) {
+      channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
+    }
+    if (trace) {
+      Object.assign(trace, {
+        version: version.version,
+        release: version.manifest.ferry.release,
+        source: version.source,
+      });
+    }
+  }
+
   /** Stages 1-5 of an import (`trace`: its `tracing:ferry:import` context, when someone subscribes). */
   async function loadImport<T>(specifier: string, trace?: ImportTraceContext): Promise<T> {
     if (closed) throw closedError(specifier);
@@ -442,15 +461,7 @@ export function createHost(options: HostOptions): Host {
     const active = record.refreshing === undefined ? record.current : undefined;
     const loaded = active?.loadedExports(exposeKey);
     if (active && loaded) {
-      if (channels.importEnd.hasSubscribers) {
-        channels.importEnd.publish({ ...message, version: active.version, durationMs: performance.now() - started });
-      }
-      if (trace)
-        Object.assign(trace, {
-          version: active.version,
-          release: active.manifest.ferry.release,
-          source: active.source,
-        });
+      importDone(message, started, active, trace);
       return loaded.value as T;
     }
     try {
@@ -465,13 +476,7 @@ export function createHost(options: HostOptions): Host {
         // Stages 3-5: files, shared modules, evaluation.
         return { version: current, exports: (await current.import(exposeKey)) as T };
       });
-      channels.importEnd.publish({ ...message, version: version.version, durationMs: performance.now() - started });
-      if (trace)
-        Object.assign(trace, {
-          version: version.version,
-          release: version.manifest.ferry.release,
-          source: version.source,
-        });
+      importDone(message, started, version, trace);
       return exports;
     } catch (error) {
       const named = nameTheImport(error, specifier, remote);
