@@ -9,7 +9,7 @@
  */
 import type { CompileCost, VerifyCost } from './micro.ts';
 import type { FetchCounts } from './remote-server.ts';
-import { judge, ratio, round, type Summary, summarize } from './stats.ts';
+import { ratio, round, type Summary, summarize, verdictCell } from './stats.ts';
 
 export type VariantName = 'local' | 'ferry' | 'webpack';
 /** The builds timed: webpack's, ferry's as the demo configures it, and ferry's with `dts: false`. */
@@ -226,9 +226,9 @@ const verdict = (met: boolean | undefined) => (met === undefined ? 'n/a' : met ?
  * when the whole interval is on one side of the target, at the line when it holds the target.
  */
 function judged(s: Summary | undefined, limit: number, direction: 'at most' | 'at least', unit = '×'): string {
-  if (s === undefined) return verdict(undefined);
-  const { verdict: outcome, why } = judge(s.samples, limit, direction, unit);
-  return outcome === 'at the line' ? `at the line: ${why}` : verdict(outcome === 'met');
+  return s === undefined
+    ? verdict(undefined)
+    : verdictCell(s.samples, limit, direction, { met: verdict(true), missed: verdict(false) }, unit);
 }
 
 /** The markdown report: machine, the figures table, the targets, and the breakdowns. */

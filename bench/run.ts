@@ -47,7 +47,7 @@ const { values } = parseArgs({
   allowNegative: true,
 });
 const quick = values.quick;
-// 15 runs: with 7, the interval that holds a median (stats.ts \`judge\`) is the whole range, and on this machine the
+// 15 runs: with 7, the interval that holds a median (stats.ts `judge`) is the whole range, and on this machine the
 // start-up ratios' ranges span their targets (bench/ROUNDS.md, sixteenth round).
 const runs = Number(values.runs ?? (quick ? 2 : 15));
 const seconds = Number(values.duration ?? (quick ? 1 : 5));

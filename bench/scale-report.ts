@@ -4,7 +4,7 @@
  */
 import type { Paired, Sample } from './scale.ts';
 import type { FleetResult } from './scale-fleet.ts';
-import { judge, round, summarize } from './stats.ts';
+import { round, summarize, verdictCell } from './stats.ts';
 
 export interface UptimeSample {
   swap: number;
@@ -76,19 +76,12 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
   ];
   const targets: string[][] = [];
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
-  // A ratio measured run by run: judged on its median's interval, so that a median a hair either side of the target
-  // on a noisy machine reads as what it is.
-  const limitVerdict = (
-    samples: number[],
-    limit: number,
-    unit = '×',
-    direction: 'at most' | 'at least' = 'at most',
-  ) => {
-    if (samples.length === 0) return 'n/a';
-    const { verdict: judged, why } = judge(samples, limit, direction, unit);
-    return judged === 'at the line' ? `at the line: ${why}` : verdict(judged === 'met');
-  };
-  const ratioVerdict = (ratios: number[], limit: number) => limitVerdict(ratios, limit);
+  // A figure measured run by run (a ratio, or the fleet's builds): judged on its median's interval, so that a median a
+  // hair either side of the target on a noisy machine reads as what it is.
+  const limitVerdict = (samples: number[], limit: number, unit = '×') =>
+    samples.length === 0
+      ? 'n/a'
+      : verdictCell(samples, limit, 'at most', { met: verdict(true), missed: verdict(false) }, unit);
 
   const remotes = results['remotes'] as Record<'cold' | 'cache' | 'down', Paired[]> | undefined;
   if (remotes) {
@@ -146,14 +139,14 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
         `${phase}: ferry ${round(slope(remotes[phase], 'ferry'))} ms, local ${round(slope(remotes[phase], 'local'))} ms`,
     );
     out.push(`Each remote beyond 10 (slope 10 → 50): ${slopes.join('; ')}.`, '');
-    const at50 = (phase: 'cold' | 'cache') => median(pairedRatios(remotes[phase].find((p) => p.x === 50)!, 'wallMs'));
+    const ratiosAt50 = (phase: 'cold' | 'cache') => pairedRatios(remotes[phase].find((p) => p.x === 50)!, 'wallMs');
+    const at50 = (phase: 'cold' | 'cache') => median(ratiosAt50(phase));
     if (remotes.cold.some((p) => p.x === 50)) {
-      const ratiosAt50 = (phase: 'cold' | 'cache') => pairedRatios(remotes[phase].find((p) => p.x === 50)!, 'wallMs');
-      targets.push(['50 remotes ≤ 2× local, cold', `${round(at50('cold'))}×`, ratioVerdict(ratiosAt50('cold'), 2)]);
+      targets.push(['50 remotes ≤ 2× local, cold', `${round(at50('cold'))}×`, limitVerdict(ratiosAt50('cold'), 2)]);
       targets.push([
         '50 remotes ≤ 1.3× local, from cache',
         `${round(at50('cache'))}×`,
-        ratioVerdict(ratiosAt50('cache'), 1.3),
+        limitVerdict(ratiosAt50('cache'), 1.3),
       ]);
       const floorAt50 = (phase: 'cold' | 'cache' | 'down') => {
         const pair = remotes[phase].find((p) => p.x === 50);
@@ -273,14 +266,14 @@ export function renderScaleMarkdown(results: Record<string, unknown>): string {
       targets.push([
         `${round(pair.x / 1e6)} MB expose: import ≤ 1.2× local (a fresh process: its first import)`,
         `${round(ratio)}×`,
-        ratioVerdict(ratios, 1.2),
+        limitVerdict(ratios, 1.2),
       ]);
       const second = pairedRatios(pair, 'secondMs');
       if (second.length > 0) {
         targets.push([
           `${round(pair.x / 1e6)} MB expose: import ≤ 1.2× local (a running host and app: a second expose of that size)`,
           `${round(median(second))}×`,
-          ratioVerdict(second, 1.2),
+          limitVerdict(second, 1.2),
         ]);
       }
       if (pair.floor && pair.floor.length > 0) {

@@ -107,3 +107,22 @@ export function judge(
         : `the median's ${round(interval.coverage * 100)} % interval, ${span}, holds ${limit}${unit}`;
   return { verdict, interval, why };
 }
+
+/**
+ * {@link judge}'s verdict as a report's cell: `met` or `missed` in the report's own words, else `at the line: <why>`.
+ *
+ * @example
+ * ```ts
+ * verdictCell([1.9, 2.1, 1.95], 2, 'at most', { met: 'met', missed: '**missed**' }); // 'at the line: the 3 runs, …'
+ * ```
+ */
+export function verdictCell(
+  samples: readonly number[],
+  limit: number,
+  direction: 'at most' | 'at least',
+  words: { met: string; missed: string },
+  unit = '×',
+): string {
+  const { verdict, why } = judge(samples, limit, direction, unit);
+  return verdict === 'at the line' ? `at the line: ${why}` : words[verdict];
+}

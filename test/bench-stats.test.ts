@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { judge, medianInterval } from '../bench/stats.ts';
+import { judge, medianInterval, verdictCell } from '../bench/stats.ts';
 
 const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -37,4 +37,9 @@ test('a target is met or missed only when the whole interval is on one side of i
   // A quick run's few samples say so.
   assert.equal(judge([1.05, 1.19], 1.15, 'at most', '×').why, 'the 2 runs, 1.05–1.19×, lie either side of 1.15×');
   assert.equal(judge([3.2, 4.1, 3.9], 8, 'at most', ' MiB').verdict, 'met');
+  // As a report's cell: the report's own words for met and missed, the interval when at the line.
+  const words = { met: '**met**', missed: '**missed**' };
+  assert.equal(verdictCell(ratios, 1.4, 'at most', words), '**met**');
+  assert.equal(verdictCell(ratios, 1.2, 'at most', words), '**missed**');
+  assert.equal(verdictCell(ratios, 1.3, 'at most', words), `at the line: ${line.why}`);
 });
